@@ -1,0 +1,91 @@
+/** `/v1/verifications` routes: thin adapters from HTTP to the verifications service. */
+import type { FastifyInstance, FastifyBaseLogger, RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { VerificationsService } from '../../services/verifications.js';
+import {
+  CheckBody, CheckByRecipientBody, CheckResult, IdParams, ListQuery, Message, ResendBody, StartBody, Verification, VerificationList, problems,
+} from '../schemas.js';
+
+export type TypedApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
+
+const security = [{ apiKey: [] }];
+const ref = Type.Ref(Verification);
+
+/** Registers the verification routes on a `/v1`-prefixed, authenticated scope. */
+export async function verificationRoutes(app: TypedApp, svc: VerificationsService): Promise<void> {
+  app.post('/verifications', {
+    schema: {
+      tags: ['verifications'], security,
+      summary: 'Start a verification',
+      description:
+        'Generates a code, stores only its HMAC, queues its delivery and answers 201. Starting again for the same phone ' +
+        'cancels its pending verification but never gives fresh tries or sends. Send an `Idempotency-Key` header to make ' +
+        'retries safe: the same key with the same body returns the first response and sends nothing.',
+      headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ description: '1-255 printable ASCII characters' })) }),
+      body: StartBody,
+      response: { 201: ref, ...problems(400, 401, 403, 413, 415, 422, 429, 503) },
+    },
+  }, async (req, reply) => {
+    const key = req.headers['idempotency-key'];
+    const r = await svc.start(req.app, req.body, typeof key === 'string' ? key : undefined);
+    if (r.replayed) reply.header('idempotent-replayed', 'true');
+    // Already JSON (the exact first response on an idempotent replay), so it bypasses the serializer.
+    return reply.code(201).type('application/json').send(r.json as never);
+  });
+
+  app.get('/verifications', {
+    schema: {
+      tags: ['verifications'], security, summary: 'List verifications, newest first',
+      querystring: ListQuery,
+      response: { 200: VerificationList, ...problems(401, 422) },
+    },
+  }, async (req) => svc.list(req.app, req.query));
+
+  app.post('/verifications/check', {
+    schema: {
+      tags: ['verifications'], security,
+      summary: "Check a code against the recipient's newest verification",
+      description: 'For chatbots and simple forms that only know the phone number. Same answers as the check by id.',
+      body: CheckByRecipientBody,
+      response: { 200: CheckResult, ...problems(400, 401, 404, 422) },
+    },
+  }, async (req) => svc.check(req.app, { to: req.body.to }, req.body.code));
+
+  app.get('/verifications/:id', {
+    schema: { tags: ['verifications'], security, summary: 'Get a verification', params: IdParams, response: { 200: ref, ...problems(401, 404) } },
+  }, async (req) => svc.get(req.app, req.params.id));
+
+  app.get('/verifications/:id/messages', {
+    schema: {
+      tags: ['verifications'], security, summary: "A verification's messages and their delivery status", params: IdParams,
+      response: { 200: Type.Object({ data: Type.Array(Message) }), ...problems(401, 404) },
+    },
+  }, async (req) => ({ data: await svc.messages(req.app, req.params.id) }));
+
+  app.post('/verifications/:id/check', {
+    schema: {
+      tags: ['verifications'], security,
+      summary: 'Check a code',
+      description:
+        'A wrong code is a 200 with `valid: false` and the tries left. `valid` is true only in the one response whose check ' +
+        'verified the code; later checks answer the terminal status with `valid: false`.',
+      params: IdParams, body: CheckBody,
+      response: { 200: CheckResult, ...problems(400, 401, 404, 422) },
+    },
+  }, async (req) => svc.check(req.app, { id: req.params.id }, req.body.code));
+
+  app.post('/verifications/:id/resend', {
+    schema: {
+      tags: ['verifications'], security,
+      summary: 'Send the same code again',
+      description: 'Only after the cooldown and within the phone\'s send limit; the expiry does not move. Optionally on another channel.',
+      params: IdParams, body: Type.Optional(ResendBody),
+      response: { 200: ref, ...problems(400, 401, 404, 409, 422, 429, 503) },
+    },
+  }, async (req) => svc.resend(req.app, req.params.id, req.body?.channel));
+
+  app.post('/verifications/:id/cancel', {
+    schema: { tags: ['verifications'], security, summary: 'Cancel a pending verification', params: IdParams, response: { 200: ref, ...problems(401, 404, 409) } },
+  }, async (req) => svc.cancel(req.app, req.params.id));
+}

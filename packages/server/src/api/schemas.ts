@@ -1,0 +1,150 @@
+/**
+ * Request and response schemas (TypeBox → JSON Schema): Fastify validates requests with them, serialises
+ * responses with them (nothing not listed can leak) and @fastify/swagger turns them into the OpenAPI document.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { CHANNELS, CODE_TYPES, RANGES } from '../domain/policy.js';
+import { LOCALE_PATTERN } from '../domain/template.js';
+import { STATUSES } from '../domain/verification.js';
+
+const range = (f: keyof typeof RANGES, description: string) =>
+  Type.Integer({ minimum: RANGES[f].min, maximum: RANGES[f].max, description });
+
+export const ChannelSchema = Type.Union(CHANNELS.map((c) => Type.Literal(c)), { description: 'Delivery channel' });
+export const StatusSchema = Type.Union(STATUSES.map((s) => Type.Literal(s)));
+
+export const StartBody = Type.Object(
+  {
+    to: Type.String({ minLength: 1, maxLength: 32, description: 'Mobile number in international format (E.164 preferred), e.g. +33612345678' }),
+    channel: Type.Optional(ChannelSchema),
+    locale: Type.Optional(Type.String({ pattern: LOCALE_PATTERN, maxLength: 35, description: 'Message language, e.g. fr or fr-BE' })),
+    codeLength: Type.Optional(range('codeLength', 'Code length (default 6)')),
+    codeType: Type.Optional(Type.Union(CODE_TYPES.map((c) => Type.Literal(c)), { description: 'numeric (default), alpha, or alphanumeric without look-alike characters' })),
+    ttl: Type.Optional(range('ttl', 'Seconds the code stays valid (default 300)')),
+    maxAttempts: Type.Optional(range('maxAttempts', 'Tries per code (default 3)')),
+    metadata: Type.Optional(
+      Type.Record(Type.String({ maxLength: 40 }), Type.Union([Type.String({ maxLength: 500 }), Type.Number(), Type.Boolean(), Type.Null()]), {
+        maxProperties: 20,
+        description: 'Your own key/value pairs, returned as given',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type StartBodyT = Static<typeof StartBody>;
+
+export const Verification = Type.Object(
+  {
+    id: Type.String({ examples: ['ver_01JD3K5Q4V8Y2M9N7P6R5S4T3W'] }),
+    to: Type.String({ description: 'E.164' }),
+    countryIso: Type.String(),
+    channel: ChannelSchema,
+    locale: Type.String(),
+    status: StatusSchema,
+    codeLength: Type.Integer(),
+    codeType: Type.String(),
+    attempts: Type.Integer({ description: 'Tries used (earlier wrong tries of the same phone count too)' }),
+    maxAttempts: Type.Integer(),
+    attemptsRemaining: Type.Integer(),
+    sends: Type.Integer({ description: 'Sends to this phone since its last successful verification' }),
+    maxSends: Type.Integer(),
+    resendAvailableAt: Type.String({ format: 'date-time' }),
+    expiresAt: Type.String({ format: 'date-time' }),
+    createdAt: Type.String({ format: 'date-time' }),
+    updatedAt: Type.String({ format: 'date-time' }),
+    verifiedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    parts: Type.Integer({ description: 'SMS segments of the last message (GSM-7 or UCS-2)' }),
+    cost: Type.Number({ description: 'Sum of the message prices from the price table' }),
+    currency: Type.String(),
+    metadata: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+  },
+  { $id: 'Verification' },
+);
+
+export const VerificationList = Type.Object({
+  data: Type.Array(Type.Ref(Verification)),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'Pass as cursor to get the next (older) page' }),
+});
+
+export const ListQuery = Type.Object(
+  {
+    to: Type.Optional(Type.String({ maxLength: 32 })),
+    status: Type.Optional(StatusSchema),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+export const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+
+export const CheckBody = Type.Object(
+  { code: Type.String({ maxLength: 64, description: 'The code the user typed' }) },
+  { additionalProperties: false },
+);
+export const CheckByRecipientBody = Type.Object(
+  { to: Type.String({ minLength: 1, maxLength: 32 }), code: Type.String({ maxLength: 64 }) },
+  { additionalProperties: false },
+);
+
+export const CheckResult = Type.Object({
+  id: Type.String(),
+  status: StatusSchema,
+  valid: Type.Boolean({ description: 'True only in the one response whose check verified the code' }),
+  attemptsRemaining: Type.Integer(),
+});
+
+export const ResendBody = Type.Object({ channel: Type.Optional(ChannelSchema) }, { additionalProperties: false });
+
+export const Message = Type.Object({
+  id: Type.String(),
+  verificationId: Type.String(),
+  channel: ChannelSchema,
+  to: Type.String(),
+  status: Type.String(),
+  provider: Type.Union([Type.String(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()]),
+  attempts: Type.Integer(),
+  parts: Type.Integer(),
+  cost: Type.Number(),
+  createdAt: Type.String({ format: 'date-time' }),
+  sentAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+
+export const DevMessagesQuery = Type.Object(
+  { to: Type.Optional(Type.String({ maxLength: 254 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })) },
+  { additionalProperties: false },
+);
+export const DevMessages = Type.Object({
+  messages: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      verificationId: Type.String(),
+      to: Type.String(),
+      channel: Type.String(),
+      text: Type.String(),
+      code: Type.String(),
+      createdAt: Type.String({ format: 'date-time' }),
+    }),
+  ),
+});
+
+export const Problem = Type.Object(
+  {
+    type: Type.String(),
+    title: Type.String(),
+    status: Type.Integer(),
+    detail: Type.Optional(Type.String()),
+    instance: Type.Optional(Type.String()),
+    code: Type.String({ description: 'Stable machine code, e.g. invalid_phone_number' }),
+    requestId: Type.Optional(Type.String()),
+    errors: Type.Optional(Type.Array(Type.Object({ pointer: Type.String(), detail: Type.String() }))),
+  },
+  { $id: 'Problem', additionalProperties: true },
+);
+
+/** Standard error responses for the OpenAPI document. */
+export const problems = (...statuses: number[]) =>
+  Object.fromEntries(
+    statuses.map((s) => [s, { description: 'RFC 9457 problem details', content: { 'application/problem+json': { schema: Type.Ref(Problem) } } }]),
+  );

@@ -1,0 +1,140 @@
+/**
+ * The one place that reads the environment. Every setting, its default and its validation live here; the rest
+ * of the code receives a `Config`.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import type { PriceTable } from './domain/segments.js';
+import { EMPTY_PRICES } from './domain/segments.js';
+
+export type Env = 'development' | 'production';
+export type DeliveryMode = 'console' | 'none';
+
+export interface Config {
+  env: Env;
+  host: string;
+  port: number;
+  databaseUrl: string;
+  dataDir: string;
+  /** HMAC key for codes (and the root of the sealing key). */
+  secret: string;
+  /** Where the secret came from, for the start-up banner. */
+  secretSource: 'env' | 'file' | 'generated';
+  delivery: DeliveryMode;
+  logLevel: string;
+  prices: PriceTable;
+  /** Largest request body accepted, in bytes. */
+  bodyLimit: number;
+  /** Trust X-Forwarded-* from a reverse proxy. */
+  trustProxy: boolean;
+}
+
+export interface ConfigOverrides {
+  host?: string | undefined;
+  port?: number | string | undefined;
+  databaseUrl?: string | undefined;
+  env?: string | undefined;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const MIN_SECRET_BYTES = 32;
+
+function readPrices(v: string | undefined): PriceTable {
+  if (!v) return EMPTY_PRICES;
+  let raw: string;
+  try {
+    raw = v.trim().startsWith('{') ? v : readFileSync(v, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`OTPD_PRICES: cannot read ${v}: ${(e as Error).message}`);
+  }
+  let t: unknown;
+  try {
+    t = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('OTPD_PRICES is not valid JSON');
+  }
+  if (!t || typeof t !== 'object') throw new ConfigError('OTPD_PRICES must be a JSON object');
+  const o = t as Record<string, unknown>;
+  const table: PriceTable = { currency: typeof o.currency === 'string' ? o.currency : 'EUR' };
+  for (const ch of ['sms', 'whatsapp'] as const) {
+    const row = o[ch];
+    if (row === undefined) continue;
+    if (!row || typeof row !== 'object') throw new ConfigError(`OTPD_PRICES.${ch} must be an object of country -> price`);
+    const clean: Record<string, number> = {};
+    for (const [k, p] of Object.entries(row)) {
+      if (!(k === '*' || /^[A-Z]{2}$/.test(k)) || typeof p !== 'number' || !(p >= 0)) {
+        throw new ConfigError(`OTPD_PRICES.${ch}.${k}: keys are ISO country codes or "*", values non-negative numbers`);
+      }
+      clean[k] = p;
+    }
+    table[ch] = clean;
+  }
+  return table;
+}
+
+/** Reads the secret from the environment, or (development only) from `<dataDir>/secret`, creating it once. */
+function loadSecret(env: Env, dataDir: string, fromEnv: string | undefined): { secret: string; source: Config['secretSource'] } {
+  if (fromEnv) {
+    if (Buffer.byteLength(fromEnv) < MIN_SECRET_BYTES) throw new ConfigError(`OTPD_SECRET must be at least ${MIN_SECRET_BYTES} bytes (e.g. openssl rand -hex 32)`);
+    return { secret: fromEnv, source: 'env' };
+  }
+  if (env === 'production') throw new ConfigError('OTPD_SECRET is required in production (e.g. openssl rand -hex 32)');
+  const file = join(dataDir, 'secret');
+  if (existsSync(file)) {
+    const s = readFileSync(file, 'utf8').trim();
+    if (Buffer.byteLength(s) < MIN_SECRET_BYTES) throw new ConfigError(`${file} holds a secret shorter than ${MIN_SECRET_BYTES} bytes`);
+    return { secret: s, source: 'file' };
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const s = randomBytes(32).toString('hex');
+  writeFileSync(file, `${s}\n`, { mode: 0o600, flag: 'wx' });
+  chmodSync(file, 0o600);
+  return { secret: s, source: 'generated' };
+}
+
+/**
+ * Builds the configuration from flags (win) and `OTPD_*` environment variables. Throws `ConfigError` with a
+ * sentence a person can act on.
+ */
+export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.ProcessEnv = process.env, opts: { needSecret?: boolean } = {}): Config {
+  const envName = overrides.env ?? environ.OTPD_ENV ?? 'development';
+  if (envName !== 'development' && envName !== 'production') throw new ConfigError(`OTPD_ENV must be development or production, not ${envName}`);
+  const env: Env = envName;
+  const host = overrides.host ?? environ.OTPD_HOST ?? '127.0.0.1';
+  const portRaw = String(overrides.port ?? environ.OTPD_PORT ?? '8080');
+  const port = Number(portRaw);
+  if (!/^\d+$/.test(portRaw) || port > 65535) throw new ConfigError(`OTPD_PORT must be a port number, not ${portRaw}`);
+  const databaseUrl = overrides.databaseUrl ?? environ.OTPD_DATABASE_URL ?? 'sqlite:./data/otpd.sqlite';
+  if (!databaseUrl.startsWith('sqlite:')) {
+    throw new ConfigError(`OTPD_DATABASE_URL: only sqlite: URLs are supported so far (got ${databaseUrl.split(':')[0]}:)`);
+  }
+  const dataDirRaw = environ.OTPD_DATA_DIR ?? './data';
+  const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(dataDirRaw);
+  const delivery = (environ.OTPD_DELIVERY ?? (env === 'development' ? 'console' : 'none')) as DeliveryMode;
+  if (delivery !== 'console' && delivery !== 'none') throw new ConfigError(`OTPD_DELIVERY must be console or none, not ${String(delivery)}`);
+  if (env === 'production' && delivery === 'console') {
+    throw new ConfigError('The console channel prints codes to stdout and is refused in production; set OTPD_DELIVERY=none or configure a provider');
+  }
+  // Commands that never touch codes (migrate, apps) need no secret, so they work before one is set.
+  const { secret, source } = opts.needSecret === false ? { secret: '', source: 'env' as const } : loadSecret(env, dataDir, environ.OTPD_SECRET);
+  const bodyLimit = Number(environ.OTPD_BODY_LIMIT ?? 16_384);
+  if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) throw new ConfigError('OTPD_BODY_LIMIT must be an integer >= 1024');
+  return {
+    env,
+    host,
+    port,
+    databaseUrl,
+    dataDir,
+    secret,
+    secretSource: source,
+    delivery,
+    logLevel: environ.OTPD_LOG_LEVEL ?? 'info',
+    prices: readPrices(environ.OTPD_PRICES),
+    bodyLimit,
+    trustProxy: environ.OTPD_TRUST_PROXY === 'true' || environ.OTPD_TRUST_PROXY === '1',
+  };
+}

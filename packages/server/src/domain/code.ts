@@ -1,0 +1,80 @@
+/**
+ * One-time codes: generation from the CSPRNG, the stored HMAC, the constant-time comparison, and the sealed
+ * (encrypted) copy that lets a resend or a fallback step deliver the same code without ever storing it in clear.
+ */
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import type { CodeType } from './policy.js';
+import { OtpdError } from './errors.js';
+
+/** Alphabets. Alphanumeric leaves out look-alikes (0/O, 1/I/L) so a code read aloud or on a small screen survives. */
+export const ALPHABETS: Readonly<Record<CodeType, string>> = Object.freeze({
+  numeric: '0123456789',
+  alpha: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',
+  alphanumeric: '23456789ABCDEFGHJKMNPQRSTUVWXYZ',
+});
+
+/** A fresh code of `length` characters drawn uniformly from the alphabet with `crypto.randomInt`. */
+export function generateCode(type: CodeType, length: number): string {
+  const alphabet = ALPHABETS[type];
+  let out = '';
+  for (let i = 0; i < length; i++) out += alphabet[randomInt(alphabet.length)];
+  return out;
+}
+
+/**
+ * Normalises what a user typed into the form codes are generated in. Only ASCII letters and digits are codes:
+ * anything else (unicode digits, spaces inside, symbols, empty) is `invalid_code` and costs no try.
+ * Surrounding whitespace is trimmed, letters upper-cased (codes are case-insensitive).
+ */
+export function normalizeCode(input: string): string {
+  const s = input.trim();
+  if (!/^[A-Za-z0-9]{4,10}$/.test(s)) {
+    throw new OtpdError('invalid_code', 'A code is 4 to 10 ASCII letters or digits');
+  }
+  return s.toUpperCase();
+}
+
+/** Keys derived from the server secret; the HMAC key is the secret itself (HMAC-SHA256(secret, id ‖ code)). */
+export interface CodeKeys {
+  hmacKey: Buffer;
+  sealKey: Buffer;
+}
+
+/** Derives the keys once at start-up. The sealing key is HKDF-separated from the HMAC key. */
+export function deriveKeys(secret: string | Buffer): CodeKeys {
+  const hmacKey = Buffer.isBuffer(secret) ? secret : Buffer.from(secret, 'utf8');
+  const sealKey = Buffer.from(hkdfSync('sha256', hmacKey, Buffer.alloc(0), 'otpd/code-seal/v1', 32));
+  return { hmacKey, sealKey };
+}
+
+/** HMAC-SHA256(secret, verificationId ‖ code): the only form in which a code is compared. */
+export function hashCode(keys: CodeKeys, verificationId: string, code: string): Buffer {
+  return createHmac('sha256', keys.hmacKey).update(verificationId).update('\u0000').update(code).digest();
+}
+
+/** Constant-time comparison of a candidate code against the stored HMAC. */
+export function codeMatches(keys: CodeKeys, verificationId: string, candidate: string, stored: Uint8Array): boolean {
+  const h = hashCode(keys, verificationId, candidate);
+  return stored.length === h.length && timingSafeEqual(h, stored);
+}
+
+/**
+ * Encrypts the code (AES-256-GCM, the verification id as associated data) so the delivery worker can render it
+ * for a resend or a fallback step. The ciphertext is wiped when the verification leaves `pending`.
+ */
+export function sealCode(keys: CodeKeys, verificationId: string, code: string): Buffer {
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', keys.sealKey, iv);
+  c.setAAD(Buffer.from(verificationId));
+  const body = Buffer.concat([c.update(code, 'utf8'), c.final()]);
+  return Buffer.concat([iv, c.getAuthTag(), body]);
+}
+
+/** Decrypts a sealed code; throws if it was tampered with or sealed for another verification. */
+export function openCode(keys: CodeKeys, verificationId: string, sealed: Uint8Array): string {
+  const buf = Buffer.from(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+  const d = createDecipheriv('aes-256-gcm', keys.sealKey, buf.subarray(0, 12));
+  d.setAAD(Buffer.from(verificationId));
+  d.setAuthTag(buf.subarray(12, 28));
+  return Buffer.concat([d.update(buf.subarray(28)), d.final()]).toString('utf8');
+}

@@ -1,0 +1,18 @@
+/** Sortable, prefixed identifiers (`ver_01J…`), so a log line says what it names and ids sort by creation time. */
+import { monotonicFactory } from 'ulidx';
+
+export type IdPrefix = 'ver' | 'app' | 'key' | 'msg';
+
+const ulid = monotonicFactory();
+
+/** A new id such as `ver_01JD3K…`; ids made later sort after ids made earlier (monotonic within a millisecond). */
+export function newId(prefix: IdPrefix, now: number): string {
+  return `${prefix}_${ulid(now)}`;
+}
+
+const ID_RE = /^(ver|app|key|msg)_[0-9A-HJKMNP-TV-Z]{26}$/;
+
+/** True when `s` looks like an id of that kind; anything else cannot exist, so it is a 404 without a query. */
+export function isId(prefix: IdPrefix, s: string): boolean {
+  return ID_RE.test(s) && s.startsWith(`${prefix}_`);
+}

@@ -1,0 +1,117 @@
+/**
+ * Verification policy: the defaults (seed 000's "standard configuration"), the ranges every value must stay in
+ * (seed 001), and the merge of app settings with per-request overrides.
+ */
+import { OtpdError } from './errors.js';
+
+export const CODE_TYPES = ['numeric', 'alpha', 'alphanumeric'] as const;
+export type CodeType = (typeof CODE_TYPES)[number];
+
+export const CHANNELS = ['sms', 'whatsapp'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+/** The full policy a verification runs under. Durations are in seconds. */
+export interface Policy {
+  codeType: CodeType;
+  codeLength: number;
+  /** Seconds a code stays valid. */
+  ttl: number;
+  /** Tries per code (and per phone since its last success: a new code never brings fresh tries). */
+  maxAttempts: number;
+  /** Sends per phone since its last success, across verifications (1 initial + resends). */
+  maxSends: number;
+  /** Seconds between two sends to the same phone. */
+  resendCooldown: number;
+  /** Seconds a phone stays locked once its tries or sends are exhausted. */
+  lockout: number;
+}
+
+/** Seed 000, "Standard OTP Configuration". */
+export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
+  codeType: 'numeric',
+  codeLength: 6,
+  ttl: 300,
+  maxAttempts: 3,
+  maxSends: 6,
+  resendCooldown: 60,
+  lockout: 86_400,
+});
+
+/** Inclusive ranges; the API schema and app settings validation both read them from here. */
+export const RANGES = {
+  codeLength: { min: 4, max: 10 },
+  ttl: { min: 60, max: 1800 },
+  maxAttempts: { min: 1, max: 10 },
+  maxSends: { min: 1, max: 20 },
+  resendCooldown: { min: 0, max: 3600 },
+  lockout: { min: 60, max: 30 * 86_400 },
+} as const satisfies Record<string, { min: number; max: number }>;
+
+/** What an app may configure (stored as JSON on the app). Every member optional: defaults fill the rest. */
+export interface AppSettings extends Partial<Policy> {
+  allowedCountries?: string[];
+  deniedCountries?: string[];
+  defaultLocale?: string;
+  defaultChannel?: Channel;
+  /** Shown as {{app}} in messages; the app name when absent. */
+  brandName?: string;
+}
+
+/** Per-request overrides accepted by `POST /v1/verifications`. */
+export interface PolicyOverrides {
+  codeType?: CodeType | undefined;
+  codeLength?: number | undefined;
+  ttl?: number | undefined;
+  maxAttempts?: number | undefined;
+}
+
+/** Throws `invalid_request` naming the field and its range when a numeric policy value is out of range. */
+export function assertInRange(field: keyof typeof RANGES, value: number, where = ''): void {
+  const r = RANGES[field];
+  if (!Number.isInteger(value) || value < r.min || value > r.max) {
+    const name = where ? `${where}.${field}` : field;
+    throw new OtpdError('invalid_request', `${name} must be an integer from ${r.min} to ${r.max}`, {
+      extensions: { errors: [{ pointer: `/${name.replaceAll('.', '/')}`, detail: `must be from ${r.min} to ${r.max}` }] },
+    });
+  }
+}
+
+/** Validates app settings (throws `invalid_request` naming the field) and returns them normalised. */
+export function validateSettings(s: AppSettings): AppSettings {
+  for (const f of Object.keys(RANGES) as (keyof typeof RANGES)[]) {
+    const v = s[f];
+    if (v !== undefined) assertInRange(f, v, 'settings');
+  }
+  if (s.codeType !== undefined && !CODE_TYPES.includes(s.codeType)) {
+    throw new OtpdError('invalid_request', `settings.codeType must be one of ${CODE_TYPES.join(', ')}`);
+  }
+  const iso = (list: string[] | undefined, name: string) => {
+    if (list === undefined) return undefined;
+    return list.map((c) => {
+      const u = c.trim().toUpperCase();
+      if (!/^[A-Z]{2}$/.test(u)) throw new OtpdError('invalid_request', `settings.${name}: "${c}" is not an ISO 3166-1 alpha-2 code`);
+      return u;
+    });
+  };
+  const out: AppSettings = { ...s };
+  const allowed = iso(s.allowedCountries, 'allowedCountries');
+  const denied = iso(s.deniedCountries, 'deniedCountries');
+  if (allowed) out.allowedCountries = allowed;
+  if (denied) out.deniedCountries = denied;
+  return out;
+}
+
+/** The app's policy with the request's overrides applied; every value is range-checked. */
+export function resolvePolicy(settings: AppSettings, overrides: PolicyOverrides = {}): Policy {
+  const p: Policy = {
+    codeType: overrides.codeType ?? settings.codeType ?? DEFAULT_POLICY.codeType,
+    codeLength: overrides.codeLength ?? settings.codeLength ?? DEFAULT_POLICY.codeLength,
+    ttl: overrides.ttl ?? settings.ttl ?? DEFAULT_POLICY.ttl,
+    maxAttempts: overrides.maxAttempts ?? settings.maxAttempts ?? DEFAULT_POLICY.maxAttempts,
+    maxSends: settings.maxSends ?? DEFAULT_POLICY.maxSends,
+    resendCooldown: settings.resendCooldown ?? DEFAULT_POLICY.resendCooldown,
+    lockout: settings.lockout ?? DEFAULT_POLICY.lockout,
+  };
+  for (const f of ['codeLength', 'ttl', 'maxAttempts'] as const) assertInRange(f, p[f]);
+  return p;
+}

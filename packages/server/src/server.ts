@@ -1,0 +1,118 @@
+/**
+ * Composition root: config → store → services → delivery → HTTP. `createOtpd` wires one instance; tests call it
+ * with a fake clock and their own log streams, the CLI with the real ones.
+ */
+import type { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from './api/app.js';
+import { ConsoleProvider } from './channels/console/index.js';
+import type { DeliveryProvider } from './channels/types.js';
+import type { Config } from './config.js';
+import { deriveKeys } from './domain/code.js';
+import { systemClock, type Clock } from './domain/clock.js';
+import { OtpdError } from './domain/errors.js';
+import type { Channel } from './domain/policy.js';
+import { DevInbox } from './delivery/dev-inbox.js';
+import { OutboxWorker } from './delivery/outbox-worker.js';
+import { AppsService } from './services/apps.js';
+import { VerificationsService } from './services/verifications.js';
+import type { Store } from './store/ports.js';
+import { SqliteStore, sqliteFileFromUrl } from './store/sqlite/index.js';
+
+export interface OtpdOptions {
+  clock?: Clock;
+  /** Where JSON logs go (default: stdout, buffered). */
+  logStream?: Writable;
+  /** Where the console channel prints messages (default: stdout); null to keep quiet. */
+  consoleStream?: Writable | null;
+}
+
+export interface Otpd {
+  config: Config;
+  app: FastifyInstance;
+  store: Store;
+  apps: AppsService;
+  verifications: VerificationsService;
+  worker: OutboxWorker | null;
+  devInbox: DevInbox | null;
+  logger: Logger;
+  /** Listens on the configured host and port (or the given ones); returns the base URL. */
+  listen(opts?: { host?: string; port?: number }): Promise<string>;
+  /** Graceful stop: refuse new requests, finish in-flight ones, stop the worker, close the database. */
+  close(): Promise<void>;
+}
+
+/** Opens the store a database URL names. */
+export function openStore(databaseUrl: string): Store {
+  if (databaseUrl.startsWith('sqlite:')) return new SqliteStore(sqliteFileFromUrl(databaseUrl));
+  throw new Error(`unsupported database URL ${databaseUrl}`);
+}
+
+/** Logger writing JSON lines; to stdout through an asynchronous buffer unless a stream is given. */
+export function createLogger(level: string, stream?: Writable): Logger {
+  const dest = stream ?? pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  return pino({ level, base: { service: 'otpd' }, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+}
+
+/** Wires a whole otpd instance (not listening yet). */
+export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promise<Otpd> {
+  const clock = opts.clock ?? systemClock;
+  const logger = createLogger(config.logLevel, opts.logStream);
+  const store = openStore(config.databaseUrl);
+  const keys = deriveKeys(config.secret);
+  const apps = new AppsService(store, clock);
+
+  let devInbox: DevInbox | null = null;
+  let provider: DeliveryProvider | null = null;
+  if (config.delivery === 'console') {
+    if (config.env === 'production') throw new Error('console delivery is refused in production');
+    devInbox = new DevInbox();
+    provider = new ConsoleProvider(devInbox, opts.consoleStream === undefined ? process.stdout : opts.consoleStream, () => clock.now());
+  }
+  const worker = provider ? new OutboxWorker(store, keys, clock, provider, logger.child({ component: 'outbox' })) : null;
+  const channels: readonly Channel[] = provider?.channels ?? [];
+  const verifications = new VerificationsService({
+    store, clock, keys, prices: config.prices, channels, onQueued: () => worker?.kick(),
+  });
+
+  let closing = false;
+  const ready = async () => {
+    if (closing) throw new OtpdError('shutting_down');
+    try {
+      await store.ping();
+    } catch {
+      throw new OtpdError('store_unavailable');
+    }
+  };
+  const app = await buildApi({
+    logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, apps, verifications, ready,
+    dev: devInbox && worker ? { inbox: devInbox, flush: () => worker.flush() } : undefined,
+  });
+
+  const purge = setInterval(() => {
+    store.purgeIdempotency(clock.now()).catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed'));
+  }, 10 * 60_000);
+  purge.unref();
+
+  let closed: Promise<void> | null = null;
+  return {
+    config, app, store, apps, verifications, worker, devInbox, logger,
+    async listen(o = {}) {
+      worker?.start();
+      worker?.kick(); // messages a previous run left queued
+      return app.listen({ host: o.host ?? config.host, port: o.port ?? config.port });
+    },
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        clearInterval(purge);
+        await app.close();
+        await worker?.stop();
+        await store.close();
+        logger.flush();
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,266 @@
+/**
+ * The verification use cases, transport-free: start, check (by id or by recipient), resend, cancel, read, list.
+ * Each state change is one store call that runs a pure domain decision inside one transaction.
+ */
+import { createHash } from 'node:crypto';
+import type { Clock } from '../domain/clock.js';
+import { codeMatches, generateCode, hashCode, normalizeCode, sealCode, type CodeKeys } from '../domain/code.js';
+import { OtpdError } from '../domain/errors.js';
+import { isId, newId } from '../domain/ids.js';
+import { assertCountryAllowed, parsePhone } from '../domain/phone.js';
+import { resolvePolicy, type Channel, type CodeType, type Policy } from '../domain/policy.js';
+import { countSegments, messageCost, type PriceTable } from '../domain/segments.js';
+import { BUILTIN_TEMPLATES, chooseLocale, renderTemplate } from '../domain/template.js';
+import {
+  currentPhoneState, decideSend, effectiveStatus, toView, type Status, type VerificationRecord, type VerificationView,
+} from '../domain/verification.js';
+import type { AppRecord, OutboxRecord, Store } from '../store/ports.js';
+
+export interface StartInput {
+  to: string;
+  channel?: Channel | undefined;
+  locale?: string | undefined;
+  codeLength?: number | undefined;
+  codeType?: CodeType | undefined;
+  ttl?: number | undefined;
+  maxAttempts?: number | undefined;
+  metadata?: Record<string, unknown> | undefined;
+}
+
+export interface CheckView {
+  id: string;
+  status: Status;
+  valid: boolean;
+  attemptsRemaining: number;
+}
+
+export interface MessageView {
+  id: string;
+  verificationId: string;
+  channel: Channel;
+  to: string;
+  status: OutboxRecord['status'];
+  provider: string | null;
+  error: string | null;
+  attempts: number;
+  parts: number;
+  cost: number;
+  createdAt: string;
+  sentAt: string | null;
+}
+
+export interface VerificationsDeps {
+  store: Store;
+  clock: Clock;
+  keys: CodeKeys;
+  prices: PriceTable;
+  /** Channels some provider can deliver; a start on another channel is `channel_unavailable`. */
+  channels: readonly Channel[];
+  /** Called after a commit that queued a message (wakes the outbox worker). */
+  onQueued: () => void;
+  /** How long an Idempotency-Key is remembered. */
+  idempotencyTtlMs?: number;
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** Deterministic JSON (sorted keys) so the same body always hashes the same for idempotency. */
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
+}
+
+const notFound = () => new OtpdError('verification_not_found', 'No verification with this id in this app');
+
+export class VerificationsService {
+  private readonly idemTtl: number;
+  private readonly locales = Object.keys(BUILTIN_TEMPLATES);
+
+  constructor(private readonly d: VerificationsDeps) {
+    this.idemTtl = d.idempotencyTtlMs ?? 24 * 3600_000;
+  }
+
+  private assertChannel(channel: Channel): void {
+    if (!this.d.channels.includes(channel)) {
+      throw new OtpdError('channel_unavailable', `No provider is configured for the ${channel} channel`);
+    }
+  }
+
+  /** The text with `{{pin}}` left in, its parts and its cost. Parts do not depend on the code (always GSM-7 basic). */
+  private compose(app: AppRecord, channel: Channel, countryIso: string, locale: string, policy: Pick<Policy, 'ttl' | 'codeLength'>) {
+    const template = BUILTIN_TEMPLATES[locale] ?? BUILTIN_TEMPLATES.en!;
+    const vars = { ttlMinutes: Math.ceil(policy.ttl / 60), app: app.settings.brandName ?? app.name };
+    const body = renderTemplate(template, { ...vars, pin: '{{pin}}' });
+    const parts = channel === 'sms' ? countSegments(renderTemplate(template, { ...vars, pin: '0'.repeat(policy.codeLength) })).parts : 1;
+    return { body, parts, cost: messageCost(this.d.prices, channel, countryIso, parts) };
+  }
+
+  private message(v: VerificationRecord, body: string, parts: number, cost: number, now: number): OutboxRecord {
+    return {
+      id: newId('msg', now), appId: v.appId, verificationId: v.id, channel: v.channel, to: v.to, locale: v.locale, body,
+      status: 'queued', attempts: 0, availableAt: now, createdAt: now, sentAt: null, provider: null, error: null, parts, cost,
+    };
+  }
+
+  /** Public view of a verification. */
+  view(v: VerificationRecord): VerificationView {
+    return toView(v, this.d.clock.now(), this.d.prices.currency);
+  }
+
+  /**
+   * Starts a verification: validates the number and the country, applies the phone's counters (lockout, cooldown,
+   * sends), cancels the phone's pending verification, stores the new one with its outbox message. Returns the 201
+   * body as JSON text (a replay under the same Idempotency-Key returns the first body and sends nothing).
+   */
+  async start(app: AppRecord, input: StartInput, idempotencyKey?: string): Promise<{ json: string; replayed: boolean }> {
+    const now = this.d.clock.now();
+    let idempotency;
+    if (idempotencyKey !== undefined) {
+      if (!IDEMPOTENCY_KEY.test(idempotencyKey)) {
+        throw new OtpdError('invalid_idempotency_key', 'Idempotency-Key must be 1 to 255 printable ASCII characters');
+      }
+      const requestHash = createHash('sha256').update(canonical(input)).digest();
+      idempotency = { key: idempotencyKey, requestHash, expiresAt: now + this.idemTtl };
+    }
+    const s = app.settings;
+    const policy = resolvePolicy(s, input);
+    const channel = input.channel ?? s.defaultChannel ?? 'sms';
+    this.assertChannel(channel);
+    const phone = parsePhone(input.to);
+    assertCountryAllowed(phone.countryIso, s.allowedCountries, s.deniedCountries);
+    const locale = chooseLocale({ requested: input.locale, countryIso: phone.countryIso, appDefault: s.defaultLocale, available: this.locales });
+    const { body, parts, cost } = this.compose(app, channel, phone.countryIso, locale, policy);
+    const id = newId('ver', now);
+    const code = generateCode(policy.codeType, policy.codeLength);
+    const codeHash = hashCode(this.d.keys, id, code);
+    const codeSealed = sealCode(this.d.keys, id, code);
+
+    const result = await this.d.store.startVerification(
+      { appId: app.id, to: phone.e164, now, lockout: policy.lockout, idempotency },
+      (prev) => {
+        const decision = decideSend(currentPhoneState(prev, policy, now), policy, now, 'start');
+        if (!decision.ok) return decision.state ? { ok: false, error: decision.error, phone: decision.state } : { ok: false, error: decision.error };
+        const v: VerificationRecord = {
+          id, appId: app.id, to: phone.e164, countryIso: phone.countryIso, channel, locale, status: 'pending',
+          codeType: policy.codeType, codeLength: policy.codeLength, codeHash, codeSealed,
+          // Earlier wrong tries of this phone count against the new code too: a new code never brings fresh tries.
+          attempts: Math.min(decision.state.failures, policy.maxAttempts), maxAttempts: policy.maxAttempts,
+          sends: decision.state.sends, maxSends: policy.maxSends,
+          resendAvailableAt: now + policy.resendCooldown * 1000, expiresAt: now + policy.ttl * 1000,
+          createdAt: now, updatedAt: now, verifiedAt: null, parts, cost, metadata: input.metadata ?? null,
+        };
+        const response = JSON.stringify(toView(v, now, this.d.prices.currency));
+        return { ok: true, phone: decision.state, verification: v, message: this.message(v, body, parts, cost, now), response };
+      },
+    );
+    if (result.kind === 'created') this.d.onQueued();
+    return { json: result.response, replayed: result.kind === 'replayed' };
+  }
+
+  /** One verification of the app; terminal ones too. */
+  async get(app: AppRecord, id: string): Promise<VerificationView> {
+    const v = isId('ver', id) ? await this.d.store.getVerification(app.id, id) : null;
+    if (!v) throw notFound();
+    return this.view(v);
+  }
+
+  /** Newest first, cursor-paged. The cursor is the last id of the previous page. */
+  async list(app: AppRecord, q: { to?: string | undefined; status?: Status | undefined; limit?: number | undefined; cursor?: string | undefined }): Promise<{ data: VerificationView[]; nextCursor: string | null }> {
+    const limit = q.limit ?? 20;
+    let before: string | undefined;
+    if (q.cursor !== undefined) {
+      before = Buffer.from(q.cursor, 'base64url').toString('utf8');
+      if (!isId('ver', before)) throw new OtpdError('invalid_request', 'cursor is not valid', { extensions: { errors: [{ pointer: '/cursor', detail: 'not a cursor from this API' }] } });
+    }
+    const to = q.to !== undefined ? parsePhone(q.to).e164 : undefined;
+    const rows = await this.d.store.listVerifications(app.id, { to, status: q.status, limit: limit + 1, before }, this.d.clock.now());
+    const page = rows.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      data: page.map((v) => this.view(v)),
+      nextCursor: rows.length > limit && last ? Buffer.from(last.id).toString('base64url') : null,
+    };
+  }
+
+  /**
+   * Checks a code against a verification (by id) or against the recipient's newest verification. A wrong code is
+   * not an error: `valid:false` with the tries left. `valid` is true only in the one response that verified.
+   */
+  async check(app: AppRecord, target: { id: string } | { to: string }, rawCode: string): Promise<CheckView> {
+    const code = normalizeCode(rawCode);
+    let t = target;
+    if ('id' in t) {
+      if (!isId('ver', t.id)) throw notFound();
+    } else {
+      t = { to: parsePhone(t.to).e164 };
+    }
+    const now = this.d.clock.now();
+    const lockout = resolvePolicy(app.settings).lockout;
+    const r = await this.d.store.checkVerification({ appId: app.id, target: t, now, lockout }, (v) => codeMatches(this.d.keys, v.id, code, v.codeHash));
+    if (!r) throw new OtpdError('verification_not_found', 'id' in t ? 'No verification with this id in this app' : 'No verification for this recipient in this app');
+    const v = r.verification;
+    const status = effectiveStatus(v, now);
+    return {
+      id: v.id,
+      status,
+      valid: r.outcome === 'verified',
+      attemptsRemaining: status === 'pending' ? Math.max(0, v.maxAttempts - v.attempts) : 0,
+    };
+  }
+
+  /** Sends the same code again (expiry unchanged), after the cooldown and within the phone's send limit. */
+  async resend(app: AppRecord, id: string, channel?: Channel): Promise<VerificationView> {
+    if (!isId('ver', id)) throw notFound();
+    const now = this.d.clock.now();
+    if (channel) this.assertChannel(channel);
+    const base = resolvePolicy(app.settings);
+    const v = await this.d.store.resendVerification({ appId: app.id, id, now }, (cur, prev) => {
+      const status = effectiveStatus(cur, now);
+      if (status !== 'pending') {
+        const code = status === 'expired' ? 'verification_expired' : status === 'failed' ? 'max_attempts_reached' : 'verification_not_pending';
+        return { ok: false, error: new OtpdError(code, `The verification is ${status}; start a new one`, { extensions: { status } }) };
+      }
+      const policy: Policy = { ...base, maxAttempts: cur.maxAttempts, maxSends: cur.maxSends, codeLength: cur.codeLength };
+      const decision = decideSend(currentPhoneState(prev, policy, now), policy, now, 'resend');
+      if (!decision.ok) return decision.state ? { ok: false, error: decision.error, phone: decision.state } : { ok: false, error: decision.error };
+      const ch = channel ?? cur.channel;
+      const ttl = Math.round((cur.expiresAt - cur.createdAt) / 1000);
+      const { body, parts, cost } = this.compose(app, ch, cur.countryIso, cur.locale, { ttl, codeLength: cur.codeLength });
+      const next: VerificationRecord = {
+        ...cur, channel: ch, sends: decision.state.sends, resendAvailableAt: now + policy.resendCooldown * 1000,
+        parts, cost: Math.round((cur.cost + cost) * 1e6) / 1e6, updatedAt: now,
+      };
+      return { ok: true, phone: decision.state, verification: next, message: this.message(next, body, parts, cost, now) };
+    });
+    if (!v) throw notFound();
+    this.d.onQueued();
+    return this.view(v);
+  }
+
+  /** Cancels a pending verification; canceling a canceled one is a no-op, other terminal states are a 409. */
+  async cancel(app: AppRecord, id: string): Promise<VerificationView> {
+    if (!isId('ver', id)) throw notFound();
+    const now = this.d.clock.now();
+    const v = await this.d.store.cancelVerification(app.id, id, now);
+    if (!v) throw notFound();
+    const status = effectiveStatus(v, now);
+    if (status !== 'canceled') {
+      throw new OtpdError('verification_not_pending', `The verification is ${status}`, { extensions: { status } });
+    }
+    return this.view(v);
+  }
+
+  /** The messages sent for a verification, oldest first. */
+  async messages(app: AppRecord, id: string): Promise<MessageView[]> {
+    const v = isId('ver', id) ? await this.d.store.getVerification(app.id, id) : null;
+    if (!v) throw notFound();
+    const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+    return (await this.d.store.listMessages(app.id, id)).map((m) => ({
+      id: m.id, verificationId: m.verificationId, channel: m.channel, to: m.to, status: m.status, provider: m.provider,
+      error: m.error, attempts: m.attempts, parts: m.parts, cost: m.cost, createdAt: new Date(m.createdAt).toISOString(), sentAt: iso(m.sentAt),
+    }));
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * The store port. Each use case that must be atomic is ONE method here: the adapter opens the transaction, reads
+ * what the decision needs, calls the pure decision callback (from `domain/`) inside the transaction and writes
+ * what it returns. Callbacks are synchronous and do no I/O, so an adapter may run them between two statements of
+ * a transaction that holds its row locks.
+ */
+import type { OtpdError } from '../domain/errors.js';
+import type { AppSettings, Channel } from '../domain/policy.js';
+import type { PhoneState, Status, VerificationRecord } from '../domain/verification.js';
+
+export interface AppRecord {
+  id: string;
+  name: string;
+  enabled: boolean;
+  settings: AppSettings;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface ApiKeyRecord {
+  id: string;
+  appId: string;
+  name: string;
+  /** First characters of the key, kept to recognise it in a listing. */
+  prefix: string;
+  /** SHA-256 of the whole key; the key itself is never stored. */
+  hash: Buffer;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed';
+
+/** One message to deliver (the `msg_…` record). It carries no code: the worker opens the verification's sealed code. */
+export interface OutboxRecord {
+  id: string;
+  appId: string;
+  verificationId: string;
+  channel: Channel;
+  to: string;
+  locale: string;
+  /** The rendered text with `{{pin}}` still in it; the worker puts the code in at send time. */
+  body: string;
+  status: OutboxStatus;
+  attempts: number;
+  availableAt: number;
+  createdAt: number;
+  sentAt: number | null;
+  provider: string | null;
+  error: string | null;
+  parts: number;
+  cost: number;
+}
+
+/** A claimed outbox row with what rendering needs. `codeSealed` is null when the verification already closed. */
+export interface ClaimedMessage extends OutboxRecord {
+  codeSealed: Buffer | null;
+  verificationStatus: Status;
+}
+
+export interface IdempotencyInput {
+  key: string;
+  requestHash: Buffer;
+  expiresAt: number;
+}
+
+export type StartDecision =
+  | { ok: true; phone: PhoneState; verification: VerificationRecord; message: OutboxRecord; response: string }
+  | { ok: false; error: OtpdError; phone?: PhoneState };
+
+export type StartResult =
+  | { kind: 'created'; verification: VerificationRecord; response: string }
+  | { kind: 'replayed'; response: string };
+
+export type ResendDecision =
+  | { ok: true; phone: PhoneState; verification: VerificationRecord; message: OutboxRecord }
+  | { ok: false; error: OtpdError; phone?: PhoneState };
+
+export type CheckTarget = { id: string } | { to: string };
+
+export type CheckResult =
+  | { outcome: 'verified' | 'wrong'; verification: VerificationRecord }
+  | { outcome: 'closed'; verification: VerificationRecord };
+
+export interface ListQuery {
+  to?: string | undefined;
+  status?: Status | undefined;
+  limit: number;
+  /** Return verifications with ids strictly before (older than) this one. */
+  before?: string | undefined;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+
+  /** Applies pending migrations; returns the names applied. */
+  migrate(): Promise<string[]>;
+  /** Cheap liveness query for /readyz. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+
+  createApp(app: AppRecord, key: ApiKeyRecord): Promise<void>;
+  listApps(): Promise<AppRecord[]>;
+  getApp(id: string): Promise<AppRecord | null>;
+  /** The key with this hash and its app, if any (revoked and expired keys included: the caller decides). */
+  findKey(hash: Buffer): Promise<{ key: ApiKeyRecord; app: AppRecord } | null>;
+
+  /**
+   * Starts a verification in ONE transaction: idempotency replay, the phone's counters, the decision, then the
+   * pending verification of the same phone canceled, the new one and its outbox message inserted, the counters and
+   * the idempotency record written. A refusal may still record a lock. Throws the decision's error after commit.
+   * `idempotency` with the same key and another hash throws `idempotency_key_reused`.
+   */
+  startVerification(
+    input: { appId: string; to: string; now: number; lockout: number; idempotency?: IdempotencyInput | undefined },
+    decide: (phone: PhoneState | undefined) => StartDecision,
+  ): Promise<StartResult>;
+
+  /**
+   * Checks a code in ONE transaction: the try is counted by one guarded `UPDATE … RETURNING` (only while pending,
+   * unexpired and under the limit) before `judge` compares; then the status and the phone's counters change.
+   * A pending verification past its expiry is closed as expired. Null when no such verification is in the app.
+   */
+  checkVerification(
+    input: { appId: string; target: CheckTarget; now: number; lockout: number },
+    judge: (v: VerificationRecord) => boolean,
+  ): Promise<CheckResult | null>;
+
+  /** Resends in ONE transaction: the decision sees the verification and the phone's counters. Null when not found. */
+  resendVerification(
+    input: { appId: string; id: string; now: number },
+    decide: (v: VerificationRecord, phone: PhoneState | undefined) => ResendDecision,
+  ): Promise<VerificationRecord | null>;
+
+  /** Cancels a pending verification (or closes it as expired). Null when not found; otherwise the row after. */
+  cancelVerification(appId: string, id: string, now: number): Promise<VerificationRecord | null>;
+
+  getVerification(appId: string, id: string): Promise<VerificationRecord | null>;
+  listVerifications(appId: string, q: ListQuery, now: number): Promise<VerificationRecord[]>;
+
+  /** Claims up to `limit` due messages for `leaseMs` (a crashed worker's claims become due again). */
+  claimMessages(now: number, limit: number, leaseMs: number): Promise<ClaimedMessage[]>;
+  /** Records the outcome of claimed messages. */
+  completeMessages(results: { id: string; status: 'sent' | 'failed'; provider: string; error: string | null; at: number }[]): Promise<void>;
+  /** Messages of a verification, oldest first. */
+  listMessages(appId: string, verificationId: string): Promise<OutboxRecord[]>;
+
+  /** Deletes idempotency records past their expiry; returns how many. */
+  purgeIdempotency(now: number): Promise<number>;
+}

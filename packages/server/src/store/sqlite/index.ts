@@ -1,0 +1,412 @@
+/**
+ * The embedded store: SQLite through better-sqlite3, WAL with `synchronous=FULL` (an acknowledged write survives
+ * `kill -9` and power loss). better-sqlite3 is synchronous, so each use case runs as one `db.transaction(...)`:
+ * nothing else runs on the event loop between its statements, and `BEGIN IMMEDIATE` serialises it against other
+ * processes sharing the file.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { OtpdError } from '../../domain/errors.js';
+import type { AppSettings, Channel, CodeType } from '../../domain/policy.js';
+import { afterVerified, afterWrongCode, currentPhoneState, type PhoneState, type Status, type VerificationRecord } from '../../domain/verification.js';
+import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
+import type {
+  ApiKeyRecord, AppRecord, CheckResult, CheckTarget, ClaimedMessage, IdempotencyInput, ListQuery, OutboxRecord,
+  ResendDecision, StartDecision, StartResult, Store,
+} from '../ports.js';
+
+type Row = Record<string, unknown>;
+
+const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const bufOrNull = (v: unknown): Buffer | null => (v === null || v === undefined ? null : (v as Buffer));
+
+function toVerification(r: Row): VerificationRecord {
+  return {
+    id: r.id as string,
+    appId: r.app_id as string,
+    to: r.to_addr as string,
+    countryIso: r.country_iso as string,
+    channel: r.channel as Channel,
+    locale: r.locale as string,
+    status: r.status as Status,
+    codeType: r.code_type as CodeType,
+    codeLength: num(r.code_length),
+    codeHash: r.code_hash as Buffer,
+    codeSealed: bufOrNull(r.code_sealed),
+    attempts: num(r.attempts),
+    maxAttempts: num(r.max_attempts),
+    sends: num(r.sends),
+    maxSends: num(r.max_sends),
+    resendAvailableAt: num(r.resend_available_at),
+    expiresAt: num(r.expires_at),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+    verifiedAt: numOrNull(r.verified_at),
+    parts: num(r.parts),
+    cost: num(r.cost),
+    metadata: r.metadata === null || r.metadata === undefined ? null : (JSON.parse(r.metadata as string) as Record<string, unknown>),
+  };
+}
+
+function toPhoneState(r: Row | undefined): PhoneState | undefined {
+  if (!r) return undefined;
+  return {
+    sends: num(r.sends),
+    failures: num(r.failures),
+    windowStartedAt: num(r.window_started_at),
+    lastSendAt: numOrNull(r.last_send_at),
+    lockedUntil: numOrNull(r.locked_until),
+    lockReason: (r.lock_reason as PhoneState['lockReason']) ?? null,
+  };
+}
+
+function toOutbox(r: Row): OutboxRecord {
+  return {
+    id: r.id as string,
+    appId: r.app_id as string,
+    verificationId: r.verification_id as string,
+    channel: r.channel as Channel,
+    to: r.to_addr as string,
+    locale: r.locale as string,
+    body: r.body as string,
+    status: r.status as OutboxRecord['status'],
+    attempts: num(r.attempts),
+    availableAt: num(r.available_at),
+    createdAt: num(r.created_at),
+    sentAt: numOrNull(r.sent_at),
+    provider: (r.provider as string | null) ?? null,
+    error: (r.error as string | null) ?? null,
+    parts: num(r.parts),
+    cost: num(r.cost),
+  };
+}
+
+function toApp(r: Row): AppRecord {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    enabled: num(r.enabled) === 1,
+    settings: JSON.parse(r.settings as string) as AppSettings,
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+  };
+}
+
+function toKey(r: Row): ApiKeyRecord {
+  return {
+    id: r.id as string,
+    appId: r.app_id as string,
+    name: r.name as string,
+    prefix: r.prefix as string,
+    hash: r.hash as Buffer,
+    createdAt: num(r.created_at),
+    expiresAt: numOrNull(r.expires_at),
+    revokedAt: numOrNull(r.revoked_at),
+  };
+}
+
+/** Parses `sqlite:./data/otpd.sqlite`, `sqlite:///abs/path`, `sqlite::memory:` into a file name for better-sqlite3. */
+export function sqliteFileFromUrl(url: string): string {
+  if (!url.startsWith('sqlite:')) throw new Error(`not a sqlite URL: ${url}`);
+  let rest = url.slice('sqlite:'.length);
+  if (rest.startsWith('//')) rest = rest.slice(2);
+  if (rest === '' ) throw new Error('sqlite URL without a file name');
+  return rest;
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite' as const;
+  readonly db: Database.Database;
+  private readonly s: ReturnType<SqliteStore['prepare']>;
+
+  constructor(file: string) {
+    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL');
+    this.db.pragma('busy_timeout = 5000');
+    this.db.pragma('foreign_keys = ON');
+    this.migrateSync();
+    this.s = this.prepare();
+  }
+
+  private migrateSync(): string[] {
+    this.db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT');
+    const done = new Set((this.db.prepare('SELECT name FROM schema_migrations').all() as { name: string }[]).map((r) => r.name));
+    const applied: string[] = [];
+    for (const m of SQLITE_MIGRATIONS) {
+      if (done.has(m.name)) continue;
+      this.db.transaction(() => {
+        this.db.exec(m.sql);
+        this.db.prepare('INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)').run(m.name, Date.now());
+      }).immediate();
+      applied.push(m.name);
+    }
+    return applied;
+  }
+
+  private prepare() {
+    const d = this.db;
+    return {
+      idemGet: d.prepare('SELECT request_hash, response FROM idempotency_keys WHERE app_id = ? AND key = ?'),
+      idemPut: d.prepare('INSERT INTO idempotency_keys (app_id, key, request_hash, response, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      idemPurge: d.prepare('DELETE FROM idempotency_keys WHERE expires_at <= ?'),
+      phoneGet: d.prepare('SELECT * FROM phone_states WHERE app_id = ? AND to_addr = ?'),
+      phonePut: d.prepare(`INSERT INTO phone_states (app_id, to_addr, sends, failures, window_started_at, last_send_at, locked_until, lock_reason)
+        VALUES (@app_id, @to_addr, @sends, @failures, @window_started_at, @last_send_at, @locked_until, @lock_reason)
+        ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = excluded.sends, failures = excluded.failures,
+          window_started_at = excluded.window_started_at, last_send_at = excluded.last_send_at,
+          locked_until = excluded.locked_until, lock_reason = excluded.lock_reason`),
+      closePending: d.prepare(`UPDATE verifications SET status = CASE WHEN expires_at <= @now THEN 'expired' ELSE 'canceled' END,
+          code_sealed = NULL, updated_at = @now
+        WHERE app_id = @app_id AND to_addr = @to_addr AND status = 'pending'`),
+      verInsert: d.prepare(`INSERT INTO verifications (id, app_id, to_addr, country_iso, channel, locale, status, code_type, code_length,
+          code_hash, code_sealed, attempts, max_attempts, sends, max_sends, resend_available_at, expires_at, created_at, updated_at,
+          verified_at, parts, cost, metadata)
+        VALUES (@id, @app_id, @to_addr, @country_iso, @channel, @locale, @status, @code_type, @code_length,
+          @code_hash, @code_sealed, @attempts, @max_attempts, @sends, @max_sends, @resend_available_at, @expires_at, @created_at, @updated_at,
+          @verified_at, @parts, @cost, @metadata)`),
+      verGet: d.prepare('SELECT * FROM verifications WHERE id = ? AND app_id = ?'),
+      verNewestFor: d.prepare('SELECT id FROM verifications WHERE app_id = ? AND to_addr = ? ORDER BY id DESC LIMIT 1'),
+      // The try is counted here, atomically and only while the code can still be tried.
+      verBump: d.prepare(`UPDATE verifications SET attempts = attempts + 1, updated_at = ?
+        WHERE id = ? AND app_id = ? AND status = 'pending' AND expires_at > ? AND attempts < max_attempts
+        RETURNING *`),
+      verSettle: d.prepare(`UPDATE verifications SET status = @status, verified_at = @verified_at, code_sealed = NULL, updated_at = @now
+        WHERE id = @id AND status = 'pending'`),
+      verExpire: d.prepare(`UPDATE verifications SET status = 'expired', code_sealed = NULL, updated_at = ?
+        WHERE id = ? AND status = 'pending' AND expires_at <= ?`),
+      verCancel: d.prepare(`UPDATE verifications SET status = CASE WHEN expires_at <= @now THEN 'expired' ELSE 'canceled' END,
+          code_sealed = NULL, updated_at = @now
+        WHERE id = @id AND app_id = @app_id AND status = 'pending' RETURNING *`),
+      verResent: d.prepare(`UPDATE verifications SET channel = @channel, sends = @sends, resend_available_at = @resend_available_at,
+          parts = @parts, cost = @cost, updated_at = @updated_at WHERE id = @id AND status = 'pending'`),
+      outInsert: d.prepare(`INSERT INTO outbox (id, app_id, verification_id, channel, to_addr, locale, body, status, attempts, available_at,
+          created_at, sent_at, provider, error, parts, cost)
+        VALUES (@id, @app_id, @verification_id, @channel, @to_addr, @locale, @body, @status, @attempts, @available_at,
+          @created_at, @sent_at, @provider, @error, @parts, @cost)`),
+      outClaim: d.prepare(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, available_at = @lease
+        WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued','sending') AND available_at <= @now ORDER BY available_at LIMIT @limit)
+        RETURNING *`),
+      outCodeOf: d.prepare('SELECT code_sealed, status FROM verifications WHERE id = ?'),
+      outDone: d.prepare(`UPDATE outbox SET status = @status, provider = @provider, error = @error, sent_at = @at
+        WHERE id = @id AND status = 'sending'`),
+      outList: d.prepare('SELECT * FROM outbox WHERE app_id = ? AND verification_id = ? ORDER BY id'),
+      appInsert: d.prepare('INSERT INTO apps (id, name, enabled, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      appGet: d.prepare('SELECT * FROM apps WHERE id = ?'),
+      appList: d.prepare('SELECT * FROM apps ORDER BY id'),
+      keyInsert: d.prepare('INSERT INTO api_keys (id, app_id, name, prefix, hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
+      keyFind: d.prepare('SELECT * FROM api_keys WHERE hash = ?'),
+      ping: d.prepare('SELECT 1'),
+    };
+  }
+
+  async migrate(): Promise<string[]> {
+    return this.migrateSync();
+  }
+
+  async ping(): Promise<void> {
+    this.s.ping.get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  async createApp(app: AppRecord, key: ApiKeyRecord): Promise<void> {
+    this.db.transaction(() => {
+      this.s.appInsert.run(app.id, app.name, app.enabled ? 1 : 0, JSON.stringify(app.settings), app.createdAt, app.updatedAt);
+      this.s.keyInsert.run(key.id, key.appId, key.name, key.prefix, key.hash, key.createdAt, key.expiresAt, key.revokedAt);
+    }).immediate();
+  }
+
+  async listApps(): Promise<AppRecord[]> {
+    return (this.s.appList.all() as Row[]).map(toApp);
+  }
+
+  async getApp(id: string): Promise<AppRecord | null> {
+    const r = this.s.appGet.get(id) as Row | undefined;
+    return r ? toApp(r) : null;
+  }
+
+  async findKey(hash: Buffer): Promise<{ key: ApiKeyRecord; app: AppRecord } | null> {
+    const k = this.s.keyFind.get(hash) as Row | undefined;
+    if (!k) return null;
+    const a = this.s.appGet.get(k.app_id) as Row | undefined;
+    return a ? { key: toKey(k), app: toApp(a) } : null;
+  }
+
+  private putPhone(appId: string, to: string, p: PhoneState): void {
+    this.s.phonePut.run({
+      app_id: appId, to_addr: to, sends: p.sends, failures: p.failures, window_started_at: p.windowStartedAt,
+      last_send_at: p.lastSendAt, locked_until: p.lockedUntil, lock_reason: p.lockReason,
+    });
+  }
+
+  private insertMessage(m: OutboxRecord): void {
+    this.s.outInsert.run({
+      id: m.id, app_id: m.appId, verification_id: m.verificationId, channel: m.channel, to_addr: m.to, locale: m.locale,
+      body: m.body, status: m.status, attempts: m.attempts, available_at: m.availableAt, created_at: m.createdAt, sent_at: m.sentAt,
+      provider: m.provider, error: m.error, parts: m.parts, cost: m.cost,
+    });
+  }
+
+  async startVerification(
+    input: { appId: string; to: string; now: number; lockout: number; idempotency?: IdempotencyInput | undefined },
+    decide: (phone: PhoneState | undefined) => StartDecision,
+  ): Promise<StartResult> {
+    const { appId, to, now, idempotency } = input;
+    const out = this.db.transaction((): StartResult | { kind: 'refused'; error: OtpdError } => {
+      if (idempotency) {
+        const prior = this.s.idemGet.get(appId, idempotency.key) as { request_hash: Buffer; response: string } | undefined;
+        if (prior) {
+          if (!prior.request_hash.equals(idempotency.requestHash)) {
+            return { kind: 'refused', error: new OtpdError('idempotency_key_reused', 'This Idempotency-Key was used with another request body') };
+          }
+          return { kind: 'replayed', response: prior.response };
+        }
+      }
+      const d = decide(toPhoneState(this.s.phoneGet.get(appId, to) as Row | undefined));
+      if (!d.ok) {
+        if (d.phone) this.putPhone(appId, to, d.phone);
+        return { kind: 'refused', error: d.error };
+      }
+      const v = d.verification;
+      this.s.closePending.run({ now, app_id: appId, to_addr: to });
+      this.s.verInsert.run({
+        id: v.id, app_id: v.appId, to_addr: v.to, country_iso: v.countryIso, channel: v.channel, locale: v.locale,
+        status: v.status, code_type: v.codeType, code_length: v.codeLength, code_hash: v.codeHash, code_sealed: v.codeSealed,
+        attempts: v.attempts, max_attempts: v.maxAttempts, sends: v.sends, max_sends: v.maxSends,
+        resend_available_at: v.resendAvailableAt, expires_at: v.expiresAt, created_at: v.createdAt, updated_at: v.updatedAt,
+        verified_at: v.verifiedAt, parts: v.parts, cost: v.cost, metadata: v.metadata === null ? null : JSON.stringify(v.metadata),
+      });
+      this.insertMessage(d.message);
+      this.putPhone(appId, to, d.phone);
+      if (idempotency) {
+        this.s.idemPut.run(appId, idempotency.key, idempotency.requestHash, d.response, now, idempotency.expiresAt);
+      }
+      return { kind: 'created', verification: v, response: d.response };
+    }).immediate();
+    if (out.kind === 'refused') throw out.error;
+    return out;
+  }
+
+  async checkVerification(
+    input: { appId: string; target: CheckTarget; now: number; lockout: number },
+    judge: (v: VerificationRecord) => boolean,
+  ): Promise<CheckResult | null> {
+    const { appId, target, now, lockout } = input;
+    return this.db.transaction((): CheckResult | null => {
+      let id: string;
+      if ('id' in target) id = target.id;
+      else {
+        const newest = this.s.verNewestFor.get(appId, target.to) as { id: string } | undefined;
+        if (!newest) return null;
+        id = newest.id;
+      }
+      const bumped = this.s.verBump.get(now, id, appId, now) as Row | undefined;
+      if (bumped) {
+        const v = toVerification(bumped);
+        const phone = currentPhoneState(toPhoneState(this.s.phoneGet.get(appId, v.to) as Row | undefined), { lockout }, now);
+        if (judge(v)) {
+          this.s.verSettle.run({ id, status: 'verified', verified_at: now, now });
+          this.putPhone(appId, v.to, afterVerified(now));
+          return { outcome: 'verified', verification: { ...v, status: 'verified', verifiedAt: now, codeSealed: null } };
+        }
+        const exhausted = v.attempts >= v.maxAttempts;
+        if (exhausted) this.s.verSettle.run({ id, status: 'failed', verified_at: null, now });
+        this.putPhone(appId, v.to, afterWrongCode(phone, { lockout }, now, exhausted));
+        return { outcome: 'wrong', verification: exhausted ? { ...v, status: 'failed', codeSealed: null } : v };
+      }
+      const row = this.s.verGet.get(id, appId) as Row | undefined;
+      if (!row) return null;
+      let v = toVerification(row);
+      if (v.status === 'pending' && v.expiresAt <= now) {
+        this.s.verExpire.run(now, id, now);
+        v = { ...v, status: 'expired', codeSealed: null, updatedAt: now };
+      }
+      return { outcome: 'closed', verification: v };
+    }).immediate();
+  }
+
+  async resendVerification(
+    input: { appId: string; id: string; now: number },
+    decide: (v: VerificationRecord, phone: PhoneState | undefined) => ResendDecision,
+  ): Promise<VerificationRecord | null> {
+    const { appId, id } = input;
+    const out = this.db.transaction((): VerificationRecord | null | { error: OtpdError } => {
+      const row = this.s.verGet.get(id, appId) as Row | undefined;
+      if (!row) return null;
+      const v = toVerification(row);
+      const d = decide(v, toPhoneState(this.s.phoneGet.get(appId, v.to) as Row | undefined));
+      if (!d.ok) {
+        if (d.phone) this.putPhone(appId, v.to, d.phone);
+        return { error: d.error };
+      }
+      const n = d.verification;
+      this.s.verResent.run({
+        id, channel: n.channel, sends: n.sends, resend_available_at: n.resendAvailableAt, parts: n.parts, cost: n.cost, updated_at: n.updatedAt,
+      });
+      this.insertMessage(d.message);
+      this.putPhone(appId, v.to, d.phone);
+      return n;
+    }).immediate();
+    if (out && 'error' in out) throw out.error;
+    return out;
+  }
+
+  async cancelVerification(appId: string, id: string, now: number): Promise<VerificationRecord | null> {
+    return this.db.transaction(() => {
+      const r = (this.s.verCancel.get({ id, app_id: appId, now }) ?? this.s.verGet.get(id, appId)) as Row | undefined;
+      return r ? toVerification(r) : null;
+    }).immediate();
+  }
+
+  async getVerification(appId: string, id: string): Promise<VerificationRecord | null> {
+    const r = this.s.verGet.get(id, appId) as Row | undefined;
+    return r ? toVerification(r) : null;
+  }
+
+  async listVerifications(appId: string, q: ListQuery, now: number): Promise<VerificationRecord[]> {
+    const where = ['app_id = @app_id'];
+    const params: Record<string, unknown> = { app_id: appId, limit: q.limit, now };
+    if (q.to !== undefined) { where.push('to_addr = @to'); params.to = q.to; }
+    if (q.before !== undefined) { where.push('id < @before'); params.before = q.before; }
+    if (q.status === 'expired') where.push(`(status = 'expired' OR (status = 'pending' AND expires_at <= @now))`);
+    else if (q.status === 'pending') where.push(`status = 'pending' AND expires_at > @now`);
+    else if (q.status !== undefined) { where.push('status = @status'); params.status = q.status; }
+    const sql = `SELECT * FROM verifications WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`;
+    return (this.db.prepare(sql).all(params) as Row[]).map(toVerification);
+  }
+
+  async claimMessages(now: number, limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
+    return this.db.transaction(() => {
+      const rows = this.s.outClaim.all({ now, lease: now + leaseMs, limit }) as Row[];
+      return rows.map((r): ClaimedMessage => {
+        const v = this.s.outCodeOf.get(r.verification_id) as Row | undefined;
+        return {
+          ...toOutbox(r),
+          codeSealed: v ? bufOrNull(v.code_sealed) : null,
+          verificationStatus: (v?.status as Status | undefined) ?? 'canceled',
+        };
+      });
+    }).immediate();
+  }
+
+  async completeMessages(results: { id: string; status: 'sent' | 'failed'; provider: string; error: string | null; at: number }[]): Promise<void> {
+    if (results.length === 0) return;
+    this.db.transaction(() => {
+      for (const r of results) this.s.outDone.run({ id: r.id, status: r.status, provider: r.provider, error: r.error, at: r.at });
+    }).immediate();
+  }
+
+  async listMessages(appId: string, verificationId: string): Promise<OutboxRecord[]> {
+    return (this.s.outList.all(appId, verificationId) as Row[]).map(toOutbox);
+  }
+
+  async purgeIdempotency(now: number): Promise<number> {
+    return this.s.idemPurge.run(now).changes;
+  }
+}
