@@ -221,7 +221,7 @@ export class VerificationsService {
       const status = effectiveStatus(cur, now);
       if (status !== 'pending') {
         const code = status === 'expired' ? 'verification_expired' : status === 'failed' ? 'max_attempts_reached' : 'verification_not_pending';
-        return { ok: false, error: new OtpdError(code, `The verification is ${status}; start a new one`, { extensions: { status } }) };
+        return { ok: false, error: new OtpdError(code, `The verification is ${status}; start a new one`, { extensions: { verificationStatus: status } }) };
       }
       const policy: Policy = { ...base, maxAttempts: cur.maxAttempts, maxSends: cur.maxSends, codeLength: cur.codeLength };
       const decision = decideSend(currentPhoneState(prev, policy, now), policy, now, 'resend');
@@ -248,7 +248,7 @@ export class VerificationsService {
     if (!v) throw notFound();
     const status = effectiveStatus(v, now);
     if (status !== 'canceled') {
-      throw new OtpdError('verification_not_pending', `The verification is ${status}`, { extensions: { status } });
+      throw new OtpdError('verification_not_pending', `The verification is ${status}`, { extensions: { verificationStatus: status } });
     }
     return this.view(v);
   }

@@ -80,10 +80,15 @@ export async function verificationRoutes(app: TypedApp, svc: VerificationsServic
       tags: ['verifications'], security,
       summary: 'Send the same code again',
       description: 'Only after the cooldown and within the phone\'s send limit; the expiry does not move. Optionally on another channel.',
-      params: IdParams, body: Type.Optional(ResendBody),
+      params: IdParams, body: ResendBody,
       response: { 200: ref, ...problems(400, 401, 404, 409, 422, 429, 503) },
     },
-  }, async (req) => svc.resend(req.app, req.params.id, req.body?.channel));
+    // The body is optional: no body means "same channel".
+    preValidation: (req, _reply, done) => {
+      req.body ??= {};
+      done();
+    },
+  }, async (req) => svc.resend(req.app, req.params.id, req.body.channel));
 
   app.post('/verifications/:id/cancel', {
     schema: { tags: ['verifications'], security, summary: 'Cancel a pending verification', params: IdParams, response: { 200: ref, ...problems(401, 404, 409) } },

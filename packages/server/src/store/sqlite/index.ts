@@ -120,6 +120,8 @@ export class SqliteStore implements Store {
   readonly kind = 'sqlite' as const;
   readonly db: Database.Database;
   private readonly s: ReturnType<SqliteStore['prepare']>;
+  /** Migrations this instance applied (when it opened the file, or later). */
+  private readonly applied: string[];
 
   constructor(file: string) {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
@@ -128,7 +130,7 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.pragma('foreign_keys = ON');
-    this.migrateSync();
+    this.applied = this.migrateSync();
     this.s = this.prepare();
   }
 
@@ -204,7 +206,8 @@ export class SqliteStore implements Store {
   }
 
   async migrate(): Promise<string[]> {
-    return this.migrateSync();
+    this.applied.push(...this.migrateSync());
+    return [...this.applied];
   }
 
   async ping(): Promise<void> {

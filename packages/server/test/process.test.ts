@@ -1,0 +1,188 @@
+/**
+ * The real `otpd` binary (built dist/, as `npm test` builds first): CLI commands, kill -9 durability, two
+ * processes racing on one SQLite file, graceful SIGTERM, production refusals.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SECRET, phone, wrong } from './helpers.js';
+
+const BIN = join(dirname(fileURLToPath(import.meta.url)), '../dist/cli/main.js');
+let dir: string;
+const children = new Set<ChildProcess>();
+
+beforeAll(() => {
+  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build (npm test does)`);
+  dir = mkdtempSync(join(tmpdir(), 'otpd-proc-'));
+});
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const baseEnv = (db: string, extra: Record<string, string> = {}) => ({
+  ...process.env, OTPD_DATABASE_URL: `sqlite:${db}`, OTPD_SECRET: SECRET, OTPD_DATA_DIR: dir, OTPD_LOG_LEVEL: 'info', ...extra,
+});
+
+function cli(args: string[], env: NodeJS.ProcessEnv) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env, encoding: 'utf8', timeout: 20_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Starts `otpd serve --port 0` and resolves with its URL once it logs that it listens. */
+function serve(env: NodeJS.ProcessEnv, args: string[] = []): Promise<{ child: ChildProcess; url: string; out: () => string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    child.on('exit', () => children.delete(child));
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out} ${err}`)), 15_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /"url":"(http:\/\/[^"]+)","env"/.exec(out);
+      if (m) { clearTimeout(timer); resolve({ child, url: m[1]!, out: () => out }); }
+    });
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited ${code}: ${err}`)); });
+  });
+}
+
+const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
+
+async function call(url: string, key: string, method: string, path: string, body?: unknown) {
+  const r = await fetch(url + path, {
+    method, headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: r.status, body: (await r.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+function createApp(db: string): { id: string; apiKey: string } {
+  const r = cli(['apps', 'create', '--name', 'proc', '--json'], baseEnv(db));
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as { id: string; apiKey: string };
+}
+
+describe('CLI', () => {
+  it('migrates, creates an app (key shown once, stored hashed) and lists apps', () => {
+    const db = join(dir, 'cli.sqlite');
+    const m = cli(['migrate'], baseEnv(db));
+    expect(m.code, m.stderr).toBe(0);
+    expect(m.stdout).toContain('001_core');
+    expect(cli(['migrate'], baseEnv(db)).stdout).toContain('up to date');
+    const app = createApp(db);
+    expect(app.id).toMatch(/^app_/);
+    expect(app.apiKey).toMatch(/^otpd_[A-Za-z0-9_-]{43}$/);
+    const l = cli(['apps', 'list', '--json'], baseEnv(db));
+    expect(JSON.parse(l.stdout).map((a: { id: string }) => a.id)).toContain(app.id);
+    expect(l.stdout).not.toContain(app.apiKey);
+    const bad = cli(['apps', 'create', '--name', 'x', '--allow-countries', 'France'], baseEnv(db));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('ISO 3166');
+  });
+});
+
+describe('durability', () => {
+  it('an acknowledged start survives kill -9, and its code still checks after restart', async () => {
+    const db = join(dir, 'kill.sqlite');
+    const app = createApp(db);
+    const a = await serve(baseEnv(db));
+    const started: { id: string; code: string }[] = [];
+    for (let i = 0; i < 10; i++) {
+      const to = phone();
+      const s = await call(a.url, app.apiKey, 'POST', '/v1/verifications', { to });
+      expect(s.status).toBe(201);
+      const m = await call(a.url, app.apiKey, 'GET', `/dev/messages?to=${encodeURIComponent(to)}`);
+      started.push({ id: s.body.id, code: m.body.messages[0].code });
+    }
+    a.child.kill('SIGKILL');
+    await exited(a.child);
+    const b = await serve(baseEnv(db));
+    for (const s of started) {
+      expect((await call(b.url, app.apiKey, 'GET', `/v1/verifications/${s.id}`)).body.status).toBe('pending');
+      expect((await call(b.url, app.apiKey, 'POST', `/v1/verifications/${s.id}/check`, { code: s.code })).body.valid).toBe(true);
+    }
+    b.child.kill('SIGTERM');
+    expect(await exited(b.child)).toBe(0);
+  });
+
+  it('SIGTERM finishes in-flight requests, closes the database and exits 0', async () => {
+    const db = join(dir, 'term.sqlite');
+    const app = createApp(db);
+    const a = await serve(baseEnv(db));
+    const inflight = Array.from({ length: 30 }, () => call(a.url, app.apiKey, 'POST', '/v1/verifications', { to: phone() }).catch(() => null));
+    await new Promise((r) => setTimeout(r, 5));
+    a.child.kill('SIGTERM');
+    const results = await Promise.all(inflight);
+    expect(await exited(a.child)).toBe(0);
+    expect(a.out()).toContain('shutting down');
+    // Whatever was acknowledged is there; nothing half-written.
+    const acked = results.filter((r) => r?.status === 201);
+    expect(acked.length).toBeGreaterThan(0);
+    expect(existsSync(`${db}-wal`) ? statSync(`${db}-wal`).size : 0).toBe(0); // checkpointed on a clean close
+    const b = await serve(baseEnv(db));
+    for (const r of acked) expect((await call(b.url, app.apiKey, 'GET', `/v1/verifications/${r!.body.id}`)).status).toBe(200);
+    b.child.kill('SIGTERM');
+    await exited(b.child);
+  });
+});
+
+describe('two processes on one SQLite file', () => {
+  it('count tries atomically: 50 wrong checks over both count 3; 20 right checks give one verified', async () => {
+    const db = join(dir, 'multi.sqlite');
+    const app = createApp(db);
+    const [a, b] = await Promise.all([serve(baseEnv(db)), serve(baseEnv(db))]);
+    const urls = [a.url, b.url];
+    const one = async () => {
+      const to = phone();
+      const s = await call(a.url, app.apiKey, 'POST', '/v1/verifications', { to });
+      const m = await call(a.url, app.apiKey, 'GET', `/dev/messages?to=${encodeURIComponent(to)}`);
+      return { id: s.body.id as string, code: m.body.messages[0].code as string };
+    };
+    const x = await one();
+    const wrongs = await Promise.all(Array.from({ length: 50 }, (_, i) => call(urls[i % 2]!, app.apiKey, 'POST', `/v1/verifications/${x.id}/check`, { code: wrong(x.code) })));
+    expect(wrongs.every((r) => r.status === 200 && r.body.valid === false)).toBe(true);
+    const v = await call(b.url, app.apiKey, 'GET', `/v1/verifications/${x.id}`);
+    expect(v.body).toMatchObject({ attempts: 3, status: 'failed' });
+
+    const y = await one();
+    const rights = await Promise.all(Array.from({ length: 20 }, (_, i) => call(urls[i % 2]!, app.apiKey, 'POST', `/v1/verifications/${y.id}/check`, { code: y.code })));
+    expect(rights.filter((r) => r.body.valid === true)).toHaveLength(1);
+    expect(rights.every((r) => r.body.status === 'verified')).toBe(true);
+    a.child.kill('SIGTERM');
+    b.child.kill('SIGTERM');
+    await Promise.all([exited(a.child), exited(b.child)]);
+  });
+});
+
+describe('production mode', () => {
+  it('refuses to start without a secret or with the console channel', () => {
+    const db = join(dir, 'prod.sqlite');
+    const noSecret = cli(['serve', '--port', '0'], { ...baseEnv(db, { OTPD_ENV: 'production' }), OTPD_SECRET: '' });
+    expect(noSecret.code).toBe(1);
+    expect(noSecret.stderr).toContain('OTPD_SECRET is required in production');
+    const shortSecret = cli(['serve', '--port', '0'], baseEnv(db, { OTPD_ENV: 'production', OTPD_SECRET: 'short' }));
+    expect(shortSecret.code).toBe(1);
+    expect(shortSecret.stderr).toContain('at least 32 bytes');
+    const consoleCh = cli(['serve', '--port', '0'], baseEnv(db, { OTPD_ENV: 'production', OTPD_DELIVERY: 'console' }));
+    expect(consoleCh.code).toBe(1);
+    expect(consoleCh.stderr).toContain('console channel');
+  });
+
+  it('has no /dev routes, and refuses starts while no provider can deliver', async () => {
+    const db = join(dir, 'prod2.sqlite');
+    const app = createApp(db);
+    const p = await serve(baseEnv(db, { OTPD_ENV: 'production' }));
+    expect((await call(p.url, app.apiKey, 'GET', '/dev/messages?to=%2B33612345678')).status).toBe(404);
+    const s = await call(p.url, app.apiKey, 'POST', '/v1/verifications', { to: phone() });
+    expect(s.status).toBe(503);
+    expect(s.body.code).toBe('channel_unavailable');
+    expect((await call(p.url, app.apiKey, 'GET', '/v1/verifications')).body.data).toEqual([]);
+    p.child.kill('SIGTERM');
+    expect(await exited(p.child)).toBe(0);
+  });
+});

@@ -1,0 +1,58 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { phone, startHarness, wrong, type Harness } from './helpers.js';
+
+let h: Harness;
+const codes: string[] = [];
+beforeAll(async () => {
+  h = await startHarness();
+  // Exercise every route that touches a code: start, resend, check (wrong and right), by recipient, cancel.
+  for (let i = 0; i < 8; i++) {
+    const to = phone();
+    const type = (['numeric', 'alpha', 'alphanumeric'] as const)[i % 3];
+    const { id, code } = await h.startAndRead(to, { codeType: type, codeLength: 10 });
+    codes.push(code);
+    await h.req('POST', `/v1/verifications/${id}/check`, { code: wrong(code) });
+    h.clock.advance(60_000);
+    await h.req('POST', `/v1/verifications/${id}/resend`, {});
+    await h.req('GET', `/v1/verifications/${id}`);
+    await h.req('GET', `/v1/verifications/${id}/messages`);
+    await h.req('GET', `/v1/verifications?to=${encodeURIComponent(to)}`);
+    if (i % 2) await h.req('POST', '/v1/verifications/check', { to, code });
+    else await h.req('POST', `/v1/verifications/${id}/cancel`);
+  }
+  await h.otpd.worker?.flush();
+});
+afterAll(async () => { await h.close(); });
+
+describe('a code never leaves except through its channel', () => {
+  it('is delivered (dev inbox and console) so the test is meaningful', () => {
+    expect(codes).toHaveLength(8);
+    for (const c of codes) expect(h.console.text()).toContain(c);
+  });
+
+  it('appears in no API response body except /dev/messages', () => {
+    const api = h.bodies.filter((b) => !b.path.startsWith('/dev/'));
+    expect(api.length).toBeGreaterThan(40);
+    for (const c of codes) for (const b of api) expect(b.text, b.path).not.toContain(c);
+  });
+
+  it('appears in no log line', () => {
+    const logs = h.logs.text();
+    expect(logs.split('\n').length).toBeGreaterThan(40);
+    for (const c of codes) expect(logs).not.toContain(c);
+  });
+
+  it('appears in no database file (main, WAL, shared memory)', async () => {
+    const files = readdirSync(h.dir).filter((f) => f.startsWith('otpd.sqlite'));
+    expect(files).toContain('otpd.sqlite-wal');
+    for (const f of files) {
+      const bytes = readFileSync(join(h.dir, f));
+      for (const c of codes) {
+        expect(bytes.includes(Buffer.from(c, 'utf8')), `${c} in ${f}`).toBe(false);
+        expect(bytes.includes(Buffer.from(c, 'utf16le')), `${c} (UTF-16) in ${f}`).toBe(false);
+      }
+    }
+  });
+});
