@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_POLICY, resolvePolicy, validateSettings } from './policy.js';
+
+describe('policy', () => {
+  it('defaults to seed 000 standard configuration', () => {
+    expect(DEFAULT_POLICY).toEqual({ codeType: 'numeric', codeLength: 6, ttl: 300, maxAttempts: 3, maxSends: 6, resendCooldown: 60, lockout: 86_400 });
+    expect(resolvePolicy({})).toEqual(DEFAULT_POLICY);
+  });
+  it('applies app settings, then request overrides', () => {
+    expect(resolvePolicy({ codeLength: 8, ttl: 600 }, { codeLength: 4 })).toMatchObject({ codeLength: 4, ttl: 600 });
+  });
+  it('names the field and the range when out of range', () => {
+    expect(() => resolvePolicy({}, { codeLength: 11 })).toThrow('codeLength must be an integer from 4 to 10');
+    expect(() => validateSettings({ ttl: 30 })).toThrow('settings.ttl must be an integer from 60 to 1800');
+    expect(() => validateSettings({ maxAttempts: 0 })).toThrow('settings.maxAttempts must be an integer from 1 to 10');
+  });
+  it('normalises country lists', () => {
+    expect(validateSettings({ allowedCountries: ['fr', ' be '] }).allowedCountries).toEqual(['FR', 'BE']);
+    expect(() => validateSettings({ deniedCountries: ['FRA'] })).toThrow('ISO 3166-1');
+  });
+});
