@@ -89,7 +89,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     }
   };
   const app = await buildApi({
-    logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, apps, verifications, ready,
+    logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, apps, verifications, ready, isClosing: () => closing,
     dev: devInbox && worker ? { inbox: devInbox, flush: () => worker.flush() } : undefined,
   });
 

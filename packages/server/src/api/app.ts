@@ -38,6 +38,8 @@ export interface ApiDeps {
   dev?: { inbox: DevInbox; flush: () => Promise<void> } | undefined;
   /** Readiness probe: resolves when the store answers and the server is not draining. */
   ready: () => Promise<void>;
+  /** True once a graceful shutdown started. */
+  isClosing: () => boolean;
 }
 
 const ajvCommon: AjvOptions = { allErrors: false, strict: false, useDefaults: true, removeAdditional: false };
@@ -72,6 +74,13 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler((err, req, reply) => sendProblem(req, reply, err));
   app.setNotFoundHandler((req, reply) => sendProblem(req, reply, new OtpdError('not_found', `No route for ${req.method} ${req.url.split('?')[0]}`)));
+
+  // While shutting down, every response closes its connection: a keep-alive socket whose request was in flight
+  // when close() began would otherwise go idle afterwards and hold the server open until its keep-alive timeout.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (deps.isClosing()) reply.header('connection', 'close');
+    done(null, payload);
+  });
 
   const infoEnabled = deps.logger.isLevelEnabled('info');
   // One access-log line per request, after the response: route pattern (never the raw URL, which may hold a phone
