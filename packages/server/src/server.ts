@@ -67,16 +67,20 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const apps = new AppsService(store, clock);
 
   let devInbox: DevInbox | null = null;
+  let consoleOut: { write(chunk: string): unknown; flushSync?: () => void } | null = null;
   let provider: DeliveryProvider | null = null;
   if (config.delivery === 'console') {
     if (config.env === 'production') throw new Error('console delivery is refused in production');
     devInbox = new DevInbox();
-    provider = new ConsoleProvider(devInbox, opts.consoleStream === undefined ? process.stdout : opts.consoleStream, () => clock.now());
+    // Asynchronous writes: stdout to a pipe or file is synchronous in Node, one blocking write(2) per message.
+    const out = opts.consoleStream === undefined ? pino.destination({ dest: 1, sync: false }) : opts.consoleStream;
+    provider = new ConsoleProvider(devInbox, out, () => clock.now());
+    consoleOut = out;
   }
   const worker = provider ? new OutboxWorker(store, keys, clock, provider, logger.child({ component: 'outbox' })) : null;
   const channels: readonly Channel[] = provider?.channels ?? [];
   const verifications = new VerificationsService({
-    store, clock, keys, prices: config.prices, channels, onQueued: () => worker?.kick(),
+    store, clock, keys, prices: config.prices, channels, onQueued: (appId, to) => worker?.queued(appId, to),
   });
 
   let closing = false;
@@ -90,7 +94,9 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   };
   const app = await buildApi({
     logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, apps, verifications, ready, isClosing: () => closing,
-    dev: devInbox && worker ? { inbox: devInbox, flush: () => worker.flush() } : undefined,
+    dev: devInbox && worker
+      ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) && !worker.hasQueued(appId, to) ? Promise.resolve() : worker.handed()) }
+      : undefined,
   });
 
   const purge = setInterval(() => {
@@ -114,6 +120,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
         await worker?.stop();
         await store.close();
         logger.flush();
+        if (consoleOut && consoleOut !== opts.consoleStream) consoleOut.flushSync?.();
       })();
       return closed;
     },

@@ -223,6 +223,20 @@ describe('resend and cancel', () => {
   });
 });
 
+describe('dev inbox', () => {
+  it('finds messages under any spelling of the number, newest first, right after the start', async () => {
+    const r = await h.req('POST', '/v1/verifications', { to: '+33 6 98 76 54 32' });
+    for (const q of ['%2B33698765432', '%2B33%206%2098%2076%2054%2032']) {
+      const m = await h.req('GET', `/dev/messages?to=${q}`);
+      expect(m.body.messages[0]).toMatchObject({ verificationId: r.body.id, to: '+33698765432', channel: 'sms' });
+      expect(m.body.messages[0].code).toMatch(/^\d{6}$/);
+      expect(m.body.messages[0].text).toContain(m.body.messages[0].code);
+    }
+    const all = await h.req('GET', '/dev/messages?limit=1');
+    expect(all.body.messages).toHaveLength(1);
+  });
+});
+
 describe('list', () => {
   it('lists newest first with cursor paging and filters', async () => {
     const to = phone();

@@ -35,7 +35,7 @@ export interface ApiDeps {
   apps: AppsService;
   verifications: VerificationsService;
   /** Present in development only. */
-  dev?: { inbox: DevInbox; flush: () => Promise<void> } | undefined;
+  dev?: { inbox: DevInbox; flush: (appId: string, to?: string) => Promise<void> } | undefined;
   /** Readiness probe: resolves when the store answers and the server is not draining. */
   ready: () => Promise<void>;
   /** True once a graceful shutdown started. */

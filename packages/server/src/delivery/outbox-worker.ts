@@ -23,6 +23,10 @@ export class OutboxWorker {
   private next: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
+  /** Messages this process queued and has not handed to the provider yet, per `${appId} ${to}`. */
+  private readonly inFlight = new Map<string, number>();
+  /** Callers waiting until a drain that starts after their call has handed its messages to the provider. */
+  private handedWaiters: (() => void)[] = [];
   private readonly batch: number;
   private readonly leaseMs: number;
   private readonly pollMs: number;
@@ -47,6 +51,25 @@ export class OutboxWorker {
     this.timer.unref();
   }
 
+  /** Notes a message just committed for (app, recipient) and wakes the worker. */
+  queued(appId: string, to: string): void {
+    const k = `${appId} ${to}`;
+    this.inFlight.set(k, (this.inFlight.get(k) ?? 0) + 1);
+    this.kick();
+  }
+
+  /** True while a message this process queued for (app, recipient) has not been handed to the provider. */
+  hasQueued(appId: string, to: string): boolean {
+    return this.inFlight.has(`${appId} ${to}`);
+  }
+
+  private handedOne(appId: string, to: string): void {
+    const k = `${appId} ${to}`;
+    const n = (this.inFlight.get(k) ?? 0) - 1;
+    if (n > 0) this.inFlight.set(k, n);
+    else this.inFlight.delete(k);
+  }
+
   /** Asks for a drain soon; many kicks in a row coalesce into one drain. */
   kick(): void {
     if (this.stopped) return;
@@ -65,6 +88,17 @@ export class OutboxWorker {
     return this.next;
   }
 
+  /**
+   * Resolves once every message committed before the call has been handed to the provider (its outcome may not
+   * be recorded yet). What `/dev/messages` waits on: one commit sooner than `flush()`.
+   */
+  handed(): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.handedWaiters.push(resolve);
+      this.flush().catch(reject);
+    });
+  }
+
   /** Stops waking up and waits for the drain in progress. */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -74,13 +108,22 @@ export class OutboxWorker {
   }
 
   private async drain(): Promise<void> {
-    for (;;) {
-      const now = this.clock.now();
-      const claimed = await this.store.claimMessages(now, this.batch, this.leaseMs);
-      if (claimed.length === 0) return;
-      const results = await Promise.all(claimed.map((m) => this.deliver(m)));
-      await this.store.completeMessages(results);
-      if (claimed.length < this.batch) return;
+    const waiting = this.handedWaiters.splice(0);
+    const release = () => { for (const w of waiting.splice(0)) w(); };
+    try {
+      for (;;) {
+        const now = this.clock.now();
+        const claimed = await this.store.claimMessages(now, this.batch, this.leaseMs);
+        if (claimed.length === 0) return;
+        const results = await Promise.all(claimed.map((m) => this.deliver(m)));
+        for (const m of claimed) this.handedOne(m.appId, m.to);
+        const last = claimed.length < this.batch;
+        if (last) release();
+        await this.store.completeMessages(results);
+        if (last) return;
+      }
+    } finally {
+      release();
     }
   }
 

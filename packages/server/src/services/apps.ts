@@ -60,18 +60,18 @@ export class AppsService {
    */
   async authenticate(apiKey: string): Promise<{ app: AppRecord; keyId: string }> {
     const now = this.clock.now();
-    const h = hashApiKey(apiKey);
-    const ck = h.toString('base64');
-    let hit = this.cache.get(ck);
+    // Keyed by the presented key itself (it is in this process's memory for the request anyway), so a cache hit
+    // costs no hash; only a miss hashes and queries.
+    let hit = this.cache.get(apiKey);
     if (!hit || hit.until <= now) {
-      const found = apiKey.startsWith(KEY_PREFIX) ? await this.store.findKey(h) : null;
+      const found = apiKey.startsWith(KEY_PREFIX) ? await this.store.findKey(hashApiKey(apiKey)) : null;
       if (!found || found.key.revokedAt !== null) {
-        this.cache.delete(ck);
+        this.cache.delete(apiKey);
         throw new OtpdError('unauthorized', 'The API key is not valid');
       }
       hit = { app: found.app, keyId: found.key.id, until: now + this.cacheMs, expiresAt: found.key.expiresAt };
       if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(ck, hit);
+      this.cache.set(apiKey, hit);
     }
     if (hit.expiresAt !== null && hit.expiresAt <= now) throw new OtpdError('unauthorized', 'The API key has expired');
     if (!hit.app.enabled) throw new OtpdError('app_disabled');

@@ -56,8 +56,8 @@ export interface VerificationsDeps {
   prices: PriceTable;
   /** Channels some provider can deliver; a start on another channel is `channel_unavailable`. */
   channels: readonly Channel[];
-  /** Called after a commit that queued a message (wakes the outbox worker). */
-  onQueued: () => void;
+  /** Called after a commit that queued a message for (app, recipient): wakes the outbox worker. */
+  onQueued: (appId: string, to: string) => void;
   /** How long an Idempotency-Key is remembered. */
   idempotencyTtlMs?: number;
 }
@@ -156,7 +156,7 @@ export class VerificationsService {
         return { ok: true, phone: decision.state, verification: v, message: this.message(v, body, parts, cost, now), response };
       },
     );
-    if (result.kind === 'created') this.d.onQueued();
+    if (result.kind === 'created') this.d.onQueued(app.id, phone.e164);
     return { json: result.response, replayed: result.kind === 'replayed' };
   }
 
@@ -236,7 +236,7 @@ export class VerificationsService {
       return { ok: true, phone: decision.state, verification: next, message: this.message(next, body, parts, cost, now) };
     });
     if (!v) throw notFound();
-    this.d.onQueued();
+    this.d.onQueued(app.id, v.to);
     return this.view(v);
   }
 

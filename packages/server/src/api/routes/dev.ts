@@ -6,7 +6,7 @@ import { DevMessagesQuery, DevMessages, problems } from '../schemas.js';
 import type { TypedApp } from './verifications.js';
 
 /** Registers `GET /dev/messages` (or, without a dev inbox, a 404 for everything under `/dev`). */
-export async function devRoutes(app: TypedApp, dev: { inbox: DevInbox; flush: () => Promise<void> } | undefined): Promise<void> {
+export async function devRoutes(app: TypedApp, dev: { inbox: DevInbox; flush: (appId: string, to?: string) => Promise<void> } | undefined): Promise<void> {
   if (!dev) {
     app.all('/*', { schema: { hide: true } }, async () => {
       throw new OtpdError('not_found', 'Development routes do not exist in production');
@@ -22,11 +22,15 @@ export async function devRoutes(app: TypedApp, dev: { inbox: DevInbox; flush: ()
       response: { 200: DevMessages, ...problems(401) },
     },
   }, async (req) => {
-    await dev.flush();
-    let to = req.query.to;
-    if (to !== undefined && to.startsWith('+')) {
-      try { to = parsePhone(to).e164; } catch { /* not a phone: match as given */ }
-    }
-    return { messages: dev.inbox.list(req.app.id, to, req.query.limit ?? 50) };
+    const { to } = req.query;
+    // Wait only if this recipient has a message queued and not yet handed to the console channel.
+    await dev.flush(req.app.id, to);
+    const limit = req.query.limit ?? 50;
+    const exact = dev.inbox.list(req.app.id, to, limit);
+    if (exact.length > 0 || to === undefined || !to.startsWith('+')) return { messages: exact };
+    // Not stored under that spelling: try its E.164 form (e.g. "+33 6 12 34 56 78").
+    let e164: string;
+    try { e164 = parsePhone(to).e164; } catch { return { messages: [] }; }
+    return { messages: e164 === to ? [] : dev.inbox.list(req.app.id, e164, limit) };
   });
 }

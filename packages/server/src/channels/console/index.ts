@@ -2,7 +2,6 @@
  * The console channel (development only): "delivers" every channel by printing the message to stdout and keeping
  * it in the dev inbox. Production refuses to start with it.
  */
-import type { Writable } from 'node:stream';
 import type { Channel } from '../../domain/policy.js';
 import { CHANNELS } from '../../domain/policy.js';
 import type { DevInbox } from '../../delivery/dev-inbox.js';
@@ -12,7 +11,7 @@ export class ConsoleProvider implements DeliveryProvider {
   readonly name = 'console';
   readonly channels: readonly Channel[] = CHANNELS;
 
-  constructor(private readonly inbox: DevInbox, private readonly out: Writable | null, private readonly now: () => number) {}
+  constructor(private readonly inbox: DevInbox, private readonly out: { write(chunk: string): unknown } | null, private readonly now: () => number) {}
 
   async send(m: OutgoingMessage): Promise<SendResult> {
     this.inbox.add({
