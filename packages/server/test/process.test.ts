@@ -117,6 +117,8 @@ describe('durability', () => {
     const acked: string[] = [];
     const statuses = new Map<string, number>();
     let stop = false;
+    let loaded!: () => void;
+    const underLoad = new Promise<void>((r) => { loaded = r; });
     // 8 clients keep starting verifications until the server stops answering.
     const clients = Array.from({ length: 8 }, async () => {
       while (!stop) {
@@ -124,12 +126,13 @@ describe('durability', () => {
           const r = await call(a.url, app.apiKey, 'POST', '/v1/verifications', { to: phone() });
           statuses.set(String(r.status), (statuses.get(String(r.status)) ?? 0) + 1);
           if (r.status === 201) acked.push(r.body.id);
+          if (acked.length === 20) loaded();
         } catch {
           return; // connection refused or closed: the server is gone
         }
       }
     });
-    await new Promise((r) => setTimeout(r, 300));
+    await underLoad; // SIGTERM lands while 8 clients are mid-flight
     const before = acked.length;
     a.child.kill('SIGTERM');
     const code = await exited(a.child);
