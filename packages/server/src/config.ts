@@ -5,11 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import { checkProvidersFile, type ProvidersFile } from './channels/registry.js';
 import type { PriceTable } from './domain/segments.js';
 import { EMPTY_PRICES } from './domain/segments.js';
 
 export type Env = 'development' | 'production';
-export type DeliveryMode = 'console' | 'none';
+export type DeliveryMode = 'console' | 'none' | 'providers';
 
 export interface Config {
   env: Env;
@@ -22,6 +23,10 @@ export interface Config {
   /** Where the secret came from, for the start-up banner. */
   secretSource: 'env' | 'file' | 'generated';
   delivery: DeliveryMode;
+  /** Providers and default routing: from OTPD_PROVIDERS, or the console provider alone in development. */
+  providers: ProvidersFile;
+  /** Public base URL of this service, for provider receipt callbacks (none: no callbacks are requested). */
+  publicUrl: string | undefined;
   logLevel: string;
   prices: PriceTable;
   /** Largest request body accepted, in bytes. */
@@ -76,6 +81,24 @@ function readPrices(v: string | undefined): PriceTable {
   return table;
 }
 
+function readProviders(v: string): ProvidersFile {
+  let raw: string;
+  try {
+    raw = v.trim().startsWith('{') ? v : readFileSync(v, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`OTPD_PROVIDERS: cannot read ${v}: ${(e as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('OTPD_PROVIDERS is not valid JSON');
+  }
+  const errs = checkProvidersFile(parsed);
+  if (errs.length) throw new ConfigError(`OTPD_PROVIDERS: ${errs.join('; ')}`);
+  return parsed as ProvidersFile;
+}
+
 /** Reads the secret from the environment, or (development only) from `<dataDir>/secret`, creating it once. */
 function loadSecret(env: Env, dataDir: string, fromEnv: string | undefined): { secret: string; source: Config['secretSource'] } {
   if (fromEnv) {
@@ -114,11 +137,16 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
   }
   const dataDirRaw = environ.OTPD_DATA_DIR ?? './data';
   const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(dataDirRaw);
-  const delivery = (environ.OTPD_DELIVERY ?? (env === 'development' ? 'console' : 'none')) as DeliveryMode;
-  if (delivery !== 'console' && delivery !== 'none') throw new ConfigError(`OTPD_DELIVERY must be console or none, not ${String(delivery)}`);
-  if (env === 'production' && delivery === 'console') {
-    throw new ConfigError('The console channel prints codes to stdout and is refused in production; set OTPD_DELIVERY=none or configure a provider');
+  const delivery = (environ.OTPD_DELIVERY ?? (environ.OTPD_PROVIDERS ? 'providers' : env === 'development' ? 'console' : 'none')) as DeliveryMode;
+  if (delivery !== 'console' && delivery !== 'none' && delivery !== 'providers') throw new ConfigError(`OTPD_DELIVERY must be console, providers or none, not ${String(delivery)}`);
+  if (delivery === 'providers' && !environ.OTPD_PROVIDERS) throw new ConfigError('OTPD_DELIVERY=providers needs OTPD_PROVIDERS (a JSON file of providers and routing)');
+  const providers: ProvidersFile = delivery === 'providers' ? readProviders(environ.OTPD_PROVIDERS!)
+    : delivery === 'console' ? { providers: [{ name: 'console', type: 'console' }] } : { providers: [] };
+  if (env === 'production' && providers.providers.some((p) => p.type === 'console')) {
+    throw new ConfigError('The console channel prints codes to stdout and is refused in production; configure real providers in OTPD_PROVIDERS');
   }
+  const publicUrl = environ.OTPD_PUBLIC_URL?.replace(/\/+$/, '') || undefined;
+  if (publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(publicUrl)) throw new ConfigError('OTPD_PUBLIC_URL must be an absolute http(s) URL');
   // Commands that never touch codes (migrate, apps) need no secret, so they work before one is set.
   const { secret, source } = opts.needSecret === false ? { secret: '', source: 'env' as const } : loadSecret(env, dataDir, environ.OTPD_SECRET);
   const bodyLimit = Number(environ.OTPD_BODY_LIMIT ?? 16_384);
@@ -132,6 +160,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
     secret,
     secretSource: source,
     delivery,
+    providers,
+    publicUrl,
     logLevel: environ.OTPD_LOG_LEVEL ?? 'info',
     prices: readPrices(environ.OTPD_PRICES),
     bodyLimit,

@@ -6,15 +6,15 @@ import type { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/app.js';
-import { ConsoleProvider } from './channels/console/index.js';
-import type { DeliveryProvider } from './channels/types.js';
+import { createProviders } from './channels/registry.js';
 import type { Config } from './config.js';
 import { deriveKeys } from './domain/code.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { OtpdError } from './domain/errors.js';
 import type { Channel } from './domain/policy.js';
 import { DevInbox } from './delivery/dev-inbox.js';
-import { OutboxWorker } from './delivery/outbox-worker.js';
+import { OutboxWorker, type OutboxWorkerOptions } from './delivery/outbox-worker.js';
+import { routeFor } from './delivery/routing.js';
 import { AppsService } from './services/apps.js';
 import { VerificationsService } from './services/verifications.js';
 import type { Store } from './store/ports.js';
@@ -26,6 +26,8 @@ export interface OtpdOptions {
   logStream?: Writable;
   /** Where the console channel prints messages (default: stdout); null to keep quiet. */
   consoleStream?: Writable | null;
+  /** Delivery worker tuning (tests: retry delays, randomness). */
+  worker?: OutboxWorkerOptions;
 }
 
 export interface Otpd {
@@ -68,19 +70,21 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
 
   let devInbox: DevInbox | null = null;
   let consoleOut: { write(chunk: string): unknown; flushSync?: () => void } | null = null;
-  let provider: DeliveryProvider | null = null;
-  if (config.delivery === 'console') {
+  if (config.providers.providers.some((p) => p.type === 'console')) {
     if (config.env === 'production') throw new Error('console delivery is refused in production');
     devInbox = new DevInbox();
     // Asynchronous writes: stdout to a pipe or file is synchronous in Node, one blocking write(2) per message.
-    const out = opts.consoleStream === undefined ? pino.destination({ dest: 1, sync: false }) : opts.consoleStream;
-    provider = new ConsoleProvider(devInbox, out, () => clock.now());
-    consoleOut = out;
+    consoleOut = opts.consoleStream === undefined ? pino.destination({ dest: 1, sync: false }) : opts.consoleStream;
   }
-  const worker = provider ? new OutboxWorker(store, keys, clock, provider, logger.child({ component: 'outbox' })) : null;
-  const channels: readonly Channel[] = provider?.channels ?? [];
+  const providers = createProviders(config.providers.providers, devInbox ? { inbox: devInbox, out: consoleOut, now: () => clock.now() } : null);
+  const worker = providers.length
+    ? new OutboxWorker(store, keys, clock, providers, logger.child({ component: 'delivery' }), { publicUrl: config.publicUrl, ...opts.worker })
+    : null;
+  const providersByChannel = new Map<Channel, string[]>();
+  for (const p of providers) for (const c of p.channels) providersByChannel.set(c, [...(providersByChannel.get(c) ?? []), p.name]);
   const verifications = new VerificationsService({
-    store, clock, keys, prices: config.prices, channels, onQueued: (appId, to) => worker?.queued(appId, to),
+    store, clock, keys, prices: config.prices, onQueued: (appId, to) => worker?.queued(appId, to),
+    route: (app, channel, countryIso) => routeFor({ channel, countryIso, appRouting: app.settings.routing, serverRouting: config.providers.routing, providersByChannel }),
   });
 
   let closing = false;

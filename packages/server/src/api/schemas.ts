@@ -17,6 +17,11 @@ export const StartBody = Type.Object(
   {
     to: Type.String({ minLength: 1, maxLength: 32, description: 'Mobile number in international format (E.164 preferred), e.g. +33612345678' }),
     channel: Type.Optional(ChannelSchema),
+    channels: Type.Optional(Type.Array(ChannelSchema, {
+      minItems: 1, maxItems: CHANNELS.length, uniqueItems: true,
+      description: 'Ordered channel workflow, e.g. ["whatsapp","sms"]: the next channel starts, with the same code, when one fails or no delivery receipt comes within stepTimeout. Not with channel.',
+    })),
+    stepTimeout: Type.Optional(range('stepTimeout', 'Seconds to wait for a delivery receipt before the next channel (default 30)')),
     locale: Type.Optional(Type.String({ pattern: LOCALE_PATTERN, maxLength: 35, description: 'Message language, e.g. fr or fr-BE' })),
     codeLength: Type.Optional(range('codeLength', 'Code length (default 6)')),
     codeType: Type.Optional(Type.Union(CODE_TYPES.map((c) => Type.Literal(c)), { description: 'numeric (default), alpha, or alphanumeric without look-alike characters' })),
@@ -57,6 +62,8 @@ export const Verification = Type.Object(
     cost: Type.Number({ description: 'Sum of the message prices from the price table' }),
     currency: Type.String(),
     metadata: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
+    channels: Type.Array(ChannelSchema, { description: 'The channel workflow' }),
+    step: Type.Integer({ description: 'Index in channels of the step being delivered' }),
   },
   { $id: 'Verification' },
 );
@@ -96,19 +103,30 @@ export const CheckResult = Type.Object({
 
 export const ResendBody = Type.Object({ channel: Type.Optional(ChannelSchema) }, { additionalProperties: false });
 
+const NullableTime = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
+const NullableString = Type.Union([Type.String(), Type.Null()]);
 export const Message = Type.Object({
   id: Type.String(),
   verificationId: Type.String(),
+  step: Type.Integer(),
   channel: ChannelSchema,
   to: Type.String(),
-  status: Type.String(),
-  provider: Type.Union([Type.String(), Type.Null()]),
-  error: Type.Union([Type.String(), Type.Null()]),
-  attempts: Type.Integer(),
+  status: Type.Union(['waiting', 'queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'skipped'].map((x) => Type.Literal(x))),
+  provider: NullableString,
+  providerMessageId: NullableString,
+  route: Type.Array(Type.String(), { description: 'Providers in failover order' }),
+  errorCode: NullableString,
+  error: NullableString,
+  attempts: Type.Integer({ description: 'Provider calls made' }),
   parts: Type.Integer(),
-  cost: Type.Number(),
+  cost: Type.Number({ description: 'From the price table' }),
+  price: Type.Union([Type.Number(), Type.Null()], { description: 'As reported by the provider' }),
+  priceCurrency: NullableString,
+  outcomeUnknown: Type.Boolean({ description: 'The provider may or may not have accepted it; never re-sent' }),
   createdAt: Type.String({ format: 'date-time' }),
-  sentAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  sentAt: NullableTime,
+  deliveredAt: NullableTime,
+  failedAt: NullableTime,
 });
 
 export const DevMessagesQuery = Type.Object(

@@ -1,54 +1,75 @@
 /**
- * The outbox worker: claims due messages, puts the code into the stored text, hands them to the provider and
- * records the outcome. Woken on every insert (no polling on the hot path); a slow timer only picks up leases left
- * behind by a crashed worker. `flush()` resolves once everything committed before the call has been handled,
- * which is what `/dev/messages` waits on.
+ * The delivery worker. It claims due messages, calls a provider, records the outcome and drives the workflow:
+ *
+ * - **claim**: one transaction picks due messages, picks a provider for each from the message's route (skipping
+ *   providers whose circuit is open), and records a 'started' attempt before any provider is called. A message
+ *   whose previous attempt never finished (the worker died mid-send) is not re-sent: its outcome is unknown.
+ * - **send**: accepted → `sent` (then the next workflow step is due after the step timeout unless a delivery
+ *   receipt comes first); definite rejection → the next provider of the route at once, or, when none is left,
+ *   the next workflow step; transient failure → the same provider again after an exponential backoff with
+ *   jitter, up to `maxTries`, then like a rejection; unknown outcome → never re-sent and never sent through
+ *   another vendor; the receipt or the step timeout settles it.
+ *
+ * Woken on every insert (no polling on the hot path) and by a timer set to the next due time (retries, fallbacks,
+ * expired leases). `flush()` resolves once everything due before the call has been handled.
  */
 import type { Logger } from 'pino';
 import { openCode, type CodeKeys } from '../domain/code.js';
 import type { Clock } from '../domain/clock.js';
-import type { DeliveryProvider } from '../channels/types.js';
-import type { ClaimedMessage, Store } from '../store/ports.js';
+import { newId } from '../domain/ids.js';
+import { ProviderError, type DeliveryProvider } from '../channels/types.js';
+import type { ClaimedMessage, MessageOutcome, Store } from '../store/ports.js';
+import { Breakers, backoffMs } from './breaker.js';
 
 export interface OutboxWorkerOptions {
   batch?: number;
   /** How long a claim lasts before another worker may take the message again. */
   leaseMs?: number;
-  /** Safety-net poll for expired leases. */
-  pollMs?: number;
+  /** Tries per provider on transient failures before moving on. */
+  maxTries?: number;
+  /** First retry delay; doubles each time. */
+  retryBaseMs?: number;
+  retryCapMs?: number;
+  /** Absolute base URL receipts are posted to, e.g. https://otpd.example.com (none: no status callbacks). */
+  publicUrl?: string | undefined;
+  breakers?: Breakers;
+  random?: () => number;
 }
 
 export class OutboxWorker {
   private running: Promise<void> = Promise.resolve();
   private next: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private stopped = false;
+  private timerAt = Infinity;
+  private stopped = true;
   /** Messages this process queued and has not handed to the provider yet, per `${appId} ${to}`. */
   private readonly inFlight = new Map<string, number>();
   /** Callers waiting until a drain that starts after their call has handed its messages to the provider. */
   private handedWaiters: (() => void)[] = [];
-  private readonly batch: number;
-  private readonly leaseMs: number;
-  private readonly pollMs: number;
+  private readonly providers: Map<string, DeliveryProvider>;
+  readonly breakers: Breakers;
+  private readonly o: Required<Omit<OutboxWorkerOptions, 'publicUrl' | 'breakers'>> & { publicUrl?: string | undefined };
 
   constructor(
     private readonly store: Store,
     private readonly keys: CodeKeys,
     private readonly clock: Clock,
-    private readonly provider: DeliveryProvider,
+    providers: readonly DeliveryProvider[],
     private readonly log: Logger,
     opts: OutboxWorkerOptions = {},
   ) {
-    this.batch = opts.batch ?? 256;
-    this.leaseMs = opts.leaseMs ?? 30_000;
-    this.pollMs = opts.pollMs ?? 5_000;
+    this.providers = new Map(providers.map((p) => [p.name, p]));
+    this.breakers = opts.breakers ?? new Breakers();
+    this.o = {
+      batch: opts.batch ?? 256, leaseMs: opts.leaseMs ?? 60_000, maxTries: opts.maxTries ?? 4, retryBaseMs: opts.retryBaseMs ?? 1_000,
+      retryCapMs: opts.retryCapMs ?? 60_000, random: opts.random ?? Math.random, publicUrl: opts.publicUrl?.replace(/\/+$/, ''),
+    };
   }
 
-  /** Starts the safety-net timer. */
+  /** Starts waking up on its own (timer for retries, fallbacks and expired leases). */
   start(): void {
     this.stopped = false;
-    this.timer = setInterval(() => this.kick(), this.pollMs);
-    this.timer.unref();
+    this.kick();
   }
 
   /** Notes a message just committed for (app, recipient) and wakes the worker. */
@@ -81,7 +102,7 @@ export class OutboxWorker {
     if (!this.next) {
       this.next = this.running.then(() => {
         this.next = null;
-        this.running = this.drain();
+        this.running = this.drain().finally(() => this.schedule());
         return this.running;
       });
     }
@@ -102,24 +123,41 @@ export class OutboxWorker {
   /** Stops waking up and waits for the drain in progress. */
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await (this.next ?? this.running).catch(() => undefined);
+  }
+
+  /** Sets the timer to the next due time the store knows of (a retry, a fallback, an expired lease). */
+  private schedule(): void {
+    if (this.stopped) return;
+    this.store.nextDueAt().then((at) => {
+      if (this.stopped || at === null) return;
+      if (this.timer && at >= this.timerAt) return;
+      if (this.timer) clearTimeout(this.timer);
+      this.timerAt = at;
+      // The clock may be a test's fake clock: a past-due time fires at once, a future one after at most 1 s so a
+      // later one is re-checked at least every minute (tests move a fake clock and call flush() themselves).
+      const delay = Math.min(Math.max(0, at - this.clock.now()), 60_000);
+      this.timer = setTimeout(() => { this.timer = null; this.timerAt = Infinity; this.kick(); }, delay);
+      this.timer.unref();
+    }, (err: unknown) => this.log.warn({ err }, 'outbox schedule failed'));
   }
 
   private async drain(): Promise<void> {
     const waiting = this.handedWaiters.splice(0);
     const release = () => { for (const w of waiting.splice(0)) w(); };
     try {
+      await this.store.fireFallbacks(this.clock.now(), this.o.batch);
       for (;;) {
         const now = this.clock.now();
-        const claimed = await this.store.claimMessages(now, this.batch, this.leaseMs);
+        const claimed = await this.store.claimMessages(now, this.o.batch, this.o.leaseMs, (m) => this.choose(m, now));
         if (claimed.length === 0) return;
-        const results = await Promise.all(claimed.map((m) => this.deliver(m)));
+        const outcomes = await Promise.all(claimed.map((m) => this.deliver(m)));
         for (const m of claimed) this.handedOne(m.appId, m.to);
-        const last = claimed.length < this.batch;
+        const last = claimed.length < this.o.batch;
         if (last) release();
-        await this.store.completeMessages(results);
+        await this.store.completeMessages(outcomes, this.clock.now());
         if (last) return;
       }
     } finally {
@@ -127,18 +165,77 @@ export class OutboxWorker {
     }
   }
 
-  private async deliver(m: ClaimedMessage): Promise<{ id: string; status: 'sent' | 'failed'; provider: string; error: string | null; at: number }> {
-    const done = (status: 'sent' | 'failed', error: string | null) => ({ id: m.id, status, provider: this.provider.name, error, at: this.clock.now() });
-    // A code whose verification closed (a newer start canceled it, or it expired) is not worth sending.
-    if (m.verificationStatus !== 'pending' || !m.codeSealed) return done('failed', 'verification_closed');
+  /** The provider for a message: its current route entry, or the next one whose circuit is closed. */
+  private choose(m: ClaimedMessage, now: number): { provider: string; routeIndex: number; attemptId: string } | null {
+    const route = m.route;
+    for (let i = m.routeIndex; i < route.length; i++) {
+      const name = route[i]!;
+      if (this.providers.has(name) && this.breakers.allow(name, now)) return { provider: name, routeIndex: i, attemptId: newId('att', now) };
+    }
+    // Every remaining provider's circuit is open: try the current one anyway rather than fail the message.
+    const cur = route[m.routeIndex];
+    return cur && this.providers.has(cur) ? { provider: cur, routeIndex: m.routeIndex, attemptId: newId('att', now) } : null;
+  }
+
+  private statusCallback(m: ClaimedMessage, provider: DeliveryProvider): string | undefined {
+    if (!this.o.publicUrl) return undefined;
+    return `${this.o.publicUrl}/webhooks/${provider.type}/${encodeURIComponent(provider.name)}?msg=${m.id}`;
+  }
+
+  private async deliver(m: ClaimedMessage): Promise<MessageOutcome> {
+    const now = this.clock.now();
+    const fallbackAt = m.hasNextStep ? now + m.stepTimeout * 1000 : null;
+    if (m.crashedAttempt) {
+      // A previous worker called (or was about to call) the provider and died: the outcome is unknown.
+      this.log.warn({ messageId: m.id, provider: m.crashedAttempt.provider }, 'unfinished attempt found; not re-sending');
+      return {
+        id: m.id, status: 'sent', outcomeUnknown: true, errorCode: 'outcome_unknown', error: 'the worker stopped during the provider call',
+        attempt: { id: m.crashedAttempt.id, outcome: 'unknown', errorCode: 'worker_interrupted', finishedAt: now },
+        sentAt: now, fallbackAt,
+      };
+    }
+    if (m.verificationStatus !== 'pending' || !m.codeSealed) {
+      return { id: m.id, status: 'skipped', errorCode: 'verification_closed', error: `the verification is ${m.verificationStatus}` };
+    }
+    if (!m.attempt) {
+      return { id: m.id, status: 'failed', errorCode: 'no_provider', error: `no provider can deliver ${m.channel}`, failedAt: now, advance: true };
+    }
+    const provider = this.providers.get(m.attempt.provider)!;
+    const attemptId = m.attempt.id;
     try {
       const code = openCode(this.keys, m.verificationId, m.codeSealed);
       const text = m.body.replaceAll('{{pin}}', code);
-      await this.provider.send({ id: m.id, appId: m.appId, verificationId: m.verificationId, channel: m.channel, to: m.to, locale: m.locale, text, code });
-      return done('sent', null);
+      const r = await provider.send(
+        { id: m.id, appId: m.appId, verificationId: m.verificationId, channel: m.channel, to: m.to, locale: m.locale, text, code, ttlMinutes: Math.ceil(m.ttlSeconds / 60) },
+        { statusCallbackUrl: this.statusCallback(m, provider) },
+      );
+      this.breakers.success(provider.name);
+      const at = this.clock.now();
+      return {
+        id: m.id, status: 'sent', provider: provider.name, providerMessageId: r.providerMessageId, price: r.price, priceCurrency: r.priceCurrency,
+        attempt: { id: attemptId, outcome: 'accepted', providerMessageId: r.providerMessageId, finishedAt: at },
+        sentAt: at, fallbackAt: m.hasNextStep ? at + m.stepTimeout * 1000 : null, providerAttempts: m.providerAttempts + 1,
+      };
     } catch (err) {
-      this.log.warn({ err, messageId: m.id, verificationId: m.verificationId }, 'delivery failed');
-      return done('failed', err instanceof Error ? err.message.slice(0, 200) : 'error');
+      const at = this.clock.now();
+      const e = err instanceof ProviderError ? err : new ProviderError('unknown', err instanceof Error ? err.message : String(err));
+      const attempt = { id: attemptId, outcome: e.kind, httpStatus: e.info.httpStatus, errorCode: e.info.code, error: e.message.slice(0, 300), finishedAt: at };
+      const base = { id: m.id, provider: provider.name, errorCode: e.info.code ?? e.kind, error: e.message.slice(0, 300), attempt };
+      this.log.warn({ messageId: m.id, provider: provider.name, kind: e.kind, code: e.info.code, status: e.info.httpStatus }, 'provider call failed');
+      if (e.kind !== 'rejected') this.breakers.failure(provider.name, at);
+      if (e.kind === 'unknown') {
+        return { ...base, status: 'sent', outcomeUnknown: true, sentAt: at, fallbackAt: m.hasNextStep ? at + m.stepTimeout * 1000 : null, providerAttempts: m.providerAttempts + 1 };
+      }
+      const tries = m.providerAttempts + 1;
+      if (e.kind === 'transient' && tries < this.o.maxTries) {
+        const delay = backoffMs(tries, this.o.random, { baseMs: this.o.retryBaseMs, capMs: this.o.retryCapMs, retryAfterMs: e.info.retryAfterMs });
+        return { ...base, status: 'queued', availableAt: at + delay, providerAttempts: tries, routeIndex: m.routeIndex };
+      }
+      // A definite failure of this provider: the next one of the route now, else the next workflow step.
+      if (m.routeIndex + 1 < m.route.length) {
+        return { ...base, status: 'queued', availableAt: at, routeIndex: m.routeIndex + 1, providerAttempts: 0 };
+      }
+      return { ...base, status: 'failed', failedAt: at, providerAttempts: tries, advance: true };
     }
   }
 }

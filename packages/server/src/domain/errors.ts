@@ -24,6 +24,7 @@ export const ERRORS = {
   verification_not_pending: { status: 409, title: 'The verification is no longer pending' },
   verification_expired: { status: 409, title: 'The verification has expired' },
   max_attempts_reached: { status: 409, title: 'All tries for this verification are used up' },
+  no_next_step: { status: 409, title: 'The channel workflow has no further step' },
   max_sends_reached: { status: 429, title: 'All sends for this phone are used up' },
   rate_limited: { status: 429, title: 'Too many requests, retry later' },
   phone_locked: { status: 429, title: 'This phone is locked after too many tries or sends' },

@@ -45,6 +45,7 @@ export const RANGES = {
   maxSends: { min: 1, max: 20 },
   resendCooldown: { min: 0, max: 3600 },
   lockout: { min: 60, max: 30 * 86_400 },
+  stepTimeout: { min: 15, max: 300 },
 } as const satisfies Record<string, { min: number; max: number }>;
 
 /** What an app may configure (stored as JSON on the app). Every member optional: defaults fill the rest. */
@@ -53,6 +54,12 @@ export interface AppSettings extends Partial<Policy> {
   deniedCountries?: string[];
   defaultLocale?: string;
   defaultChannel?: Channel;
+  /** Default channel workflow, e.g. ['whatsapp', 'sms'] (seed 003). */
+  defaultChannels?: Channel[];
+  /** Seconds to wait for a delivery receipt before the next channel (15-300, default 30). */
+  stepTimeout?: number;
+  /** Provider routing per channel, replacing the server's (see delivery/routing.ts). */
+  routing?: Partial<Record<Channel, { countries?: string[]; providers: string[] }[]>>;
   /** Shown as {{app}} in messages; the app name when absent. */
   brandName?: string;
 }
@@ -79,7 +86,7 @@ export function assertInRange(field: keyof typeof RANGES, value: number, where =
 /** Validates app settings (throws `invalid_request` naming the field) and returns them normalised. */
 export function validateSettings(s: AppSettings): AppSettings {
   for (const f of Object.keys(RANGES) as (keyof typeof RANGES)[]) {
-    const v = s[f];
+    const v = (s as Record<string, unknown>)[f] as number | undefined;
     if (v !== undefined) assertInRange(f, v, 'settings');
   }
   if (s.codeType !== undefined && !CODE_TYPES.includes(s.codeType)) {

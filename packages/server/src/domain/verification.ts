@@ -43,6 +43,11 @@ export interface VerificationRecord {
   parts: number;
   cost: number;
   metadata: Record<string, unknown> | null;
+  /** The channel workflow, e.g. ['whatsapp', 'sms']; `channel` is the step being delivered. */
+  channels: Channel[];
+  step: number;
+  /** Seconds to wait for a delivery receipt before moving to the next channel. */
+  stepTimeout: number;
 }
 
 /** Counters per (app, phone). */
@@ -153,6 +158,8 @@ export interface VerificationView {
   cost: number;
   currency: string;
   metadata: Record<string, unknown> | null;
+  channels: Channel[];
+  step: number;
 }
 
 const iso = (t: number) => new Date(t).toISOString();
@@ -183,5 +190,7 @@ export function toView(v: VerificationRecord, now: number, currency: string): Ve
     cost: v.cost,
     currency,
     metadata: v.metadata,
+    channels: v.channels,
+    step: v.step,
   };
 }

@@ -8,7 +8,7 @@ import { codeMatches, generateCode, hashCode, normalizeCode, sealCode, type Code
 import { OtpdError } from '../domain/errors.js';
 import { isId, newId } from '../domain/ids.js';
 import { assertCountryAllowed, parsePhone } from '../domain/phone.js';
-import { resolvePolicy, type Channel, type CodeType, type Policy } from '../domain/policy.js';
+import { assertInRange, resolvePolicy, type Channel, type CodeType, type Policy } from '../domain/policy.js';
 import { countSegments, messageCost, type PriceTable } from '../domain/segments.js';
 import { BUILTIN_TEMPLATES, chooseLocale, renderTemplate } from '../domain/template.js';
 import {
@@ -19,6 +19,10 @@ import type { AppRecord, OutboxRecord, Store } from '../store/ports.js';
 export interface StartInput {
   to: string;
   channel?: Channel | undefined;
+  /** Ordered workflow: the next channel starts when one fails or gets no delivery receipt in time. */
+  channels?: Channel[] | undefined;
+  /** Seconds to wait for a delivery receipt before the next channel (15-300). */
+  stepTimeout?: number | undefined;
   locale?: string | undefined;
   codeLength?: number | undefined;
   codeType?: CodeType | undefined;
@@ -37,16 +41,26 @@ export interface CheckView {
 export interface MessageView {
   id: string;
   verificationId: string;
+  step: number;
   channel: Channel;
   to: string;
   status: OutboxRecord['status'];
   provider: string | null;
+  providerMessageId: string | null;
+  route: string[];
+  errorCode: string | null;
   error: string | null;
+  /** Provider calls made for this message. */
   attempts: number;
   parts: number;
   cost: number;
+  price: number | null;
+  priceCurrency: string | null;
+  outcomeUnknown: boolean;
   createdAt: string;
   sentAt: string | null;
+  deliveredAt: string | null;
+  failedAt: string | null;
 }
 
 export interface VerificationsDeps {
@@ -54,8 +68,8 @@ export interface VerificationsDeps {
   clock: Clock;
   keys: CodeKeys;
   prices: PriceTable;
-  /** Channels some provider can deliver; a start on another channel is `channel_unavailable`. */
-  channels: readonly Channel[];
+  /** Provider names for a channel and destination country, first choice first (empty: cannot deliver). */
+  route: (app: AppRecord, channel: Channel, countryIso: string) => string[];
   /** Called after a commit that queued a message for (app, recipient): wakes the outbox worker. */
   onQueued: (appId: string, to: string) => void;
   /** How long an Idempotency-Key is remembered. */
@@ -83,10 +97,11 @@ export class VerificationsService {
     this.idemTtl = d.idempotencyTtlMs ?? 24 * 3600_000;
   }
 
-  private assertChannel(channel: Channel): void {
-    if (!this.d.channels.includes(channel)) {
-      throw new OtpdError('channel_unavailable', `No provider is configured for the ${channel} channel`);
-    }
+  /** The route for a channel, or `channel_unavailable` when no provider can deliver it there. */
+  private routeOf(app: AppRecord, channel: Channel, countryIso: string): string[] {
+    const route = this.d.route(app, channel, countryIso);
+    if (route.length === 0) throw new OtpdError('channel_unavailable', `No provider is configured for the ${channel} channel to ${countryIso}`);
+    return route;
   }
 
   /** The text with `{{pin}}` left in, its parts and its cost. Parts do not depend on the code (always GSM-7 basic). */
@@ -98,10 +113,12 @@ export class VerificationsService {
     return { body, parts, cost: messageCost(this.d.prices, channel, countryIso, parts) };
   }
 
-  private message(v: VerificationRecord, body: string, parts: number, cost: number, now: number): OutboxRecord {
+  private message(v: VerificationRecord, m: { channel: Channel; step: number; route: string[]; body: string; parts: number; cost: number; waiting: boolean }, now: number): OutboxRecord {
     return {
-      id: newId('msg', now), appId: v.appId, verificationId: v.id, channel: v.channel, to: v.to, locale: v.locale, body,
-      status: 'queued', attempts: 0, availableAt: now, createdAt: now, sentAt: null, provider: null, error: null, parts, cost,
+      id: newId('msg', now), appId: v.appId, verificationId: v.id, channel: m.channel, to: v.to, locale: v.locale, body: m.body,
+      status: m.waiting ? 'waiting' : 'queued', attempts: 0, availableAt: now, createdAt: now, sentAt: null, provider: null, error: null,
+      parts: m.parts, cost: m.cost, step: m.step, route: m.route, routeIndex: 0, providerAttempts: 0, providerMessageId: null, errorCode: null,
+      price: null, priceCurrency: null, deliveredAt: null, failedAt: null, fallbackAt: null, outcomeUnknown: false,
     };
   }
 
@@ -127,12 +144,22 @@ export class VerificationsService {
     }
     const s = app.settings;
     const policy = resolvePolicy(s, input);
-    const channel = input.channel ?? s.defaultChannel ?? 'sms';
-    this.assertChannel(channel);
+    if (input.channel !== undefined && input.channels !== undefined) {
+      throw new OtpdError('invalid_request', 'Give channel or channels, not both', { extensions: { errors: [{ pointer: '/channels', detail: 'not with channel' }] } });
+    }
+    const channels = input.channels ?? (input.channel ? [input.channel] : s.defaultChannels ?? [s.defaultChannel ?? 'sms']);
+    if (new Set(channels).size !== channels.length) {
+      throw new OtpdError('invalid_request', 'channels must not repeat a channel', { extensions: { errors: [{ pointer: '/channels', detail: 'repeats a channel' }] } });
+    }
+    const stepTimeout = input.stepTimeout ?? s.stepTimeout ?? 30;
+    assertInRange('stepTimeout', stepTimeout);
     const phone = parsePhone(input.to);
     assertCountryAllowed(phone.countryIso, s.allowedCountries, s.deniedCountries);
+    const routes = channels.map((c) => this.routeOf(app, c, phone.countryIso));
     const locale = chooseLocale({ requested: input.locale, countryIso: phone.countryIso, appDefault: s.defaultLocale, available: this.locales });
-    const { body, parts, cost } = this.compose(app, channel, phone.countryIso, locale, policy);
+    const steps = channels.map((c, i) => ({ channel: c, step: i, route: routes[i]!, waiting: i > 0, ...this.compose(app, c, phone.countryIso, locale, policy) }));
+    const { parts, cost } = steps[0]!;
+    const channel = channels[0]!;
     const id = newId('ver', now);
     const code = generateCode(policy.codeType, policy.codeLength);
     const codeHash = hashCode(this.d.keys, id, code);
@@ -151,9 +178,10 @@ export class VerificationsService {
           sends: decision.state.sends, maxSends: policy.maxSends,
           resendAvailableAt: now + policy.resendCooldown * 1000, expiresAt: now + policy.ttl * 1000,
           createdAt: now, updatedAt: now, verifiedAt: null, parts, cost, metadata: input.metadata ?? null,
+          channels, step: 0, stepTimeout,
         };
         const response = JSON.stringify(toView(v, now, this.d.prices.currency));
-        return { ok: true, phone: decision.state, verification: v, message: this.message(v, body, parts, cost, now), response };
+        return { ok: true, phone: decision.state, verification: v, messages: steps.map((m) => this.message(v, m, now)), response };
       },
     );
     if (result.kind === 'created') this.d.onQueued(app.id, phone.e164);
@@ -215,7 +243,6 @@ export class VerificationsService {
   async resend(app: AppRecord, id: string, channel?: Channel): Promise<VerificationView> {
     if (!isId('ver', id)) throw notFound();
     const now = this.d.clock.now();
-    if (channel) this.assertChannel(channel);
     const base = resolvePolicy(app.settings);
     const v = await this.d.store.resendVerification({ appId: app.id, id, now }, (cur, prev) => {
       const status = effectiveStatus(cur, now);
@@ -227,13 +254,15 @@ export class VerificationsService {
       const decision = decideSend(currentPhoneState(prev, policy, now), policy, now, 'resend');
       if (!decision.ok) return decision.state ? { ok: false, error: decision.error, phone: decision.state } : { ok: false, error: decision.error };
       const ch = channel ?? cur.channel;
+      const route = this.routeOf(app, ch, cur.countryIso);
       const ttl = Math.round((cur.expiresAt - cur.createdAt) / 1000);
       const { body, parts, cost } = this.compose(app, ch, cur.countryIso, cur.locale, { ttl, codeLength: cur.codeLength });
       const next: VerificationRecord = {
         ...cur, channel: ch, sends: decision.state.sends, resendAvailableAt: now + policy.resendCooldown * 1000,
         parts, cost: Math.round((cur.cost + cost) * 1e6) / 1e6, updatedAt: now,
       };
-      return { ok: true, phone: decision.state, verification: next, message: this.message(next, body, parts, cost, now) };
+      // A resend is one message on one channel, outside the workflow (its step is the current one).
+      return { ok: true, phone: decision.state, verification: next, message: this.message(next, { channel: ch, step: cur.step, route, body, parts, cost, waiting: false }, now) };
     });
     if (!v) throw notFound();
     this.d.onQueued(app.id, v.to);
@@ -259,8 +288,27 @@ export class VerificationsService {
     if (!v) throw notFound();
     const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
     return (await this.d.store.listMessages(app.id, id)).map((m) => ({
-      id: m.id, verificationId: m.verificationId, channel: m.channel, to: m.to, status: m.status, provider: m.provider,
-      error: m.error, attempts: m.attempts, parts: m.parts, cost: m.cost, createdAt: new Date(m.createdAt).toISOString(), sentAt: iso(m.sentAt),
+      id: m.id, verificationId: m.verificationId, step: m.step, channel: m.channel, to: m.to, status: m.status, provider: m.provider,
+      providerMessageId: m.providerMessageId, route: m.route, errorCode: m.errorCode, error: m.error, attempts: m.attempts,
+      parts: m.parts, cost: m.cost, price: m.price, priceCurrency: m.priceCurrency, outcomeUnknown: m.outcomeUnknown,
+      createdAt: new Date(m.createdAt).toISOString(), sentAt: iso(m.sentAt), deliveredAt: iso(m.deliveredAt), failedAt: iso(m.failedAt),
     }));
+  }
+
+  /**
+   * Moves a pending verification to the next channel of its workflow now (Vonage's next_workflow), with the same
+   * code. 409 `no_next_step` when the workflow has no step left.
+   */
+  async nextStep(app: AppRecord, id: string): Promise<VerificationView> {
+    if (!isId('ver', id)) throw notFound();
+    const now = this.d.clock.now();
+    const v = await this.d.store.getVerification(app.id, id);
+    if (!v) throw notFound();
+    const status = effectiveStatus(v, now);
+    if (status !== 'pending') throw new OtpdError('verification_not_pending', `The verification is ${status}`, { extensions: { verificationStatus: status } });
+    const step = await this.d.store.advanceStep(app.id, id, v.step, now);
+    if (step === null) throw new OtpdError('no_next_step', `The workflow (${v.channels.join(', ')}) has no step after ${v.channel}`);
+    this.d.onQueued(app.id, v.to);
+    return this.get(app, id);
   }
 }

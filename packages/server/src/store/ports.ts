@@ -30,7 +30,11 @@ export interface ApiKeyRecord {
   revokedAt: number | null;
 }
 
-export type OutboxStatus = 'queued' | 'sending' | 'sent' | 'failed';
+/**
+ * `waiting`: a later workflow step, queued only if the step before fails or times out. `skipped`: never sent
+ * because the verification closed first.
+ */
+export type OutboxStatus = 'waiting' | 'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed' | 'skipped';
 
 /** One message to deliver (the `msg_…` record). It carries no code: the worker opens the verification's sealed code. */
 export interface OutboxRecord {
@@ -51,12 +55,81 @@ export interface OutboxRecord {
   error: string | null;
   parts: number;
   cost: number;
+  /** Workflow step (0 = first channel). */
+  step: number;
+  /** Provider names for this message, first choice first (chosen at start). */
+  route: string[];
+  /** Index in `route` of the provider being tried. */
+  routeIndex: number;
+  /** Tries on the current provider. */
+  providerAttempts: number;
+  providerMessageId: string | null;
+  errorCode: string | null;
+  /** Price the provider reported, if any. */
+  price: number | null;
+  priceCurrency: string | null;
+  deliveredAt: number | null;
+  failedAt: number | null;
+  /** When the next workflow step starts unless a delivery receipt comes first. */
+  fallbackAt: number | null;
+  /** The provider may or may not have accepted it (timeout after the request was written). */
+  outcomeUnknown: boolean;
+}
+
+/** One call to a provider. */
+export interface AttemptRecord {
+  id: string;
+  messageId: string;
+  provider: string;
+  outcome: 'started' | 'accepted' | 'rejected' | 'transient' | 'unknown';
+  httpStatus: number | null;
+  errorCode: string | null;
+  error: string | null;
+  providerMessageId: string | null;
+  startedAt: number;
+  finishedAt: number | null;
 }
 
 /** A claimed outbox row with what rendering needs. `codeSealed` is null when the verification already closed. */
 export interface ClaimedMessage extends OutboxRecord {
   codeSealed: Buffer | null;
   verificationStatus: Status;
+  /** Seconds the code is valid in total (for templates that state it). */
+  ttlSeconds: number;
+  /** Whether the verification's workflow has a step after this message's. */
+  hasNextStep: boolean;
+  /** Seconds to wait for a delivery receipt before the next step starts. */
+  stepTimeout: number;
+  /** A previous claim recorded an attempt that never finished: the worker died mid-send. */
+  crashedAttempt: { id: string; provider: string } | null;
+  /** The attempt recorded by this claim ('started'), with the provider chosen for it. */
+  attempt: { id: string; provider: string } | null;
+}
+
+/** What the claim asks the worker's router: a provider for this message now (and its index in the route). */
+export type ChooseProvider = (m: ClaimedMessage) => { provider: string; routeIndex: number; attemptId: string } | null;
+
+/** The outcome of handling one claimed message, written in one go. */
+export interface MessageOutcome {
+  id: string;
+  /** The attempt to close, if a provider was called (or a crashed attempt is being settled). */
+  attempt?: { id: string; outcome: Exclude<AttemptRecord['outcome'], 'started'>; httpStatus?: number | undefined; errorCode?: string | undefined; error?: string | undefined; providerMessageId?: string | undefined; finishedAt: number };
+  status: 'queued' | 'sent' | 'failed' | 'skipped';
+  availableAt?: number;
+  routeIndex?: number;
+  providerAttempts?: number;
+  provider?: string | undefined;
+  providerMessageId?: string | undefined;
+  errorCode?: string | undefined;
+  error?: string | undefined;
+  price?: number | undefined;
+  priceCurrency?: string | undefined;
+  sentAt?: number;
+  failedAt?: number;
+  fallbackAt?: number | null;
+  outcomeUnknown?: boolean;
+  /** Start the verification's next workflow step now (this one failed for good). */
+  advance?: boolean;
 }
 
 export interface IdempotencyInput {
@@ -66,7 +139,8 @@ export interface IdempotencyInput {
 }
 
 export type StartDecision =
-  | { ok: true; phone: PhoneState; verification: VerificationRecord; message: OutboxRecord; response: string }
+  /** `messages`: one per workflow step, the first `queued`, the others `waiting`. */
+  | { ok: true; phone: PhoneState; verification: VerificationRecord; messages: OutboxRecord[]; response: string }
   | { ok: false; error: OtpdError; phone?: PhoneState };
 
 export type StartResult =
@@ -139,12 +213,27 @@ export interface Store {
   getVerification(appId: string, id: string): Promise<VerificationRecord | null>;
   listVerifications(appId: string, q: ListQuery, now: number): Promise<VerificationRecord[]>;
 
-  /** Claims up to `limit` due messages for `leaseMs` (a crashed worker's claims become due again). */
-  claimMessages(now: number, limit: number, leaseMs: number): Promise<ClaimedMessage[]>;
-  /** Records the outcome of claimed messages. */
-  completeMessages(results: { id: string; status: 'sent' | 'failed'; provider: string; error: string | null; at: number }[]): Promise<void>;
+  /**
+   * Claims up to `limit` due messages for `leaseMs` (a crashed worker's claims become due again). For each, unless
+   * a previous attempt never finished (then `crashedAttempt` is set and nothing is chosen), `choose` picks a
+   * provider and a 'started' attempt is recorded in the same transaction, before any provider is called.
+   */
+  claimMessages(now: number, limit: number, leaseMs: number, choose: ChooseProvider): Promise<ClaimedMessage[]>;
+  /** Records the outcomes of claimed messages; `advance` queues the verification's next workflow step. */
+  completeMessages(outcomes: MessageOutcome[], now: number): Promise<void>;
+  /**
+   * Queues the next workflow step of a pending verification if its current step is `fromStep` (guarded, so two
+   * triggers never advance twice). Returns the step now being delivered, or null when there is none to start.
+   */
+  advanceStep(appId: string, verificationId: string, fromStep: number, now: number): Promise<number | null>;
+  /** Starts the next step for every sent message whose fallback time passed without a delivery receipt. */
+  fireFallbacks(now: number, limit: number): Promise<number>;
+  /** Earliest time something becomes due (a queued message, a retry, a fallback), for the worker's timer. */
+  nextDueAt(): Promise<number | null>;
   /** Messages of a verification, oldest first. */
   listMessages(appId: string, verificationId: string): Promise<OutboxRecord[]>;
+  /** Provider calls for a message, oldest first. */
+  listAttempts(messageId: string): Promise<AttemptRecord[]>;
 
   /** Deletes idempotency records past their expiry; returns how many. */
   purgeIdempotency(now: number): Promise<number>;

@@ -90,6 +90,16 @@ export async function verificationRoutes(app: TypedApp, svc: VerificationsServic
     },
   }, async (req) => svc.resend(req.app, req.params.id, req.body.channel));
 
+  app.post('/verifications/:id/next', {
+    schema: {
+      tags: ['verifications'], security,
+      summary: 'Move to the next channel of the workflow now',
+      description: 'Starts the next step of the channel workflow with the same code, without waiting for the step timeout.',
+      params: IdParams,
+      response: { 200: ref, ...problems(401, 404, 409) },
+    },
+  }, async (req) => svc.nextStep(req.app, req.params.id));
+
   app.post('/verifications/:id/cancel', {
     schema: { tags: ['verifications'], security, summary: 'Cancel a pending verification', params: IdParams, response: { 200: ref, ...problems(401, 404, 409) } },
   }, async (req) => svc.cancel(req.app, req.params.id));

@@ -8,10 +8,10 @@ import type { DevInbox } from '../../delivery/dev-inbox.js';
 import type { DeliveryProvider, OutgoingMessage, SendResult } from '../types.js';
 
 export class ConsoleProvider implements DeliveryProvider {
-  readonly name = 'console';
+  readonly type = 'console';
   readonly channels: readonly Channel[] = CHANNELS;
 
-  constructor(private readonly inbox: DevInbox, private readonly out: { write(chunk: string): unknown } | null, private readonly now: () => number) {}
+  constructor(private readonly inbox: DevInbox, private readonly out: { write(chunk: string): unknown } | null, private readonly now: () => number, readonly name = 'console') {}
 
   async send(m: OutgoingMessage): Promise<SendResult> {
     this.inbox.add({

@@ -102,4 +102,84 @@ CREATE TABLE idempotency_keys (
 CREATE INDEX idempotency_expiry ON idempotency_keys(expires_at);
 `,
   },
+  {
+    name: '002_delivery',
+    sql: `
+-- Channel workflow of a verification: the ordered channels, the step being delivered, the per-step timeout.
+ALTER TABLE verifications ADD COLUMN channels TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE verifications ADD COLUMN step INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE verifications ADD COLUMN step_timeout INTEGER NOT NULL DEFAULT 30;
+
+-- Messages ("msg_…", the outbox rows) learn delivery: the workflow step and route they are on, the provider's
+-- answer, receipts, and when the next step is due if no delivery receipt came. Later workflow steps are created
+-- with the verification as 'waiting' and made 'queued' when the step before fails or times out.
+-- SQLite cannot alter a CHECK constraint, so the table is rebuilt.
+CREATE TABLE outbox_v2 (
+  id                   TEXT PRIMARY KEY,
+  app_id               TEXT NOT NULL,
+  verification_id      TEXT NOT NULL,
+  channel              TEXT NOT NULL,
+  to_addr              TEXT NOT NULL,
+  locale               TEXT NOT NULL,
+  body                 TEXT NOT NULL,
+  status               TEXT NOT NULL CHECK (status IN ('waiting','queued','sending','sent','delivered','undelivered','failed','skipped')),
+  attempts             INTEGER NOT NULL DEFAULT 0,
+  available_at         INTEGER NOT NULL,
+  created_at           INTEGER NOT NULL,
+  sent_at              INTEGER,
+  provider             TEXT,
+  error                TEXT,
+  parts                INTEGER NOT NULL,
+  cost                 REAL NOT NULL,
+  step                 INTEGER NOT NULL DEFAULT 0,
+  route                TEXT NOT NULL DEFAULT '[]', -- provider names chosen at start, first choice first
+  route_index          INTEGER NOT NULL DEFAULT 0,
+  provider_attempts    INTEGER NOT NULL DEFAULT 0,
+  provider_message_id  TEXT,
+  error_code           TEXT,
+  price                REAL,
+  price_currency       TEXT,
+  delivered_at         INTEGER,
+  failed_at            INTEGER,
+  fallback_at          INTEGER,
+  outcome_unknown      INTEGER NOT NULL DEFAULT 0
+) STRICT, WITHOUT ROWID;
+INSERT INTO outbox_v2 (id, app_id, verification_id, channel, to_addr, locale, body, status, attempts, available_at, created_at,
+  sent_at, provider, error, parts, cost)
+  SELECT id, app_id, verification_id, channel, to_addr, locale, body, status, attempts, available_at, created_at,
+    sent_at, provider, error, parts, cost FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v2 RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox(available_at) WHERE status IN ('queued','sending');
+CREATE INDEX outbox_verification ON outbox(verification_id, step);
+CREATE INDEX outbox_fallback_due ON outbox(fallback_at) WHERE fallback_at IS NOT NULL;
+CREATE INDEX outbox_provider_id ON outbox(provider, provider_message_id) WHERE provider_message_id IS NOT NULL;
+
+-- Every call to a provider, recorded before the call ('started') and completed after it. A 'started' attempt
+-- found by a later claim means the worker died mid-send: the outcome is unknown, so it is never blindly re-sent.
+CREATE TABLE message_attempts (
+  id                   TEXT PRIMARY KEY,
+  message_id           TEXT NOT NULL,
+  app_id               TEXT NOT NULL,
+  provider             TEXT NOT NULL,
+  outcome              TEXT NOT NULL CHECK (outcome IN ('started','accepted','rejected','transient','unknown')),
+  http_status          INTEGER,
+  error_code           TEXT,
+  error                TEXT,
+  provider_message_id  TEXT,
+  started_at           INTEGER NOT NULL,
+  finished_at          INTEGER
+) STRICT, WITHOUT ROWID;
+CREATE INDEX message_attempts_message ON message_attempts(message_id, id);
+
+-- Delivery receipts and webhooks that could not be matched or verified, counted and kept for inspection.
+CREATE TABLE rejected_callbacks (
+  id           TEXT PRIMARY KEY,
+  source       TEXT NOT NULL,
+  reason       TEXT NOT NULL,
+  received_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+`,
+  },
 ];
+

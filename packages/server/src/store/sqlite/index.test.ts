@@ -24,12 +24,15 @@ function plan(id: string, to: string, msgId: string): StartDecision {
     id, appId: 'app_1', to, countryIso: 'FR', channel: 'sms', locale: 'en', status: 'pending', codeType: 'numeric', codeLength: 6,
     codeHash: Buffer.alloc(32, 1), codeSealed: Buffer.alloc(40, 2), attempts: 0, maxAttempts: 3, sends: 1, maxSends: 6,
     resendAvailableAt: now + 60_000, expiresAt: now + 300_000, createdAt: now, updatedAt: now, verifiedAt: null, parts: 1, cost: 0, metadata: null,
+    channels: ['sms'], step: 0, stepTimeout: 30,
   };
   const message: OutboxRecord = {
     id: msgId, appId: 'app_1', verificationId: id, channel: 'sms', to, locale: 'en', body: 'code {{pin}}', status: 'queued', attempts: 0,
     availableAt: now, createdAt: now, sentAt: null, provider: null, error: null, parts: 1, cost: 0,
+    step: 0, route: ['console'], routeIndex: 0, providerAttempts: 0, providerMessageId: null, errorCode: null, price: null, priceCurrency: null,
+    deliveredAt: null, failedAt: null, fallbackAt: null, outcomeUnknown: false,
   };
-  return { ok: true, phone: { sends: 1, failures: 0, windowStartedAt: now, lastSendAt: now, lockedUntil: null, lockReason: null }, verification: v, message, response: '{}' };
+  return { ok: true, phone: { sends: 1, failures: 0, windowStartedAt: now, lastSendAt: now, lockedUntil: null, lockReason: null }, verification: v, messages: [message], response: '{}' };
 }
 const start = (id: string, to: string, msgId: string) =>
   store.startVerification({ appId: 'app_1', to, now, lockout: 86_400 }, () => plan(id, to, msgId));
@@ -66,7 +69,7 @@ describe('SqliteStore', () => {
   it('the one-pending-per-recipient invariant is enforced by the schema', async () => {
     await start('ver_D', '+33655555555', 'msg_D');
     expect(() => store.db.prepare(`INSERT INTO verifications SELECT 'ver_E', app_id, to_addr, country_iso, channel, locale, status, code_type, code_length,
-      code_hash, code_sealed, attempts, max_attempts, sends, max_sends, resend_available_at, expires_at, created_at, updated_at, verified_at, parts, cost, metadata
-      FROM verifications WHERE id = 'ver_D'`).run()).toThrow(/UNIQUE/);
+      code_hash, code_sealed, attempts, max_attempts, sends, max_sends, resend_available_at, expires_at, created_at, updated_at, verified_at, parts, cost, metadata,
+      channels, step, step_timeout FROM verifications WHERE id = 'ver_D'`).run()).toThrow(/UNIQUE/);
   });
 });

@@ -12,8 +12,8 @@ import type { AppSettings, Channel, CodeType } from '../../domain/policy.js';
 import { afterVerified, afterWrongCode, currentPhoneState, type PhoneState, type Status, type VerificationRecord } from '../../domain/verification.js';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
 import type {
-  ApiKeyRecord, AppRecord, CheckResult, CheckTarget, ClaimedMessage, IdempotencyInput, ListQuery, OutboxRecord,
-  ResendDecision, StartDecision, StartResult, Store,
+  ApiKeyRecord, AppRecord, AttemptRecord, CheckResult, CheckTarget, ChooseProvider, ClaimedMessage, IdempotencyInput, ListQuery,
+  MessageOutcome, OutboxRecord, ResendDecision, StartDecision, StartResult, Store,
 } from '../ports.js';
 
 type Row = Record<string, unknown>;
@@ -47,7 +47,15 @@ function toVerification(r: Row): VerificationRecord {
     parts: num(r.parts),
     cost: num(r.cost),
     metadata: r.metadata === null || r.metadata === undefined ? null : (JSON.parse(r.metadata as string) as Record<string, unknown>),
+    channels: channelsOf(r),
+    step: num(r.step ?? 0),
+    stepTimeout: num(r.step_timeout ?? 30),
   };
+}
+
+function channelsOf(r: Row): Channel[] {
+  const list = JSON.parse((r.channels as string | undefined) ?? '[]') as Channel[];
+  return list.length > 0 ? list : [r.channel as Channel];
 }
 
 function toPhoneState(r: Row | undefined): PhoneState | undefined {
@@ -80,6 +88,33 @@ function toOutbox(r: Row): OutboxRecord {
     error: (r.error as string | null) ?? null,
     parts: num(r.parts),
     cost: num(r.cost),
+    step: num(r.step),
+    route: JSON.parse(r.route as string) as string[],
+    routeIndex: num(r.route_index),
+    providerAttempts: num(r.provider_attempts),
+    providerMessageId: (r.provider_message_id as string | null) ?? null,
+    errorCode: (r.error_code as string | null) ?? null,
+    price: numOrNull(r.price),
+    priceCurrency: (r.price_currency as string | null) ?? null,
+    deliveredAt: numOrNull(r.delivered_at),
+    failedAt: numOrNull(r.failed_at),
+    fallbackAt: numOrNull(r.fallback_at),
+    outcomeUnknown: num(r.outcome_unknown) === 1,
+  };
+}
+
+function toAttempt(r: Row): AttemptRecord {
+  return {
+    id: r.id as string,
+    messageId: r.message_id as string,
+    provider: r.provider as string,
+    outcome: r.outcome as AttemptRecord['outcome'],
+    httpStatus: numOrNull(r.http_status),
+    errorCode: (r.error_code as string | null) ?? null,
+    error: (r.error as string | null) ?? null,
+    providerMessageId: (r.provider_message_id as string | null) ?? null,
+    startedAt: num(r.started_at),
+    finishedAt: numOrNull(r.finished_at),
   };
 }
 
@@ -184,10 +219,10 @@ export class SqliteStore implements Store {
         WHERE app_id = @app_id AND to_addr = @to_addr AND status = 'pending'`),
       verInsert: d.prepare(`INSERT INTO verifications (id, app_id, to_addr, country_iso, channel, locale, status, code_type, code_length,
           code_hash, code_sealed, attempts, max_attempts, sends, max_sends, resend_available_at, expires_at, created_at, updated_at,
-          verified_at, parts, cost, metadata)
+          verified_at, parts, cost, metadata, channels, step, step_timeout)
         VALUES (@id, @app_id, @to_addr, @country_iso, @channel, @locale, @status, @code_type, @code_length,
           @code_hash, @code_sealed, @attempts, @max_attempts, @sends, @max_sends, @resend_available_at, @expires_at, @created_at, @updated_at,
-          @verified_at, @parts, @cost, @metadata)`),
+          @verified_at, @parts, @cost, @metadata, @channels, @step, @step_timeout)`),
       verGet: d.prepare('SELECT * FROM verifications WHERE id = ? AND app_id = ?'),
       verNewestFor: d.prepare('SELECT id FROM verifications WHERE app_id = ? AND to_addr = ? ORDER BY id DESC LIMIT 1'),
       // The try is counted here, atomically and only while the code can still be tried.
@@ -204,16 +239,40 @@ export class SqliteStore implements Store {
       verResent: d.prepare(`UPDATE verifications SET channel = @channel, sends = @sends, resend_available_at = @resend_available_at,
           parts = @parts, cost = @cost, updated_at = @updated_at WHERE id = @id AND status = 'pending'`),
       outInsert: d.prepare(`INSERT INTO outbox (id, app_id, verification_id, channel, to_addr, locale, body, status, attempts, available_at,
-          created_at, sent_at, provider, error, parts, cost)
+          created_at, sent_at, provider, error, parts, cost, step, route, route_index)
         VALUES (@id, @app_id, @verification_id, @channel, @to_addr, @locale, @body, @status, @attempts, @available_at,
-          @created_at, @sent_at, @provider, @error, @parts, @cost)`),
+          @created_at, @sent_at, @provider, @error, @parts, @cost, @step, @route, @route_index)`),
       outClaim: d.prepare(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, available_at = @lease
         WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued','sending') AND available_at <= @now ORDER BY available_at LIMIT @limit)
         RETURNING *`),
-      outCodeOf: d.prepare('SELECT code_sealed, status FROM verifications WHERE id = ?'),
-      outDone: d.prepare(`UPDATE outbox SET status = @status, provider = @provider, error = @error, sent_at = @at
+      outCodeOf: d.prepare('SELECT code_sealed, status, expires_at, created_at, channels, channel, step, step_timeout FROM verifications WHERE id = ?'),
+      outDone: d.prepare(`UPDATE outbox SET status = @status, available_at = coalesce(@available_at, available_at),
+          route_index = coalesce(@route_index, route_index), provider_attempts = coalesce(@provider_attempts, provider_attempts),
+          provider = coalesce(@provider, provider), provider_message_id = coalesce(@provider_message_id, provider_message_id),
+          error_code = @error_code, error = @error, price = coalesce(@price, price), price_currency = coalesce(@price_currency, price_currency),
+          sent_at = coalesce(@sent_at, sent_at), failed_at = coalesce(@failed_at, failed_at), fallback_at = @fallback_at,
+          outcome_unknown = @outcome_unknown
         WHERE id = @id AND status = 'sending'`),
-      outList: d.prepare('SELECT * FROM outbox WHERE app_id = ? AND verification_id = ? ORDER BY id'),
+      outList: d.prepare('SELECT * FROM outbox WHERE app_id = ? AND verification_id = ? ORDER BY step, id'),
+      outRoute: d.prepare('UPDATE outbox SET route_index = ?, provider = ? WHERE id = ?'),
+      attLast: d.prepare('SELECT id, provider, outcome FROM message_attempts WHERE message_id = ? ORDER BY id DESC LIMIT 1'),
+      attInsert: d.prepare(`INSERT INTO message_attempts (id, message_id, app_id, provider, outcome, started_at) VALUES (?, ?, ?, ?, 'started', ?)`),
+      attDone: d.prepare(`UPDATE message_attempts SET outcome = @outcome, http_status = @http_status, error_code = @error_code, error = @error,
+          provider_message_id = @provider_message_id, finished_at = @finished_at WHERE id = @id AND outcome = 'started'`),
+      attList: d.prepare('SELECT * FROM message_attempts WHERE message_id = ? ORDER BY id'),
+      // Workflow: the step after `from` becomes due, once (guarded on the verification's current step).
+      stepAdvance: d.prepare(`UPDATE verifications SET step = step + 1, updated_at = @now,
+          channel = (SELECT channel FROM outbox WHERE verification_id = @id AND step = @from + 1 LIMIT 1),
+          cost = round(cost + coalesce((SELECT cost FROM outbox WHERE verification_id = @id AND step = @from + 1 LIMIT 1), 0), 6)
+        WHERE id = @id AND app_id = coalesce(@app_id, app_id) AND status = 'pending' AND expires_at > @now AND step = @from
+          AND EXISTS (SELECT 1 FROM outbox WHERE verification_id = @id AND step = @from + 1 AND status = 'waiting')
+        RETURNING step`),
+      stepQueue: d.prepare(`UPDATE outbox SET status = 'queued', available_at = @now WHERE verification_id = @id AND step = @step AND status = 'waiting'`),
+      stepClearFallback: d.prepare('UPDATE outbox SET fallback_at = NULL WHERE verification_id = ? AND step = ?'),
+      fallbackDue: d.prepare('SELECT id, app_id, verification_id, step FROM outbox WHERE fallback_at <= ? ORDER BY fallback_at LIMIT ?'),
+      fallbackClear: d.prepare('UPDATE outbox SET fallback_at = NULL WHERE id = ?'),
+      nextDue: d.prepare(`SELECT min(t) AS t FROM (SELECT min(available_at) AS t FROM outbox WHERE status IN ('queued','sending')
+          UNION ALL SELECT min(fallback_at) FROM outbox WHERE fallback_at IS NOT NULL)`),
       appInsert: d.prepare('INSERT INTO apps (id, name, enabled, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)'),
       appGet: d.prepare('SELECT * FROM apps WHERE id = ?'),
       appList: d.prepare('SELECT * FROM apps ORDER BY id'),
@@ -310,7 +369,7 @@ export class SqliteStore implements Store {
     this.s.outInsert.run({
       id: m.id, app_id: m.appId, verification_id: m.verificationId, channel: m.channel, to_addr: m.to, locale: m.locale,
       body: m.body, status: m.status, attempts: m.attempts, available_at: m.availableAt, created_at: m.createdAt, sent_at: m.sentAt,
-      provider: m.provider, error: m.error, parts: m.parts, cost: m.cost,
+      provider: m.provider, error: m.error, parts: m.parts, cost: m.cost, step: m.step, route: JSON.stringify(m.route), route_index: m.routeIndex,
     });
   }
 
@@ -342,8 +401,9 @@ export class SqliteStore implements Store {
         attempts: v.attempts, max_attempts: v.maxAttempts, sends: v.sends, max_sends: v.maxSends,
         resend_available_at: v.resendAvailableAt, expires_at: v.expiresAt, created_at: v.createdAt, updated_at: v.updatedAt,
         verified_at: v.verifiedAt, parts: v.parts, cost: v.cost, metadata: v.metadata === null ? null : JSON.stringify(v.metadata),
+        channels: JSON.stringify(v.channels), step: v.step, step_timeout: v.stepTimeout,
       });
-      this.insertMessage(d.message);
+      for (const m of d.messages) this.insertMessage(m);
       this.putPhone(appId, to, d.phone);
       if (idempotency) {
         this.s.idemPut.run(appId, idempotency.key, idempotency.requestHash, d.response, now, idempotency.expiresAt);
@@ -442,25 +502,87 @@ export class SqliteStore implements Store {
     return (this.db.prepare(sql).all(params) as Row[]).map(toVerification);
   }
 
-  async claimMessages(now: number, limit: number, leaseMs: number): Promise<ClaimedMessage[]> {
+  async claimMessages(now: number, limit: number, leaseMs: number, choose: ChooseProvider): Promise<ClaimedMessage[]> {
     return this.tx(() => {
       const rows = this.s.outClaim.all({ now, lease: now + leaseMs, limit }) as Row[];
       return rows.map((r): ClaimedMessage => {
         const v = this.s.outCodeOf.get(r.verification_id) as Row | undefined;
-        return {
+        const last = this.s.attLast.get(r.id) as { id: string; provider: string; outcome: string } | undefined;
+        const m: ClaimedMessage = {
           ...toOutbox(r),
           codeSealed: v ? bufOrNull(v.code_sealed) : null,
           verificationStatus: (v?.status as Status | undefined) ?? 'canceled',
+          ttlSeconds: v ? Math.round((num(v.expires_at) - num(v.created_at)) / 1000) : 0,
+          hasNextStep: v ? channelsOf(v).length > num(r.step) + 1 : false,
+          stepTimeout: v ? num(v.step_timeout) : 30,
+          crashedAttempt: last?.outcome === 'started' ? { id: last.id, provider: last.provider } : null,
+          attempt: null,
         };
+        if (m.crashedAttempt || m.verificationStatus !== 'pending' || !m.codeSealed) return m;
+        const c = choose(m);
+        if (!c) return m;
+        this.s.attInsert.run(c.attemptId, m.id, m.appId, c.provider, now);
+        if (c.routeIndex !== m.routeIndex || c.provider !== m.provider) this.s.outRoute.run(c.routeIndex, c.provider, m.id);
+        return { ...m, routeIndex: c.routeIndex, provider: c.provider, attempt: { id: c.attemptId, provider: c.provider } };
       });
     });
   }
 
-  async completeMessages(results: { id: string; status: 'sent' | 'failed'; provider: string; error: string | null; at: number }[]): Promise<void> {
-    if (results.length === 0) return;
+  async completeMessages(outcomes: MessageOutcome[], now: number): Promise<void> {
+    if (outcomes.length === 0) return;
     await this.tx(() => {
-      for (const r of results) this.s.outDone.run({ id: r.id, status: r.status, provider: r.provider, error: r.error, at: r.at });
+      for (const o of outcomes) {
+        if (o.attempt) {
+          const a = o.attempt;
+          this.s.attDone.run({
+            id: a.id, outcome: a.outcome, http_status: a.httpStatus ?? null, error_code: a.errorCode ?? null, error: a.error ?? null,
+            provider_message_id: a.providerMessageId ?? null, finished_at: a.finishedAt,
+          });
+        }
+        const changed = this.s.outDone.run({
+          id: o.id, status: o.status, available_at: o.availableAt ?? null, route_index: o.routeIndex ?? null,
+          provider_attempts: o.providerAttempts ?? null, provider: o.provider ?? null, provider_message_id: o.providerMessageId ?? null,
+          error_code: o.errorCode ?? null, error: o.error ?? null, price: o.price ?? null, price_currency: o.priceCurrency ?? null,
+          sent_at: o.sentAt ?? null, failed_at: o.failedAt ?? null, fallback_at: o.fallbackAt ?? null, outcome_unknown: o.outcomeUnknown ? 1 : 0,
+        }).changes;
+        if (changed && o.advance) {
+          const row = this.db.prepare('SELECT app_id, verification_id, step FROM outbox WHERE id = ?').get(o.id) as Row;
+          this.advanceSync(null, row.verification_id as string, num(row.step), now);
+        }
+      }
     });
+  }
+
+  private advanceSync(appId: string | null, verificationId: string, fromStep: number, now: number): number | null {
+    const r = this.s.stepAdvance.get({ id: verificationId, app_id: appId, from: fromStep, now }) as { step: number } | undefined;
+    if (!r) return null;
+    this.s.stepClearFallback.run(verificationId, fromStep);
+    this.s.stepQueue.run({ id: verificationId, step: r.step, now });
+    return r.step;
+  }
+
+  async advanceStep(appId: string, verificationId: string, fromStep: number, now: number): Promise<number | null> {
+    return this.tx(() => this.advanceSync(appId, verificationId, fromStep, now));
+  }
+
+  async fireFallbacks(now: number, limit: number): Promise<number> {
+    return this.tx(() => {
+      let n = 0;
+      for (const r of this.s.fallbackDue.all(now, limit) as Row[]) {
+        this.s.fallbackClear.run(r.id);
+        if (this.advanceSync(null, r.verification_id as string, num(r.step), now) !== null) n++;
+      }
+      return n;
+    });
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const r = this.s.nextDue.get() as { t: number | null } | undefined;
+    return r?.t ?? null;
+  }
+
+  async listAttempts(messageId: string): Promise<AttemptRecord[]> {
+    return (this.s.attList.all(messageId) as Row[]).map(toAttempt);
   }
 
   async listMessages(appId: string, verificationId: string): Promise<OutboxRecord[]> {

@@ -1,0 +1,90 @@
+/**
+ * The provider configuration file (`OTPD_PROVIDERS`): provider definitions with their credentials, and the
+ * server's default routing. Credentials live here, in the operator's configuration, never in the database;
+ * apps refer to providers by name in their routing.
+ *
+ * @example
+ * { "providers": [ { "name": "twilio", "type": "twilio", "accountSid": "AC…", "authToken": "…", "from": "+15005550006" } ],
+ *   "routing": { "sms": [ { "countries": ["FR", "BE"], "providers": ["vonage", "twilio"] }, { "providers": ["twilio"] } ] } }
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import type { Writable } from 'node:stream';
+import type { DevInbox } from '../delivery/dev-inbox.js';
+import type { RoutingTable } from '../delivery/routing.js';
+import { CHANNELS } from '../domain/policy.js';
+import { ConsoleProvider } from './console/index.js';
+import { HttpSmsProvider } from './http-sms/index.js';
+import { TwilioProvider } from './twilio/index.js';
+import type { DeliveryProvider } from './types.js';
+
+const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,39}$', description: 'lower-case name used in routing and receipt URLs' });
+const Url = Type.String({ pattern: '^https?://' });
+const Timeout = Type.Optional(Type.Integer({ minimum: 100, maximum: 60_000 }));
+
+const TwilioSchema = Type.Object({
+  name: Name, type: Type.Literal('twilio'),
+  accountSid: Type.String({ pattern: '^AC[0-9a-fA-F]{32}$' }),
+  authToken: Type.Optional(Type.String({ minLength: 1 })),
+  apiKeySid: Type.Optional(Type.String({ pattern: '^SK[0-9a-fA-F]{32}$' })),
+  apiKeySecret: Type.Optional(Type.String({ minLength: 1 })),
+  from: Type.Optional(Type.String({ minLength: 1 })),
+  messagingServiceSid: Type.Optional(Type.String({ pattern: '^MG[0-9a-fA-F]{32}$' })),
+  baseUrl: Type.Optional(Url), timeoutMs: Timeout,
+}, { additionalProperties: false });
+
+const HttpSchema = Type.Object({
+  name: Name, type: Type.Literal('http'), url: Url,
+  apiKey: Type.Optional(Type.String()), apiSecret: Type.Optional(Type.String()),
+  senderName: Type.Optional(Type.String({ maxLength: 11 })), senderNumber: Type.Optional(Type.String()),
+  auth: Type.Optional(Type.Union([Type.Literal('basic'), Type.Literal('bearer'), Type.Literal('headers'), Type.Literal('body')])),
+  headers: Type.Optional(Type.Record(Type.String(), Type.String())),
+  body: Type.Unknown(),
+  successStatus: Type.Optional(Type.Array(Type.Integer({ minimum: 100, maximum: 599 }))),
+  successField: Type.Optional(Type.Object({ path: Type.String(), equals: Type.Union([Type.String(), Type.Number(), Type.Boolean()]) })),
+  messageIdPath: Type.Optional(Type.String()), timeoutMs: Timeout,
+}, { additionalProperties: false });
+
+const ConsoleSchema = Type.Object({ name: Name, type: Type.Literal('console') }, { additionalProperties: false });
+
+export const ProviderConfigSchema = Type.Union([TwilioSchema, HttpSchema, ConsoleSchema]);
+export type ProviderConfig = Static<typeof ProviderConfigSchema>;
+
+const RuleSchema = Type.Object({
+  countries: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Z]{2}$' }))),
+  providers: Type.Array(Name, { minItems: 1 }),
+}, { additionalProperties: false });
+const RoutingSchema = Type.Partial(Type.Object(Object.fromEntries(CHANNELS.map((c) => [c, Type.Array(RuleSchema)]))), { additionalProperties: false });
+
+export const ProvidersFileSchema = Type.Object({
+  providers: Type.Array(ProviderConfigSchema),
+  routing: Type.Optional(RoutingSchema),
+}, { additionalProperties: false });
+export type ProvidersFile = { providers: ProviderConfig[]; routing?: RoutingTable };
+
+/** Validates a parsed providers file; returns the problems as sentences (empty when valid). */
+export function checkProvidersFile(v: unknown): string[] {
+  if (Value.Check(ProvidersFileSchema, v)) {
+    const f = v as ProvidersFile;
+    const names = f.providers.map((p) => p.name);
+    const errs: string[] = [];
+    const dup = names.find((n, i) => names.indexOf(n) !== i);
+    if (dup) errs.push(`provider name ${dup} is used twice`);
+    for (const rules of Object.values(f.routing ?? {})) for (const r of rules ?? []) for (const p of r.providers) if (!names.includes(p)) errs.push(`routing names an unknown provider ${p}`);
+    return errs;
+  }
+  return [...Value.Errors(ProvidersFileSchema, v)].slice(0, 5).map((e) => `${e.path || '/'}: ${e.message}`);
+}
+
+/** Builds the provider instances. The console provider needs the dev inbox and an output stream. */
+export function createProviders(configs: readonly ProviderConfig[], dev: { inbox: DevInbox; out: { write(s: string): unknown } | Writable | null; now: () => number } | null): DeliveryProvider[] {
+  return configs.map((c): DeliveryProvider => {
+    switch (c.type) {
+      case 'twilio': return new TwilioProvider(c);
+      case 'http': return new HttpSmsProvider(c);
+      case 'console':
+        if (!dev) throw new Error(`provider ${c.name}: the console provider exists only in development`);
+        return new ConsoleProvider(dev.inbox, dev.out, dev.now, c.name);
+    }
+  });
+}
