@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { loadConfig, type Config } from '../src/config.js';
 import { FakeClock } from '../src/domain/clock.js';
 import type { AppSettings } from '../src/domain/policy.js';
-import { createOtpd, type Otpd } from '../src/server.js';
+import { createOtpd, type Otpd, type OtpdOptions } from '../src/server.js';
 
 export const SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
 
@@ -48,14 +48,14 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(o: { settings?: AppSettings; config?: Partial<Config>; dir?: string; keepDir?: boolean } = {}): Promise<Harness> {
+export async function startHarness(o: { settings?: AppSettings; config?: Partial<Config>; dir?: string; keepDir?: boolean; worker?: OtpdOptions['worker'] } = {}): Promise<Harness> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'otpd-test-'));
   const dbFile = join(dir, 'otpd.sqlite');
   const config = { ...loadConfig({ databaseUrl: `sqlite:${dbFile}` }, { OTPD_SECRET: SECRET, OTPD_DATA_DIR: dir, OTPD_LOG_LEVEL: 'debug' }), ...o.config };
   const clock = new FakeClock(Date.UTC(2026, 0, 1, 12));
   const logs = new Capture();
   const consoleOut = new Capture();
-  const otpd = await createOtpd(config, { clock, logStream: logs, consoleStream: consoleOut });
+  const otpd = await createOtpd(config, { clock, logStream: logs, consoleStream: consoleOut, worker: o.worker });
   const url = await otpd.listen({ host: '127.0.0.1', port: 0 });
   const bodies: { path: string; text: string }[] = [];
 

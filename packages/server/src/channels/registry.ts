@@ -35,6 +35,7 @@ const TwilioSchema = Type.Object({
 
 const HttpSchema = Type.Object({
   name: Name, type: Type.Literal('http'), url: Url,
+  channels: Type.Optional(Type.Array(Type.Union(CHANNELS.map((c) => Type.Literal(c))), { minItems: 1, uniqueItems: true })),
   apiKey: Type.Optional(Type.String()), apiSecret: Type.Optional(Type.String()),
   senderName: Type.Optional(Type.String({ maxLength: 11 })), senderNumber: Type.Optional(Type.String()),
   auth: Type.Optional(Type.Union([Type.Literal('basic'), Type.Literal('bearer'), Type.Literal('headers'), Type.Literal('body')])),

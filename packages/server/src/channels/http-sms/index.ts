@@ -15,6 +15,8 @@ export interface HttpSmsConfig {
   name: string;
   type: 'http';
   url: string;
+  /** Channels this endpoint delivers (default ['sms']). */
+  channels?: Channel[];
   apiKey?: string;
   apiSecret?: string;
   senderName?: string;
@@ -48,18 +50,19 @@ export function fillTemplate(t: unknown, vars: Record<string, string>): unknown 
 
 export class HttpSmsProvider implements DeliveryProvider {
   readonly type = 'http';
-  readonly channels: readonly Channel[] = ['sms'];
+  readonly channels: readonly Channel[];
   readonly name: string;
 
   constructor(private readonly c: HttpSmsConfig) {
     this.name = c.name;
+    this.channels = c.channels ?? ['sms'];
     if (!/^https?:\/\//.test(c.url)) throw new Error(`provider ${c.name}: url must be http(s)`);
   }
 
   async send(m: OutgoingMessage, ctx: SendContext): Promise<SendResult> {
     const c = this.c;
     const vars: Record<string, string> = {
-      to: m.to, text: m.text, code: m.code, messageId: m.id, senderName: c.senderName ?? '', senderNumber: c.senderNumber ?? '',
+      to: m.to, text: m.text, code: m.code, messageId: m.id, channel: m.channel, locale: m.locale, senderName: c.senderName ?? '', senderNumber: c.senderNumber ?? '',
       apiKey: c.apiKey ?? '', apiSecret: c.apiSecret ?? '', statusCallbackUrl: ctx.statusCallbackUrl ?? '',
     };
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', ...c.headers };
