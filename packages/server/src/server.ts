@@ -15,6 +15,7 @@ import type { Channel } from './domain/policy.js';
 import { DevInbox } from './delivery/dev-inbox.js';
 import { OutboxWorker, type OutboxWorkerOptions } from './delivery/outbox-worker.js';
 import { routeFor } from './delivery/routing.js';
+import { ReceiptsService } from './delivery/receipts.js';
 import { AppsService } from './services/apps.js';
 import { VerificationsService } from './services/verifications.js';
 import type { Store } from './store/ports.js';
@@ -87,6 +88,10 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     route: (app, channel, countryIso) => routeFor({ channel, countryIso, appRouting: app.settings.routing, serverRouting: config.providers.routing, providersByChannel }),
   });
 
+  const receipts = worker
+    ? new ReceiptsService(store, clock, new Map(providers.map((p) => [p.name, p])), config.publicUrl, (appId, to) => worker.queued(appId, to), logger.child({ component: 'receipts' }))
+    : undefined;
+
   let closing = false;
   const ready = async () => {
     if (closing) throw new OtpdError('shutting_down');
@@ -97,7 +102,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     }
   };
   const app = await buildApi({
-    logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, apps, verifications, ready, isClosing: () => closing,
+    logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, apps, verifications, receipts, ready, isClosing: () => closing,
     dev: devInbox && worker
       ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) && !worker.hasQueued(appId, to) ? Promise.resolve() : worker.handed()) }
       : undefined,

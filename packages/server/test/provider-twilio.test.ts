@@ -1,10 +1,12 @@
 /** The Twilio provider against Twilio's own OpenAPI spec (api v2010) served by Prism in validating mode. */
+import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError } from '../src/channels/types.js';
 import { TwilioProvider } from '../src/channels/twilio/index.js';
 import { Prism, SPECS } from './fakes/prism.js';
-import { phone, startHarness } from './helpers.js';
+import { FakeProvider } from './fakes/http-provider.js';
+import { phone, startHarness, type Harness } from './helpers.js';
 
 const SID = 'AC' + 'a'.repeat(32);
 let prism: Prism;
@@ -53,5 +55,89 @@ describe('TwilioProvider', () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+/** Twilio's documented signature: base64(HMAC-SHA1(authToken, url + each sorted key followed by its value)). */
+function twilioSignature(token: string, url: string, params: Record<string, string>): string {
+  const data = url + Object.keys(params).sort().map((k) => k + params[k]).join('');
+  return createHmac('sha1', token).update(data).digest('base64');
+}
+
+describe('Twilio status callbacks', () => {
+  const PUBLIC = 'https://otpd.example.com';
+  let h: Harness;
+  let wa: FakeProvider;
+  beforeAll(async () => {
+    wa = await new FakeProvider({ status: 200, json: { status: 'ok', id: 'wa-1' } }).start();
+    h = await startHarness({
+      config: {
+        delivery: 'providers', publicUrl: PUBLIC,
+        providers: { providers: [
+          { name: 'twilio', type: 'twilio', accountSid: SID, authToken: 'token', from: '+15005550006', baseUrl: prism.url },
+          { name: 'wa', type: 'http', url: `${wa.url}/send`, channels: ['whatsapp'], body: { to: '{{to}}', text: '{{text}}' } },
+        ] },
+      },
+    });
+  });
+  afterAll(async () => { await h.close(); await wa.close(); });
+
+  async function sentSms(extra: Record<string, unknown> = {}) {
+    const s = await h.req('POST', '/v1/verifications', { to: phone(), ...extra });
+    expect(s.status).toBe(201);
+    await h.otpd.worker!.flush();
+    const m = (await h.req('GET', `/v1/verifications/${s.body.id}/messages`)).body.data[0];
+    expect(m.status).toBe('sent');
+    return { id: s.body.id as string, msg: m as { id: string; providerMessageId: string } };
+  }
+  async function callback(path: string, params: Record<string, string>, sig = twilioSignature('token', PUBLIC + path, params)) {
+    const r = await fetch(h.url + path, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': sig }, body: new URLSearchParams(params).toString() });
+    return { status: r.status, body: r.status === 204 ? null : await r.json() };
+  }
+
+  it('a signed "delivered" callback marks the message delivered', async () => {
+    const { id, msg } = await sentSms();
+    const path = `/webhooks/twilio/twilio?msg=${msg.id}`;
+    expect((await callback(path, { MessageSid: msg.providerMessageId, MessageStatus: 'delivered', AccountSid: SID })).status).toBe(204);
+    const m = (await h.req('GET', `/v1/verifications/${id}/messages`)).body.data[0];
+    expect(m).toMatchObject({ status: 'delivered', deliveredAt: expect.any(String) });
+    // Receipts only move forward: a late "sent" changes nothing.
+    expect((await callback(path, { MessageSid: msg.providerMessageId, MessageStatus: 'sent' })).status).toBe(204);
+    expect((await h.req('GET', `/v1/verifications/${id}/messages`)).body.data[0].status).toBe('delivered');
+  });
+
+  it('forged, unknown and mismatched callbacks are refused, counted and never applied', async () => {
+    const { id, msg } = await sentSms();
+    const path = `/webhooks/twilio/twilio?msg=${msg.id}`;
+    const params = { MessageSid: msg.providerMessageId, MessageStatus: 'failed' };
+    const forged = await callback(path, params, twilioSignature('wrong-token', PUBLIC + path, params));
+    expect(forged.status).toBe(403);
+    expect(forged.body.code).toBe('invalid_signature');
+    expect((await callback(path, params, '')).status).toBe(403);
+    const tampered = await callback(path, params, twilioSignature('token', PUBLIC + path, { ...params, MessageStatus: 'delivered' }));
+    expect(tampered.status).toBe(403);
+    expect((await callback(`/webhooks/twilio/twilio?msg=msg_01ARZ3NDEKTSV4RRFFQ69G5FAV`, params)).status).toBe(404);
+    expect((await callback(path, { ...params, MessageSid: 'SM' + '0'.repeat(32) })).status).toBe(404);
+    expect((await callback(`/webhooks/twilio/nope?msg=${msg.id}`, params)).status).toBe(404);
+    expect((await h.req('GET', `/v1/verifications/${id}/messages`)).body.data[0].status).toBe('sent');
+    const counts = await h.otpd.store.rejectedCallbackCounts();
+    expect(counts.find((c) => c.source === 'twilio:twilio' && c.reason.includes('does not verify'))?.count).toBe(3);
+    expect(counts.reduce((a, c) => a + c.count, 0)).toBeGreaterThanOrEqual(6);
+  });
+
+  it('an "undelivered" receipt starts the next channel at once; "delivered" cancels the timed fallback', async () => {
+    const a = await sentSms({ channels: ['sms', 'whatsapp'] });
+    expect(await callback(`/webhooks/twilio/twilio?msg=${a.msg.id}`, { MessageSid: a.msg.providerMessageId, MessageStatus: 'undelivered', ErrorCode: '30003' })).toMatchObject({ status: 204 });
+    await h.otpd.worker!.flush();
+    const ms = (await h.req('GET', `/v1/verifications/${a.id}/messages`)).body.data;
+    expect(ms.map((m: { status: string; errorCode: string | null }) => `${m.status}:${m.errorCode}`)).toEqual(['undelivered:30003', 'sent:null']);
+    expect(wa.requests).toHaveLength(1);
+
+    const b = await sentSms({ channels: ['sms', 'whatsapp'] });
+    expect((await callback(`/webhooks/twilio/twilio?msg=${b.msg.id}`, { MessageSid: b.msg.providerMessageId, MessageStatus: 'delivered' })).status).toBe(204);
+    h.clock.advance(60_000);
+    await h.otpd.worker!.flush();
+    expect(wa.requests).toHaveLength(1);
+    expect((await h.req('GET', `/v1/verifications/${b.id}/messages`)).body.data.map((m: { status: string }) => m.status)).toEqual(['delivered', 'waiting']);
   });
 });

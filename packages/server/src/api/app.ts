@@ -19,6 +19,8 @@ import { sendProblem } from './problem.js';
 import { verificationRoutes } from './routes/verifications.js';
 import { devRoutes } from './routes/dev.js';
 import { systemRoutes } from './routes/system.js';
+import { webhookRoutes } from './routes/webhooks.js';
+import type { ReceiptsService } from '../delivery/receipts.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -36,6 +38,8 @@ export interface ApiDeps {
   verifications: VerificationsService;
   /** Present in development only. */
   dev?: { inbox: DevInbox; flush: (appId: string, to?: string) => Promise<void> } | undefined;
+  /** Delivery receipts (absent when no provider is configured). */
+  receipts?: ReceiptsService | undefined;
   /** Readiness probe: resolves when the store answers and the server is not draining. */
   ready: () => Promise<void>;
   /** True once a graceful shutdown started. */
@@ -109,6 +113,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       tags: [
         { name: 'verifications', description: 'Start, check, resend, cancel, read' },
         { name: 'development', description: 'Development mode only' },
+        { name: 'webhooks', description: 'Delivery receipts from providers (signed by the provider, no API key)' },
         { name: 'system', description: 'Health and documentation' },
       ],
     },
@@ -133,6 +138,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (deps.dev) dev.addHook('onRequest', authenticate);
     await devRoutes(dev.withTypeProvider<TypeBoxTypeProvider>(), deps.dev);
   }, { prefix: '/dev' });
+
+  if (deps.receipts) {
+    const receipts = deps.receipts;
+    await app.register(async (wh) => webhookRoutes(wh as unknown as FastifyInstance, receipts), { prefix: '/webhooks' });
+  }
 
   await systemRoutes(app, deps.ready);
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());

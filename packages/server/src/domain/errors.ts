@@ -28,6 +28,9 @@ export const ERRORS = {
   max_sends_reached: { status: 429, title: 'All sends for this phone are used up' },
   rate_limited: { status: 429, title: 'Too many requests, retry later' },
   phone_locked: { status: 429, title: 'This phone is locked after too many tries or sends' },
+  // provider callbacks
+  invalid_signature: { status: 403, title: 'The callback signature does not verify' },
+  unknown_callback: { status: 404, title: 'The callback does not match a message sent through this provider' },
   // server
   store_unavailable: { status: 503, title: 'The database is unavailable' },
   shutting_down: { status: 503, title: 'The server is shutting down' },

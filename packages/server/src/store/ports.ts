@@ -132,6 +132,18 @@ export interface MessageOutcome {
   advance?: boolean;
 }
 
+export interface Receipt {
+  provider: string;
+  messageId: string;
+  providerMessageId?: string | undefined;
+  status: 'sent' | 'delivered' | 'undelivered' | 'failed';
+  errorCode?: string | undefined;
+  at: number;
+}
+
+/** `applied`; `unknown`: no such message for that provider; `mismatch`: the provider message id differs; `ignored`: not a forward move. */
+export type ReceiptResult = { result: 'applied'; advanced: boolean; appId: string; to: string } | { result: 'unknown' | 'mismatch' | 'ignored' };
+
 export interface IdempotencyInput {
   key: string;
   requestHash: Buffer;
@@ -230,6 +242,16 @@ export interface Store {
   fireFallbacks(now: number, limit: number): Promise<number>;
   /** Earliest time something becomes due (a queued message, a retry, a fallback), for the worker's timer. */
   nextDueAt(): Promise<number | null>;
+  /**
+   * Applies a delivery receipt to the message `messageId` sent through `provider` (and, when both are known, only
+   * if the provider message id matches). Delivered clears the pending fallback; undelivered or failed starts the
+   * next workflow step if this message is the current step. Receipts only move a message forward.
+   */
+  applyReceipt(r: Receipt): Promise<ReceiptResult>;
+  /** Records a callback that was refused (forged, unknown, malformed). */
+  recordRejectedCallback(source: string, reason: string, at: number): Promise<void>;
+  /** How many callbacks were refused, per source and reason. */
+  rejectedCallbackCounts(): Promise<{ source: string; reason: string; count: number }[]>;
   /** Messages of a verification, oldest first. */
   listMessages(appId: string, verificationId: string): Promise<OutboxRecord[]>;
   /** Provider calls for a message, oldest first. */

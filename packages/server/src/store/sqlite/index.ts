@@ -13,8 +13,9 @@ import { afterVerified, afterWrongCode, currentPhoneState, type PhoneState, type
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
 import type {
   ApiKeyRecord, AppRecord, AttemptRecord, CheckResult, CheckTarget, ChooseProvider, ClaimedMessage, IdempotencyInput, ListQuery,
-  MessageOutcome, OutboxRecord, ResendDecision, StartDecision, StartResult, Store,
+  MessageOutcome, OutboxRecord, Receipt, ReceiptResult, ResendDecision, StartDecision, StartResult, Store,
 } from '../ports.js';
+import { newId } from '../../domain/ids.js';
 
 type Row = Record<string, unknown>;
 
@@ -579,6 +580,36 @@ export class SqliteStore implements Store {
   async nextDueAt(): Promise<number | null> {
     const r = this.s.nextDue.get() as { t: number | null } | undefined;
     return r?.t ?? null;
+  }
+
+  async applyReceipt(r: Receipt): Promise<ReceiptResult> {
+    return this.tx((): ReceiptResult => {
+      const m = this.db.prepare('SELECT id, app_id, to_addr, verification_id, step, status, provider, provider_message_id FROM outbox WHERE id = ?').get(r.messageId) as Row | undefined;
+      if (!m || m.provider !== r.provider) return { result: 'unknown' };
+      if (r.providerMessageId && m.provider_message_id && m.provider_message_id !== r.providerMessageId) return { result: 'mismatch' };
+      const final = ['delivered', 'undelivered', 'failed'];
+      if (r.status === 'sent' || final.includes(m.status as string) || !['sending', 'sent'].includes(m.status as string)) {
+        if (r.providerMessageId && !m.provider_message_id) this.db.prepare('UPDATE outbox SET provider_message_id = ? WHERE id = ?').run(r.providerMessageId, m.id);
+        return { result: 'ignored' };
+      }
+      this.db.prepare(`UPDATE outbox SET status = @status, fallback_at = NULL, provider_message_id = coalesce(provider_message_id, @pmid),
+          delivered_at = CASE WHEN @status = 'delivered' THEN @at ELSE delivered_at END,
+          failed_at = CASE WHEN @status = 'delivered' THEN failed_at ELSE @at END,
+          error_code = CASE WHEN @status = 'delivered' THEN error_code ELSE coalesce(@code, error_code) END,
+          outcome_unknown = 0
+        WHERE id = @id`).run({ id: m.id, status: r.status, pmid: r.providerMessageId ?? null, at: r.at, code: r.errorCode ?? null });
+      let advanced = false;
+      if (r.status !== 'delivered') advanced = this.advanceSync(null, m.verification_id as string, num(m.step), r.at) !== null;
+      return { result: 'applied', advanced, appId: m.app_id as string, to: m.to_addr as string };
+    });
+  }
+
+  async recordRejectedCallback(source: string, reason: string, at: number): Promise<void> {
+    await this.tx(() => this.db.prepare('INSERT INTO rejected_callbacks (id, source, reason, received_at) VALUES (?, ?, ?, ?)').run(newId('cb', at), source, reason.slice(0, 200), at));
+  }
+
+  async rejectedCallbackCounts(): Promise<{ source: string; reason: string; count: number }[]> {
+    return this.db.prepare('SELECT source, reason, count(*) AS count FROM rejected_callbacks GROUP BY source, reason ORDER BY source, reason').all() as { source: string; reason: string; count: number }[];
   }
 
   async listAttempts(messageId: string): Promise<AttemptRecord[]> {

@@ -1,0 +1,31 @@
+/**
+ * Provider callbacks (`/webhooks/{type}/{provider}`): no API key; each is authenticated by the provider's own
+ * signature inside the receipts service. Form-encoded bodies are parsed only in this scope.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { ReceiptsService } from '../../delivery/receipts.js';
+import { problems } from '../schemas.js';
+
+/** Registers the receipt routes on a `/webhooks` scope. */
+export async function webhookRoutes(app: FastifyInstance, receipts: ReceiptsService): Promise<void> {
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+
+  app.post('/twilio/:provider', {
+    schema: {
+      tags: ['webhooks'],
+      summary: 'Twilio message status callback',
+      description: 'Verified with X-Twilio-Signature against OTPD_PUBLIC_URL. Unknown or forged callbacks get 403/404 and are counted.',
+      params: Type.Object({ provider: Type.String({ maxLength: 40 }) }),
+      body: Type.Record(Type.String(), Type.String()),
+      response: { 204: Type.Null(), ...problems(403, 404, 422) },
+    },
+  }, async (req, reply) => {
+    const { provider } = req.params as { provider: string };
+    const sig = req.headers['x-twilio-signature'];
+    await receipts.twilio(provider, req.url, typeof sig === 'string' ? sig : undefined, req.body as Record<string, string>);
+    return reply.code(204).send();
+  });
+}

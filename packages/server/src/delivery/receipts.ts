@@ -1,0 +1,60 @@
+/**
+ * Delivery receipts from providers. Each is authenticated the provider's way before anything is read from it;
+ * unknown or forged callbacks are refused, recorded and counted, never applied. An applied receipt can start the
+ * next workflow step (undelivered, failed) or cancel the pending fallback (delivered).
+ */
+import type { Logger } from 'pino';
+import twilioWebhooks from 'twilio/lib/webhooks/webhooks.js';
+import type { Clock } from '../domain/clock.js';
+import { OtpdError } from '../domain/errors.js';
+import { isId } from '../domain/ids.js';
+import type { DeliveryProvider } from '../channels/types.js';
+import { TwilioProvider } from '../channels/twilio/index.js';
+import type { Receipt, Store } from '../store/ports.js';
+
+// https://www.twilio.com/docs/messaging/api/message-resource#message-status-values
+const TWILIO_STATUS: Record<string, Receipt['status'] | undefined> = {
+  sent: 'sent', delivered: 'delivered', undelivered: 'undelivered', failed: 'failed', read: 'delivered',
+};
+
+export class ReceiptsService {
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    private readonly providers: ReadonlyMap<string, DeliveryProvider>,
+    private readonly publicUrl: string | undefined,
+    private readonly onAdvance: (appId: string, to: string) => void,
+    private readonly log: Logger,
+  ) {}
+
+  private async refuse(source: string, code: 'invalid_signature' | 'unknown_callback', reason: string): Promise<never> {
+    await this.store.recordRejectedCallback(source, reason, this.clock.now());
+    this.log.warn({ source, reason }, 'callback refused');
+    throw new OtpdError(code, reason);
+  }
+
+  private async apply(source: string, r: Receipt): Promise<void> {
+    const res = await this.store.applyReceipt(r);
+    if (res.result === 'unknown' || res.result === 'mismatch') await this.refuse(source, 'unknown_callback', res.result === 'unknown' ? 'no such message for this provider' : 'provider message id does not match');
+    if (res.result === 'applied' && res.advanced) this.onAdvance(res.appId, res.to);
+  }
+
+  /**
+   * A Twilio status callback: form fields signed with X-Twilio-Signature over the exact URL Twilio called
+   * (otpd's public URL + path + query) and the sorted fields.
+   */
+  async twilio(providerName: string, pathAndQuery: string, signature: string | undefined, params: Record<string, string>): Promise<void> {
+    const source = `twilio:${providerName}`;
+    const p = this.providers.get(providerName);
+    if (!(p instanceof TwilioProvider) || !this.publicUrl) await this.refuse(source, 'unknown_callback', 'no such Twilio provider, or no public URL');
+    const tw = p as TwilioProvider;
+    if (!signature || !twilioWebhooks.validateRequest(tw.signingSecret, signature, this.publicUrl + pathAndQuery, params)) {
+      await this.refuse(source, 'invalid_signature', 'X-Twilio-Signature does not verify');
+    }
+    const messageId = new URL(pathAndQuery, 'http://x').searchParams.get('msg') ?? '';
+    const status = TWILIO_STATUS[params.MessageStatus ?? params.SmsStatus ?? ''];
+    if (!isId('msg', messageId)) await this.refuse(source, 'unknown_callback', 'no msg parameter');
+    if (!status) return; // queued, sending, accepted, scheduled...: nothing to record
+    await this.apply(source, { provider: providerName, messageId, providerMessageId: params.MessageSid ?? params.SmsSid, status, errorCode: params.ErrorCode || undefined, at: this.clock.now() });
+  }
+}
