@@ -89,7 +89,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   });
 
   const receipts = worker
-    ? new ReceiptsService(store, clock, new Map(providers.map((p) => [p.name, p])), config.publicUrl, (appId, to) => worker.queued(appId, to), logger.child({ component: 'receipts' }))
+    ? new ReceiptsService(store, keys, clock, new Map(providers.map((p) => [p.name, p])), config.publicUrl, (appId, to) => worker.queued(appId, to), logger.child({ component: 'receipts' }))
     : undefined;
 
   let closing = false;

@@ -16,6 +16,7 @@ import { CHANNELS } from '../domain/policy.js';
 import { ConsoleProvider } from './console/index.js';
 import { HttpSmsProvider } from './http-sms/index.js';
 import { TwilioProvider } from './twilio/index.js';
+import { VonageProvider, type VonageConfig } from './vonage/index.js';
 import type { DeliveryProvider } from './types.js';
 
 const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,39}$', description: 'lower-case name used in routing and receipt URLs' });
@@ -46,9 +47,19 @@ const HttpSchema = Type.Object({
   messageIdPath: Type.Optional(Type.String()), timeoutMs: Timeout,
 }, { additionalProperties: false });
 
+const VonageSchema = Type.Object({
+  name: Name, type: Type.Literal('vonage'),
+  apiKey: Type.String({ minLength: 8, maxLength: 8 }),
+  apiSecret: Type.String({ minLength: 6, maxLength: 32 }),
+  from: Type.String({ minLength: 1, maxLength: 15 }),
+  signatureSecret: Type.Optional(Type.String({ minLength: 1 })),
+  signatureMethod: Type.Optional(Type.Union(['md5hash', 'md5', 'sha1', 'sha256', 'sha512'].map((m) => Type.Literal(m)))),
+  baseUrl: Type.Optional(Url), timeoutMs: Timeout,
+}, { additionalProperties: false });
+
 const ConsoleSchema = Type.Object({ name: Name, type: Type.Literal('console') }, { additionalProperties: false });
 
-export const ProviderConfigSchema = Type.Union([TwilioSchema, HttpSchema, ConsoleSchema]);
+export const ProviderConfigSchema = Type.Union([TwilioSchema, VonageSchema, HttpSchema, ConsoleSchema]);
 export type ProviderConfig = Static<typeof ProviderConfigSchema>;
 
 const RuleSchema = Type.Object({
@@ -83,6 +94,7 @@ export function createProviders(configs: readonly ProviderConfig[], dev: { inbox
     switch (c.type) {
       case 'twilio': return new TwilioProvider(c);
       case 'http': return new HttpSmsProvider(c);
+      case 'vonage': return new VonageProvider(c as VonageConfig);
       case 'console':
         if (!dev) throw new Error(`provider ${c.name}: the console provider exists only in development`);
         return new ConsoleProvider(dev.inbox, dev.out, dev.now, c.name);

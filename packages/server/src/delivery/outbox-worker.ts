@@ -14,7 +14,7 @@
  * expired leases). `flush()` resolves once everything due before the call has been handled.
  */
 import type { Logger } from 'pino';
-import { openCode, type CodeKeys } from '../domain/code.js';
+import { callbackToken, openCode, type CodeKeys } from '../domain/code.js';
 import type { Clock } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
 import { ProviderError, type DeliveryProvider } from '../channels/types.js';
@@ -179,7 +179,7 @@ export class OutboxWorker {
 
   private statusCallback(m: ClaimedMessage, provider: DeliveryProvider): string | undefined {
     if (!this.o.publicUrl) return undefined;
-    return `${this.o.publicUrl}/webhooks/${provider.type}/${encodeURIComponent(provider.name)}?msg=${m.id}`;
+    return `${this.o.publicUrl}/webhooks/${provider.type}/${encodeURIComponent(provider.name)}?msg=${m.id}&t=${callbackToken(this.keys, provider.name, m.id)}`;
   }
 
   private async deliver(m: ClaimedMessage): Promise<MessageOutcome> {

@@ -10,16 +10,23 @@ import { OtpdError } from '../domain/errors.js';
 import { isId } from '../domain/ids.js';
 import type { DeliveryProvider } from '../channels/types.js';
 import { TwilioProvider } from '../channels/twilio/index.js';
+import { VonageProvider, vonageSignatureValid } from '../channels/vonage/index.js';
+import { callbackTokenValid, type CodeKeys } from '../domain/code.js';
 import type { Receipt, Store } from '../store/ports.js';
 
 // https://www.twilio.com/docs/messaging/api/message-resource#message-status-values
 const TWILIO_STATUS: Record<string, Receipt['status'] | undefined> = {
   sent: 'sent', delivered: 'delivered', undelivered: 'undelivered', failed: 'failed', read: 'delivered',
 };
+// https://developer.vonage.com/en/messaging/sms/guides/delivery-receipts
+const VONAGE_STATUS: Record<string, Receipt['status'] | undefined> = {
+  delivered: 'delivered', expired: 'undelivered', failed: 'failed', rejected: 'failed', accepted: 'sent', buffered: 'sent',
+};
 
 export class ReceiptsService {
   constructor(
     private readonly store: Store,
+    private readonly keys: CodeKeys,
     private readonly clock: Clock,
     private readonly providers: ReadonlyMap<string, DeliveryProvider>,
     private readonly publicUrl: string | undefined,
@@ -56,5 +63,33 @@ export class ReceiptsService {
     if (!isId('msg', messageId)) await this.refuse(source, 'unknown_callback', 'no msg parameter');
     if (!status) return; // queued, sending, accepted, scheduled...: nothing to record
     await this.apply(source, { provider: providerName, messageId, providerMessageId: params.MessageSid ?? params.SmsSid, status, errorCode: params.ErrorCode || undefined, at: this.clock.now() });
+  }
+
+  /**
+   * A Vonage delivery receipt (GET query, or POST JSON/form). Authenticated by the token otpd put in the callback
+   * URL, and, when the provider has a signature secret, by Vonage's `sig` too (with a 5-minute replay window).
+   */
+  async vonage(providerName: string, params: Record<string, string>): Promise<void> {
+    const source = `vonage:${providerName}`;
+    const p = this.providers.get(providerName);
+    if (!(p instanceof VonageProvider)) return this.refuse(source, 'unknown_callback', 'no such Vonage provider');
+    const messageId = params.msg ?? params['client-ref'] ?? '';
+    if (!isId('msg', messageId)) return this.refuse(source, 'unknown_callback', 'no message reference');
+    if (!callbackTokenValid(this.keys, providerName, messageId, params.t)) return this.refuse(source, 'invalid_signature', 'callback URL token does not verify');
+    const { signatureSecret, signatureMethod } = p.config;
+    if (signatureSecret) {
+      const method = signatureMethod ?? 'md5hash';
+      // Vonage signs the receipt's own parameters; accept a signature over them with or without our URL's msg/t.
+      const { msg: _m, t: _t, ...own } = params;
+      if (!vonageSignatureValid(own, signatureSecret, method) && !vonageSignatureValid(params, signatureSecret, method)) {
+        return this.refuse(source, 'invalid_signature', 'sig does not verify');
+      }
+      const ts = Number(params.timestamp) * 1000;
+      if (!Number.isFinite(ts) || Math.abs(this.clock.now() - ts) > 5 * 60_000) return this.refuse(source, 'invalid_signature', 'signed timestamp outside the 5-minute window');
+    }
+    const status = VONAGE_STATUS[params.status ?? ''];
+    if (!status) return;
+    const errorCode = params['err-code'] && params['err-code'] !== '0' ? params['err-code'] : undefined;
+    await this.apply(source, { provider: providerName, messageId, providerMessageId: params.messageId, status, errorCode, at: this.clock.now() });
   }
 }

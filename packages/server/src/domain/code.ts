@@ -38,13 +38,16 @@ export function normalizeCode(input: string): string {
 export interface CodeKeys {
   hmacKey: Buffer;
   sealKey: Buffer;
+  /** Signs the token in receipt callback URLs (HKDF-separated). */
+  callbackKey: Buffer;
 }
 
 /** Derives the keys once at start-up. The sealing key is HKDF-separated from the HMAC key. */
 export function deriveKeys(secret: string | Buffer): CodeKeys {
   const hmacKey = Buffer.isBuffer(secret) ? secret : Buffer.from(secret, 'utf8');
   const sealKey = Buffer.from(hkdfSync('sha256', hmacKey, Buffer.alloc(0), 'otpd/code-seal/v1', 32));
-  return { hmacKey, sealKey };
+  const callbackKey = Buffer.from(hkdfSync('sha256', hmacKey, Buffer.alloc(0), 'otpd/callback/v1', 32));
+  return { hmacKey, sealKey, callbackKey };
 }
 
 /** HMAC-SHA256(secret, verificationId ‖ code): the only form in which a code is compared. */
@@ -77,4 +80,20 @@ export function openCode(keys: CodeKeys, verificationId: string, sealed: Uint8Ar
   d.setAAD(Buffer.from(verificationId));
   d.setAuthTag(buf.subarray(12, 28));
   return Buffer.concat([d.update(buf.subarray(28)), d.final()]).toString('utf8');
+}
+
+/**
+ * Token carried in the receipt URL otpd gives a provider for one message: only the provider that was told the URL
+ * can call it back for that message, even when the provider does not sign its callbacks.
+ */
+export function callbackToken(keys: CodeKeys, provider: string, messageId: string): string {
+  return createHmac('sha256', keys.callbackKey).update(`${provider}\u0000${messageId}`).digest('base64url').slice(0, 32);
+}
+
+/** Constant-time check of a receipt URL token. */
+export function callbackTokenValid(keys: CodeKeys, provider: string, messageId: string, token: string | null | undefined): boolean {
+  if (!token) return false;
+  const a = Buffer.from(callbackToken(keys, provider, messageId));
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -2,7 +2,7 @@
  * Provider callbacks (`/webhooks/{type}/{provider}`): no API key; each is authenticated by the provider's own
  * signature inside the receipts service. Form-encoded bodies are parsed only in this scope.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { ReceiptsService } from '../../delivery/receipts.js';
 import { problems } from '../schemas.js';
@@ -28,4 +28,23 @@ export async function webhookRoutes(app: FastifyInstance, receipts: ReceiptsServ
     await receipts.twilio(provider, req.url, typeof sig === 'string' ? sig : undefined, req.body as Record<string, string>);
     return reply.code(204).send();
   });
+
+  const vonage = async (req: FastifyRequest, reply: FastifyReply) => {
+    const { provider } = req.params as { provider: string };
+    const query = req.query as Record<string, string>;
+    const body = req.body && typeof req.body === 'object' ? (req.body as Record<string, unknown>) : {};
+    const params: Record<string, string> = { ...query };
+    for (const [k, v] of Object.entries(body)) if (v !== null && v !== undefined) params[k] = String(v);
+    await receipts.vonage(provider, params);
+    return reply.code(204).send();
+  };
+  const vonageSchema = {
+    tags: ['webhooks'],
+    summary: 'Vonage delivery receipt (GET or POST)',
+    description: 'Authenticated by the token in the callback URL otpd gave Vonage, and by `sig` when the provider has a signature secret.',
+    params: Type.Object({ provider: Type.String({ maxLength: 40 }) }),
+    response: { 204: Type.Null(), ...problems(403, 404) },
+  };
+  app.get('/vonage/:provider', { schema: vonageSchema }, vonage);
+  app.post('/vonage/:provider', { schema: vonageSchema }, vonage);
 }

@@ -1,0 +1,86 @@
+/**
+ * SMS through Vonage's SMS API (POST {baseUrl}/json, form encoded; default base https://rest.nexmo.com/sms).
+ * `to` goes without the leading +, `type=unicode` when the text needs UCS-2, `client-ref` carries otpd's message
+ * id and `callback` the receipt URL. Vonage answers 200 even for refusals: each message has a `status`, "0" is
+ * success (https://developer.vonage.com/en/messaging/sms/guides/troubleshooting-sms).
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Channel } from '../../domain/policy.js';
+import { countSegments } from '../../domain/segments.js';
+import { callProvider, failForStatus } from '../http.js';
+import { ProviderError, type DeliveryProvider, type OutgoingMessage, type SendContext, type SendResult } from '../types.js';
+
+export type VonageSignatureMethod = 'md5hash' | 'md5' | 'sha1' | 'sha256' | 'sha512';
+
+export interface VonageConfig {
+  name: string;
+  type: 'vonage';
+  apiKey: string;
+  apiSecret: string;
+  /** Sender id (up to 11 alphanumerics) or number. */
+  from: string;
+  /** Set to require signed delivery receipts (the account's signature secret and method). */
+  signatureSecret?: string;
+  signatureMethod?: VonageSignatureMethod;
+  baseUrl?: string;
+  timeoutMs?: number;
+}
+
+// Statuses worth retrying later: throttled, internal error, too many binds.
+const TRANSIENT = new Set(['1', '5', '10']);
+
+/**
+ * Vonage's request signature: the parameters except `sig`, sorted by name, joined as `&name=value` with `&` and
+ * `=` inside values replaced by `_`; then MD5 of that string followed by the secret ('md5hash'), or an HMAC of it
+ * keyed by the secret; upper-case hex.
+ */
+export function vonageSignature(params: Record<string, string>, secret: string, method: VonageSignatureMethod): string {
+  const q = Object.keys(params).filter((k) => k !== 'sig').sort().map((k) => `&${k}=${String(params[k]).replace(/[&=]/g, '_')}`).join('');
+  const hex = method === 'md5hash' ? createHash('md5').update(q + secret).digest('hex') : createHmac(method, secret).update(q).digest('hex');
+  return hex.toUpperCase();
+}
+
+/** Constant-time check of a `sig` parameter. */
+export function vonageSignatureValid(params: Record<string, string>, secret: string, method: VonageSignatureMethod): boolean {
+  const sig = params.sig;
+  if (!sig) return false;
+  const a = Buffer.from(vonageSignature(params, secret, method));
+  const b = Buffer.from(sig.toUpperCase());
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export class VonageProvider implements DeliveryProvider {
+  readonly type = 'vonage';
+  readonly channels: readonly Channel[] = ['sms'];
+  readonly name: string;
+  private readonly url: string;
+
+  constructor(readonly config: VonageConfig) {
+    this.name = config.name;
+    this.url = `${(config.baseUrl ?? 'https://rest.nexmo.com/sms').replace(/\/+$/, '')}/json`;
+  }
+
+  async send(m: OutgoingMessage, ctx: SendContext): Promise<SendResult> {
+    const form = new URLSearchParams({
+      api_key: this.config.apiKey, api_secret: this.config.apiSecret, from: this.config.from, to: m.to.replace(/^\+/, ''), text: m.text,
+      'client-ref': m.id,
+    });
+    if (countSegments(m.text).encoding === 'UCS-2') form.set('type', 'unicode');
+    if (ctx.statusCallbackUrl) form.set('callback', ctx.statusCallbackUrl);
+    const r = await callProvider(this.url, {
+      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+      body: form.toString(),
+      timeoutMs: this.config.timeoutMs,
+    });
+    if (r.status !== 200) failForStatus(r, undefined, `vonage ${r.status}: ${r.text.slice(0, 200)}`);
+    const j = r.json as { messages?: { status?: string; 'message-id'?: string; 'message-price'?: string; 'error-text'?: string }[] } | null;
+    const first = j?.messages?.[0];
+    if (!first || first.status === undefined) throw new ProviderError('unknown', 'vonage answered without a message status', { httpStatus: r.status });
+    if (first.status !== '0') {
+      const kind = TRANSIENT.has(first.status) ? 'transient' : 'rejected';
+      throw new ProviderError(kind, `vonage status ${first.status}: ${first['error-text'] ?? ''}`.trim(), { code: first.status, httpStatus: r.status });
+    }
+    const price = first['message-price'] !== undefined ? Number(first['message-price']) : undefined;
+    return { providerMessageId: first['message-id'], price: Number.isFinite(price) ? price : undefined, priceCurrency: price !== undefined ? 'EUR' : undefined };
+  }
+}
