@@ -65,7 +65,7 @@ function readPrices(v: string | undefined): PriceTable {
   if (!t || typeof t !== 'object') throw new ConfigError('OTPD_PRICES must be a JSON object');
   const o = t as Record<string, unknown>;
   const table: PriceTable = { currency: typeof o.currency === 'string' ? o.currency : 'EUR' };
-  for (const ch of ['sms', 'whatsapp'] as const) {
+  for (const ch of ['sms', 'whatsapp', 'email'] as const) {
     const row = o[ch];
     if (row === undefined) continue;
     if (!row || typeof row !== 'object') throw new ConfigError(`OTPD_PRICES.${ch} must be an object of country -> price`);

@@ -15,7 +15,7 @@ export const StatusSchema = Type.Union(STATUSES.map((s) => Type.Literal(s)));
 
 export const StartBody = Type.Object(
   {
-    to: Type.String({ minLength: 1, maxLength: 32, description: 'Mobile number in international format (E.164 preferred), e.g. +33612345678' }),
+    to: Type.String({ minLength: 1, maxLength: 254, description: 'Mobile number in international format (E.164 preferred), e.g. +33612345678; an email address for the email channel' }),
     channel: Type.Optional(ChannelSchema),
     channels: Type.Optional(Type.Array(ChannelSchema, {
       minItems: 1, maxItems: CHANNELS.length, uniqueItems: true,
@@ -41,8 +41,8 @@ export type StartBodyT = Static<typeof StartBody>;
 export const Verification = Type.Object(
   {
     id: Type.String({ examples: ['ver_01JD3K5Q4V8Y2M9N7P6R5S4T3W'] }),
-    to: Type.String({ description: 'E.164' }),
-    countryIso: Type.String(),
+    to: Type.String({ description: 'E.164, or an email address' }),
+    countryIso: Type.Union([Type.String(), Type.Null()], { description: 'Null for email' }),
     channel: ChannelSchema,
     locale: Type.String(),
     status: StatusSchema,
@@ -75,7 +75,7 @@ export const VerificationList = Type.Object({
 
 export const ListQuery = Type.Object(
   {
-    to: Type.Optional(Type.String({ maxLength: 32 })),
+    to: Type.Optional(Type.String({ maxLength: 254 })),
     status: Type.Optional(StatusSchema),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20 })),
     cursor: Type.Optional(Type.String({ maxLength: 200 })),
@@ -90,7 +90,7 @@ export const CheckBody = Type.Object(
   { additionalProperties: false },
 );
 export const CheckByRecipientBody = Type.Object(
-  { to: Type.String({ minLength: 1, maxLength: 32 }), code: Type.String({ maxLength: 64 }) },
+  { to: Type.String({ minLength: 1, maxLength: 254 }), code: Type.String({ maxLength: 64 }) },
   { additionalProperties: false },
 );
 

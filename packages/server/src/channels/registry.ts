@@ -17,6 +17,7 @@ import { ConsoleProvider } from './console/index.js';
 import { HttpSmsProvider } from './http-sms/index.js';
 import { TwilioProvider } from './twilio/index.js';
 import { VonageProvider, type VonageConfig } from './vonage/index.js';
+import { SmtpProvider } from './smtp/index.js';
 import type { DeliveryProvider } from './types.js';
 
 const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,39}$', description: 'lower-case name used in routing and receipt URLs' });
@@ -57,9 +58,16 @@ const VonageSchema = Type.Object({
   baseUrl: Type.Optional(Url), timeoutMs: Timeout,
 }, { additionalProperties: false });
 
+const SmtpSchema = Type.Object({
+  name: Name, type: Type.Literal('smtp'),
+  url: Type.String({ pattern: '^smtps?://' }),
+  from: Type.String({ minLength: 3 }),
+  insecureTls: Type.Optional(Type.Boolean()), timeoutMs: Timeout,
+}, { additionalProperties: false });
+
 const ConsoleSchema = Type.Object({ name: Name, type: Type.Literal('console') }, { additionalProperties: false });
 
-export const ProviderConfigSchema = Type.Union([TwilioSchema, VonageSchema, HttpSchema, ConsoleSchema]);
+export const ProviderConfigSchema = Type.Union([TwilioSchema, VonageSchema, HttpSchema, SmtpSchema, ConsoleSchema]);
 export type ProviderConfig = Static<typeof ProviderConfigSchema>;
 
 const RuleSchema = Type.Object({
@@ -95,6 +103,7 @@ export function createProviders(configs: readonly ProviderConfig[], dev: { inbox
       case 'twilio': return new TwilioProvider(c);
       case 'http': return new HttpSmsProvider(c);
       case 'vonage': return new VonageProvider(c as VonageConfig);
+      case 'smtp': return new SmtpProvider(c);
       case 'console':
         if (!dev) throw new Error(`provider ${c.name}: the console provider exists only in development`);
         return new ConsoleProvider(dev.inbox, dev.out, dev.now, c.name);

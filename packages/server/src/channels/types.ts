@@ -13,6 +13,9 @@ export interface OutgoingMessage {
   to: string;
   locale: string;
   text: string;
+  /** Email only: subject and HTML body (the text is the plain-text part). */
+  subject?: string | undefined;
+  html?: string | undefined;
   code: string;
   /** Minutes the code stays valid (for provider-side templates). */
   ttlMinutes: number;

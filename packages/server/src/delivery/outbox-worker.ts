@@ -204,9 +204,14 @@ export class OutboxWorker {
     const attemptId = m.attempt.id;
     try {
       const code = openCode(this.keys, m.verificationId, m.codeSealed);
-      const text = m.body.replaceAll('{{pin}}', code);
+      const fill = (t: string) => t.replaceAll('{{pin}}', code);
+      const parts = m.channel === 'email' ? (JSON.parse(m.body) as { subject: string; text: string; html: string }) : null;
+      const text = fill(parts ? parts.text : m.body);
       const r = await provider.send(
-        { id: m.id, appId: m.appId, verificationId: m.verificationId, channel: m.channel, to: m.to, locale: m.locale, text, code, ttlMinutes: Math.ceil(m.ttlSeconds / 60) },
+        {
+          id: m.id, appId: m.appId, verificationId: m.verificationId, channel: m.channel, to: m.to, locale: m.locale, text, code,
+          subject: parts ? fill(parts.subject) : undefined, html: parts ? fill(parts.html) : undefined, ttlMinutes: Math.ceil(m.ttlSeconds / 60),
+        },
         { statusCallbackUrl: this.statusCallback(m, provider) },
       );
       this.breakers.success(provider.name);

@@ -17,6 +17,7 @@ export const ERRORS = {
   app_disabled: { status: 403, title: 'This app is disabled' },
   // verification rules
   invalid_phone_number: { status: 422, title: 'The phone number is not a valid mobile number' },
+  invalid_email: { status: 422, title: 'The email address is not valid' },
   country_not_allowed: { status: 422, title: "The destination country is not allowed for this app" },
   invalid_code: { status: 422, title: 'The code is not well formed' },
   channel_unavailable: { status: 503, title: 'No delivery channel is configured for this channel' },

@@ -41,3 +41,25 @@ export function assertCountryAllowed(countryIso: string, allowed?: readonly stri
     throw new OtpdError('country_not_allowed', `Numbers in ${countryIso} are not allowed for this app`);
   }
 }
+
+export interface Email {
+  /** The address with its domain lower-cased. */
+  address: string;
+}
+
+// Practical address check (RFC 5321 limits, one @, a dotted domain, no spaces or control characters); whether
+// the mailbox exists is only known by delivering to it.
+const EMAIL = /^[^\s@"<>()[\]\\,;:]{1,64}@(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/i;
+
+/**
+ * Validates an email address for the email channel.
+ * @example parseEmail('Ada@Example.COM') // { address: 'Ada@example.com' }
+ */
+export function parseEmail(input: string): Email {
+  const s = input.trim();
+  const at = s.lastIndexOf('@');
+  if (s.length > 254 || at < 1 || !EMAIL.test(s)) {
+    throw new OtpdError('invalid_email', `${JSON.stringify(input.slice(0, 80))} is not a valid email address`);
+  }
+  return { address: `${s.slice(0, at)}@${s.slice(at + 1).toLowerCase()}` };
+}

@@ -7,8 +7,11 @@ import { OtpdError } from './errors.js';
 export const CODE_TYPES = ['numeric', 'alpha', 'alphanumeric'] as const;
 export type CodeType = (typeof CODE_TYPES)[number];
 
-export const CHANNELS = ['sms', 'whatsapp'] as const;
+export const CHANNELS = ['sms', 'whatsapp', 'email'] as const;
 export type Channel = (typeof CHANNELS)[number];
+
+/** Channels that deliver to a phone number (the others deliver to an email address). */
+export const PHONE_CHANNELS: readonly Channel[] = ['sms', 'whatsapp'];
 
 /** The full policy a verification runs under. Durations are in seconds. */
 export interface Policy {

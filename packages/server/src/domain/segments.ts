@@ -34,6 +34,8 @@ export interface PriceTable {
   currency: string;
   sms?: Record<string, number>;
   whatsapp?: Record<string, number>;
+  /** Price per email; the country key is `*` (emails have no country). */
+  email?: Record<string, number>;
 }
 
 export const EMPTY_PRICES: PriceTable = Object.freeze({ currency: 'EUR' });

@@ -61,3 +61,34 @@ export function renderTemplate(template: string, v: TemplateVars): string {
     return v.app;
   });
 }
+
+/** Built-in email texts (subject, plain text, HTML body). The SMS text doubles as the plain text part. */
+export const BUILTIN_EMAIL_SUBJECTS: Readonly<Record<string, string>> = Object.freeze({
+  en: 'Your {{app}} verification code: {{pin}}',
+  fr: 'Votre code de vérification {{app}} : {{pin}}',
+  nl: 'Je {{app}}-verificatiecode: {{pin}}',
+  de: 'Ihr {{app}}-Bestätigungscode: {{pin}}',
+  es: 'Tu código de verificación de {{app}}: {{pin}}',
+  it: 'Il tuo codice di verifica {{app}}: {{pin}}',
+  pt: 'O seu código de verificação {{app}}: {{pin}}',
+  tr: '{{app}} doğrulama kodunuz: {{pin}}',
+});
+
+/** Escapes text for HTML element content and attribute values. */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/**
+ * Subject, text and HTML of a verification email, with `{{pin}}` left in for the worker (codes are ASCII letters
+ * and digits, so they need no escaping). Every other value is escaped in the HTML part.
+ */
+export function renderEmail(locale: string, v: Omit<TemplateVars, 'pin'>): { subject: string; text: string; html: string } {
+  const pinVars = { ...v, pin: '{{pin}}' };
+  const subject = renderTemplate(BUILTIN_EMAIL_SUBJECTS[locale] ?? BUILTIN_EMAIL_SUBJECTS.en!, pinVars);
+  const text = renderTemplate(BUILTIN_TEMPLATES[locale] ?? BUILTIN_TEMPLATES.en!, pinVars);
+  const escapedText = renderTemplate(BUILTIN_TEMPLATES[locale] ?? BUILTIN_TEMPLATES.en!, { ...pinVars, app: escapeHtml(v.app) });
+  const html = `<!doctype html><html lang="${escapeHtml(locale)}"><body style="font-family:system-ui,sans-serif;color:#111">` +
+    `<p>${escapedText.replace('{{pin}}', '<strong style="font-size:28px;letter-spacing:4px">{{pin}}</strong>')}</p></body></html>`;
+  return { subject, text, html };
+}

@@ -138,7 +138,8 @@ export function afterVerified(now: number): PhoneState {
 export interface VerificationView {
   id: string;
   to: string;
-  countryIso: string;
+  /** Null for email recipients. */
+  countryIso: string | null;
   channel: Channel;
   locale: string;
   status: Status;
@@ -170,7 +171,7 @@ export function toView(v: VerificationRecord, now: number, currency: string): Ve
   return {
     id: v.id,
     to: v.to,
-    countryIso: v.countryIso,
+    countryIso: v.countryIso || null,
     channel: v.channel,
     locale: v.locale,
     status,

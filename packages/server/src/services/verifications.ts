@@ -7,10 +7,10 @@ import type { Clock } from '../domain/clock.js';
 import { codeMatches, generateCode, hashCode, normalizeCode, sealCode, type CodeKeys } from '../domain/code.js';
 import { OtpdError } from '../domain/errors.js';
 import { isId, newId } from '../domain/ids.js';
-import { assertCountryAllowed, parsePhone } from '../domain/phone.js';
-import { assertInRange, resolvePolicy, type Channel, type CodeType, type Policy } from '../domain/policy.js';
+import { assertCountryAllowed, parseEmail, parsePhone } from '../domain/phone.js';
+import { PHONE_CHANNELS, assertInRange, resolvePolicy, type Channel, type CodeType, type Policy } from '../domain/policy.js';
 import { countSegments, messageCost, type PriceTable } from '../domain/segments.js';
-import { BUILTIN_TEMPLATES, chooseLocale, renderTemplate } from '../domain/template.js';
+import { BUILTIN_TEMPLATES, chooseLocale, renderEmail, renderTemplate } from '../domain/template.js';
 import {
   currentPhoneState, decideSend, effectiveStatus, toView, type Status, type VerificationRecord, type VerificationView,
 } from '../domain/verification.js';
@@ -89,6 +89,15 @@ function canonical(v: unknown): string {
 
 const notFound = () => new OtpdError('verification_not_found', 'No verification with this id in this app');
 
+/** A recipient as given to the API: an email address (has an @) or a phone number. */
+function parseRecipient(to: string): { to: string; countryIso: string; kind: 'email' | 'phone' } {
+  if (to.includes('@')) return { to: parseEmail(to).address, countryIso: '', kind: 'email' };
+  const p = parsePhone(to);
+  return { to: p.e164, countryIso: p.countryIso, kind: 'phone' };
+}
+
+const kindOf = (c: Channel): 'email' | 'phone' => (PHONE_CHANNELS.includes(c) ? 'phone' : 'email');
+
 export class VerificationsService {
   private readonly idemTtl: number;
   private readonly locales = Object.keys(BUILTIN_TEMPLATES);
@@ -106,8 +115,12 @@ export class VerificationsService {
 
   /** The text with `{{pin}}` left in, its parts and its cost. Parts do not depend on the code (always GSM-7 basic). */
   private compose(app: AppRecord, channel: Channel, countryIso: string, locale: string, policy: Pick<Policy, 'ttl' | 'codeLength'>) {
-    const template = BUILTIN_TEMPLATES[locale] ?? BUILTIN_TEMPLATES.en!;
     const vars = { ttlMinutes: Math.ceil(policy.ttl / 60), app: app.settings.brandName ?? app.name };
+    if (channel === 'email') {
+      // Stored as JSON (subject, text, html) with {{pin}} still in each part.
+      return { body: JSON.stringify(renderEmail(locale, vars)), parts: 1, cost: messageCost(this.d.prices, channel, '*', 1) };
+    }
+    const template = BUILTIN_TEMPLATES[locale] ?? BUILTIN_TEMPLATES.en!;
     const body = renderTemplate(template, { ...vars, pin: '{{pin}}' });
     const parts = channel === 'sms' ? countSegments(renderTemplate(template, { ...vars, pin: '0'.repeat(policy.codeLength) })).parts : 1;
     return { body, parts, cost: messageCost(this.d.prices, channel, countryIso, parts) };
@@ -153,10 +166,15 @@ export class VerificationsService {
     }
     const stepTimeout = input.stepTimeout ?? s.stepTimeout ?? 30;
     assertInRange('stepTimeout', stepTimeout);
-    const phone = parsePhone(input.to);
-    assertCountryAllowed(phone.countryIso, s.allowedCountries, s.deniedCountries);
+    const kinds = new Set(channels.map(kindOf));
+    if (kinds.size > 1) {
+      throw new OtpdError('invalid_request', 'One workflow cannot mix email with phone channels: they need different recipients', { extensions: { errors: [{ pointer: '/channels', detail: 'mixes email and phone channels' }] } });
+    }
+    // `phone` is the recipient: an E.164 number, or (email workflows) an address with no country.
+    const phone = kinds.has('email') ? { e164: parseEmail(input.to).address, countryIso: '' } : parsePhone(input.to);
+    if (phone.countryIso) assertCountryAllowed(phone.countryIso, s.allowedCountries, s.deniedCountries);
     const routes = channels.map((c) => this.routeOf(app, c, phone.countryIso));
-    const locale = chooseLocale({ requested: input.locale, countryIso: phone.countryIso, appDefault: s.defaultLocale, available: this.locales });
+    const locale = chooseLocale({ requested: input.locale, countryIso: phone.countryIso || undefined, appDefault: s.defaultLocale, available: this.locales });
     const steps = channels.map((c, i) => ({ channel: c, step: i, route: routes[i]!, waiting: i > 0, ...this.compose(app, c, phone.countryIso, locale, policy) }));
     const { parts, cost } = steps[0]!;
     const channel = channels[0]!;
@@ -203,7 +221,7 @@ export class VerificationsService {
       before = Buffer.from(q.cursor, 'base64url').toString('utf8');
       if (!isId('ver', before)) throw new OtpdError('invalid_request', 'cursor is not valid', { extensions: { errors: [{ pointer: '/cursor', detail: 'not a cursor from this API' }] } });
     }
-    const to = q.to !== undefined ? parsePhone(q.to).e164 : undefined;
+    const to = q.to !== undefined ? parseRecipient(q.to).to : undefined;
     const rows = await this.d.store.listVerifications(app.id, { to, status: q.status, limit: limit + 1, before }, this.d.clock.now());
     const page = rows.slice(0, limit);
     const last = page.at(-1);
@@ -223,7 +241,7 @@ export class VerificationsService {
     if ('id' in t) {
       if (!isId('ver', t.id)) throw notFound();
     } else {
-      t = { to: parsePhone(t.to).e164 };
+      t = { to: parseRecipient(t.to).to };
     }
     const now = this.d.clock.now();
     const lockout = resolvePolicy(app.settings).lockout;
@@ -254,6 +272,9 @@ export class VerificationsService {
       const decision = decideSend(currentPhoneState(prev, policy, now), policy, now, 'resend');
       if (!decision.ok) return decision.state ? { ok: false, error: decision.error, phone: decision.state } : { ok: false, error: decision.error };
       const ch = channel ?? cur.channel;
+      if (kindOf(ch) !== kindOf(cur.channel)) {
+        return { ok: false, error: new OtpdError('invalid_request', `A verification sent to ${cur.to} cannot be resent on the ${ch} channel`, { extensions: { errors: [{ pointer: '/channel', detail: 'needs another kind of recipient' }] } }) };
+      }
       const route = this.routeOf(app, ch, cur.countryIso);
       const ttl = Math.round((cur.expiresAt - cur.createdAt) / 1000);
       const { body, parts, cost } = this.compose(app, ch, cur.countryIso, cur.locale, { ttl, codeLength: cur.codeLength });
