@@ -18,6 +18,7 @@ import { HttpSmsProvider } from './http-sms/index.js';
 import { TwilioProvider } from './twilio/index.js';
 import { VonageProvider, type VonageConfig } from './vonage/index.js';
 import { SmtpProvider } from './smtp/index.js';
+import { WhatsAppProvider, type WhatsAppConfig } from './whatsapp/index.js';
 import type { DeliveryProvider } from './types.js';
 
 const Name = Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,39}$', description: 'lower-case name used in routing and receipt URLs' });
@@ -65,9 +66,22 @@ const SmtpSchema = Type.Object({
   insecureTls: Type.Optional(Type.Boolean()), timeoutMs: Timeout,
 }, { additionalProperties: false });
 
+const WhatsAppSchema = Type.Object({
+  name: Name, type: Type.Literal('whatsapp'),
+  phoneNumberId: Type.String({ pattern: '^[0-9]{5,20}$' }),
+  accessToken: Type.String({ minLength: 10 }),
+  appSecret: Type.String({ minLength: 8 }),
+  verifyToken: Type.String({ minLength: 8 }),
+  templates: Type.Record(Type.String({ pattern: '^(\\*|[a-z]{2,3}(-[A-Za-z0-9]{2,8})*)$' }), Type.Object({
+    name: Type.String({ pattern: '^[a-z0-9_]{1,512}$' }), language: Type.String({ pattern: '^[a-z]{2,3}(_[A-Z]{2})?$' }),
+  }, { additionalProperties: false }), { minProperties: 1 }),
+  copyCodeButton: Type.Optional(Type.Boolean()),
+  baseUrl: Type.Optional(Url), timeoutMs: Timeout,
+}, { additionalProperties: false });
+
 const ConsoleSchema = Type.Object({ name: Name, type: Type.Literal('console') }, { additionalProperties: false });
 
-export const ProviderConfigSchema = Type.Union([TwilioSchema, VonageSchema, HttpSchema, SmtpSchema, ConsoleSchema]);
+export const ProviderConfigSchema = Type.Union([TwilioSchema, VonageSchema, WhatsAppSchema, HttpSchema, SmtpSchema, ConsoleSchema]);
 export type ProviderConfig = Static<typeof ProviderConfigSchema>;
 
 const RuleSchema = Type.Object({
@@ -104,6 +118,7 @@ export function createProviders(configs: readonly ProviderConfig[], dev: { inbox
       case 'http': return new HttpSmsProvider(c);
       case 'vonage': return new VonageProvider(c as VonageConfig);
       case 'smtp': return new SmtpProvider(c);
+      case 'whatsapp': return new WhatsAppProvider(c as WhatsAppConfig);
       case 'console':
         if (!dev) throw new Error(`provider ${c.name}: the console provider exists only in development`);
         return new ConsoleProvider(dev.inbox, dev.out, dev.now, c.name);

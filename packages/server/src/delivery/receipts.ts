@@ -11,6 +11,7 @@ import { isId } from '../domain/ids.js';
 import type { DeliveryProvider } from '../channels/types.js';
 import { TwilioProvider } from '../channels/twilio/index.js';
 import { VonageProvider, vonageSignatureValid } from '../channels/vonage/index.js';
+import { WhatsAppProvider, metaSignatureValid } from '../channels/whatsapp/index.js';
 import { callbackTokenValid, type CodeKeys } from '../domain/code.js';
 import type { Receipt, Store } from '../store/ports.js';
 
@@ -19,6 +20,13 @@ const TWILIO_STATUS: Record<string, Receipt['status'] | undefined> = {
   sent: 'sent', delivered: 'delivered', undelivered: 'undelivered', failed: 'failed', read: 'delivered',
 };
 // https://developer.vonage.com/en/messaging/sms/guides/delivery-receipts
+const WHATSAPP_STATUS: Record<string, Receipt['status'] | undefined> = { sent: 'sent', delivered: 'delivered', read: 'delivered', failed: 'failed' };
+
+interface MetaWebhook {
+  object?: string;
+  entry?: { changes?: { field?: string; value?: { statuses?: { id?: string; status?: string; biz_opaque_callback_data?: string; errors?: { code?: number }[] }[] } }[] }[];
+}
+
 const VONAGE_STATUS: Record<string, Receipt['status'] | undefined> = {
   delivered: 'delivered', expired: 'undelivered', failed: 'failed', rejected: 'failed', accepted: 'sent', buffered: 'sent',
 };
@@ -91,5 +99,42 @@ export class ReceiptsService {
     if (!status) return;
     const errorCode = params['err-code'] && params['err-code'] !== '0' ? params['err-code'] : undefined;
     await this.apply(source, { provider: providerName, messageId, providerMessageId: params.messageId, status, errorCode, at: this.clock.now() });
+  }
+
+  /** Meta's webhook verification handshake: the challenge back when the verify token matches. */
+  whatsappHandshake(providerName: string, q: Record<string, string | undefined>): string {
+    const p = this.providers.get(providerName);
+    if (!(p instanceof WhatsAppProvider) || q['hub.mode'] !== 'subscribe' || q['hub.verify_token'] !== p.config.verifyToken || !q['hub.challenge']) {
+      throw new OtpdError('invalid_signature', 'verify token does not match');
+    }
+    return q['hub.challenge'];
+  }
+
+  /**
+   * A WhatsApp Cloud API webhook: X-Hub-Signature-256 over the raw body must verify first. Statuses are matched by
+   * `biz_opaque_callback_data` (otpd's message id) or the wamid. A signed status for a message otpd does not know
+   * (another system using the same number) is recorded and not applied, but answered 200: Meta retries other
+   * answers and eventually disables the subscription.
+   */
+  async whatsapp(providerName: string, rawBody: Buffer, signature: string | undefined, body: unknown): Promise<void> {
+    const source = `whatsapp:${providerName}`;
+    const p = this.providers.get(providerName);
+    if (!(p instanceof WhatsAppProvider)) return this.refuse(source, 'unknown_callback', 'no such WhatsApp provider');
+    if (!metaSignatureValid(p.config.appSecret, rawBody, signature)) return this.refuse(source, 'invalid_signature', 'X-Hub-Signature-256 does not verify');
+    const hook = (body ?? {}) as MetaWebhook;
+    for (const entry of hook.entry ?? []) {
+      for (const change of entry.changes ?? []) {
+        for (const st of change.value?.statuses ?? []) {
+          const status = WHATSAPP_STATUS[st.status ?? ''];
+          if (!status || !st.id) continue;
+          const messageId = st.biz_opaque_callback_data && isId('msg', st.biz_opaque_callback_data) ? st.biz_opaque_callback_data : undefined;
+          const res = await this.store.applyReceipt({
+            provider: providerName, messageId, providerMessageId: st.id, status, errorCode: st.errors?.[0]?.code !== undefined ? String(st.errors[0].code) : undefined, at: this.clock.now(),
+          });
+          if (res.result === 'unknown' || res.result === 'mismatch') await this.store.recordRejectedCallback(source, `status for an unknown message (${res.result})`, this.clock.now());
+          if (res.result === 'applied' && res.advanced) this.onAdvance(res.appId, res.to);
+        }
+      }
+    }
   }
 }

@@ -134,7 +134,8 @@ export interface MessageOutcome {
 
 export interface Receipt {
   provider: string;
-  messageId: string;
+  /** otpd's message id; when absent, the message is found by the provider's message id. */
+  messageId?: string | undefined;
   providerMessageId?: string | undefined;
   status: 'sent' | 'delivered' | 'undelivered' | 'failed';
   errorCode?: string | undefined;

@@ -6,11 +6,21 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { ReceiptsService } from '../../delivery/receipts.js';
 import { problems } from '../schemas.js';
+import { OtpdError } from '../../domain/errors.js';
 
 /** Registers the receipt routes on a `/webhooks` scope. */
 export async function webhookRoutes(app: FastifyInstance, receipts: ReceiptsService): Promise<void> {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
+  });
+  // JSON bodies keep their raw bytes: Meta signs the exact bytes it sent.
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: 256 * 1024 }, (req, body, done) => {
+    (req as FastifyRequest & { rawBody?: Buffer }).rawBody = body as Buffer;
+    try {
+      done(null, JSON.parse((body as Buffer).toString('utf8')));
+    } catch {
+      done(new OtpdError('malformed_json', 'The body is not valid JSON'), undefined);
+    }
   });
 
   app.post('/twilio/:provider', {
@@ -47,4 +57,30 @@ export async function webhookRoutes(app: FastifyInstance, receipts: ReceiptsServ
   };
   app.get('/vonage/:provider', { schema: vonageSchema }, vonage);
   app.post('/vonage/:provider', { schema: vonageSchema }, vonage);
+
+  app.get('/whatsapp/:provider', {
+    schema: {
+      tags: ['webhooks'], summary: 'Meta webhook verification handshake',
+      params: Type.Object({ provider: Type.String({ maxLength: 40 }) }),
+      querystring: Type.Object({ 'hub.mode': Type.Optional(Type.String()), 'hub.verify_token': Type.Optional(Type.String()), 'hub.challenge': Type.Optional(Type.String({ maxLength: 200 })) }),
+    },
+  }, async (req, reply) => {
+    const { provider } = req.params as { provider: string };
+    return reply.type('text/plain').send(receipts.whatsappHandshake(provider, req.query as Record<string, string>));
+  });
+
+  app.post('/whatsapp/:provider', {
+    schema: {
+      tags: ['webhooks'], summary: 'WhatsApp Cloud API webhook (message statuses)',
+      description: 'Verified with X-Hub-Signature-256 (HMAC-SHA256 of the raw body with the app secret).',
+      params: Type.Object({ provider: Type.String({ maxLength: 40 }) }),
+      response: { 200: Type.Null(), ...problems(400, 403, 404) },
+    },
+  }, async (req, reply) => {
+    const { provider } = req.params as { provider: string };
+    const raw = (req as FastifyRequest & { rawBody?: Buffer }).rawBody ?? Buffer.alloc(0);
+    const sig = req.headers['x-hub-signature-256'];
+    await receipts.whatsapp(provider, raw, typeof sig === 'string' ? sig : undefined, req.body);
+    return reply.code(200).send();
+  });
 }

@@ -584,7 +584,10 @@ export class SqliteStore implements Store {
 
   async applyReceipt(r: Receipt): Promise<ReceiptResult> {
     return this.tx((): ReceiptResult => {
-      const m = this.db.prepare('SELECT id, app_id, to_addr, verification_id, step, status, provider, provider_message_id FROM outbox WHERE id = ?').get(r.messageId) as Row | undefined;
+      const cols = 'id, app_id, to_addr, verification_id, step, status, provider, provider_message_id';
+      const m = (r.messageId
+        ? this.db.prepare(`SELECT ${cols} FROM outbox WHERE id = ?`).get(r.messageId)
+        : r.providerMessageId ? this.db.prepare(`SELECT ${cols} FROM outbox WHERE provider = ? AND provider_message_id = ?`).get(r.provider, r.providerMessageId) : undefined) as Row | undefined;
       if (!m || m.provider !== r.provider) return { result: 'unknown' };
       if (r.providerMessageId && m.provider_message_id && m.provider_message_id !== r.providerMessageId) return { result: 'mismatch' };
       const final = ['delivered', 'undelivered', 'failed'];
