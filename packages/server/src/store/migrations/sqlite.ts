@@ -150,7 +150,10 @@ INSERT INTO outbox_v2 (id, app_id, verification_id, channel, to_addr, locale, bo
     sent_at, provider, error, parts, cost FROM outbox;
 DROP TABLE outbox;
 ALTER TABLE outbox_v2 RENAME TO outbox;
-CREATE INDEX outbox_due ON outbox(available_at) WHERE status IN ('queued','sending');
+-- One partial index per claimable status: SQLite uses a partial index only when the query's WHERE matches its
+-- predicate, and the worker claims 'queued' and lease-expired 'sending' rows with separate statements.
+CREATE INDEX outbox_queued ON outbox(available_at) WHERE status = 'queued';
+CREATE INDEX outbox_sending ON outbox(available_at) WHERE status = 'sending';
 CREATE INDEX outbox_verification ON outbox(verification_id, step);
 CREATE INDEX outbox_fallback_due ON outbox(fallback_at) WHERE fallback_at IS NOT NULL;
 CREATE INDEX outbox_provider_id ON outbox(provider, provider_message_id) WHERE provider_message_id IS NOT NULL;

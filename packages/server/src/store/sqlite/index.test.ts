@@ -43,6 +43,14 @@ describe('SqliteStore', () => {
     expect(store.db.pragma('synchronous', { simple: true })).toBe(2);
   });
 
+  it('no prepared statement scans a whole table (every hot path has its index)', () => {
+    const plans = store.explainPlans();
+    expect(plans.length).toBeGreaterThan(30);
+    // Listing apps reads them all on purpose; everything else must search an index.
+    const scans = plans.filter((p) => /\bSCAN (?!CONSTANT)/.test(p.plan) && p.name !== 'appList');
+    expect(scans).toEqual([]);
+  });
+
   it('group commit: an op that fails rolls back alone, leaving no half-written state', async () => {
     // Same tick, so one group: the second reuses the first's id (primary key violation) after writing nothing else.
     const results = await Promise.allSettled([

@@ -243,8 +243,14 @@ export class SqliteStore implements Store {
           created_at, sent_at, provider, error, parts, cost, step, route, route_index)
         VALUES (@id, @app_id, @verification_id, @channel, @to_addr, @locale, @body, @status, @attempts, @available_at,
           @created_at, @sent_at, @provider, @error, @parts, @cost, @step, @route, @route_index)`),
-      outClaim: d.prepare(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, available_at = @lease
-        WHERE id IN (SELECT id FROM outbox WHERE status IN ('queued','sending') AND available_at <= @now ORDER BY available_at LIMIT @limit)
+      // Two claims: rows due in 'queued' (the usual case), and rows whose lease ran out in 'sending' (a worker died;
+      // only those can have an unfinished attempt, since completing a message finishes its attempt in the same
+      // transaction).
+      outClaimQueued: d.prepare(`UPDATE outbox SET status = 'sending', attempts = attempts + 1, available_at = @lease
+        WHERE id IN (SELECT id FROM outbox WHERE status = 'queued' AND available_at <= @now ORDER BY available_at LIMIT @limit)
+        RETURNING *`),
+      outClaimExpired: d.prepare(`UPDATE outbox SET attempts = attempts + 1, available_at = @lease
+        WHERE id IN (SELECT id FROM outbox WHERE status = 'sending' AND available_at <= @now ORDER BY available_at LIMIT @limit)
         RETURNING *`),
       outCodeOf: d.prepare('SELECT code_sealed, status, expires_at, created_at, channels, channel, step, step_timeout FROM verifications WHERE id = ?'),
       outDone: d.prepare(`UPDATE outbox SET status = @status, available_at = coalesce(@available_at, available_at),
@@ -272,7 +278,9 @@ export class SqliteStore implements Store {
       stepClearFallback: d.prepare('UPDATE outbox SET fallback_at = NULL WHERE verification_id = ? AND step = ?'),
       fallbackDue: d.prepare('SELECT id, app_id, verification_id, step FROM outbox WHERE fallback_at <= ? ORDER BY fallback_at LIMIT ?'),
       fallbackClear: d.prepare('UPDATE outbox SET fallback_at = NULL WHERE id = ?'),
-      nextDue: d.prepare(`SELECT min(t) AS t FROM (SELECT min(available_at) AS t FROM outbox WHERE status IN ('queued','sending')
+      fallbackAny: d.prepare('SELECT 1 FROM outbox WHERE fallback_at <= ? LIMIT 1'),
+      nextDue: d.prepare(`SELECT min(t) AS t FROM (SELECT min(available_at) AS t FROM outbox WHERE status = 'queued'
+          UNION ALL SELECT min(available_at) FROM outbox WHERE status = 'sending'
           UNION ALL SELECT min(fallback_at) FROM outbox WHERE fallback_at IS NOT NULL)`),
       appInsert: d.prepare('INSERT INTO apps (id, name, enabled, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)'),
       appGet: d.prepare('SELECT * FROM apps WHERE id = ?'),
@@ -319,6 +327,21 @@ export class SqliteStore implements Store {
       const r = results[i]!;
       if (r.ok) op.resolve(r.value);
       else op.reject(r.value);
+    });
+  }
+
+  /**
+   * Query plans of the prepared statements (for tests that guard against full table scans on hot paths).
+   * Every parameter is bound to NULL; only the plan is read.
+   */
+  explainPlans(): { name: string; plan: string }[] {
+    return Object.entries(this.s).map(([name, stmt]) => {
+      const sql = (stmt as Database.Statement).source;
+      const named = [...new Set([...sql.matchAll(/@(\w+)/g)].map((m) => m[1]!))];
+      const positional = (sql.match(/\?/g) ?? []).length;
+      const explain = this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`);
+      const rows = (named.length ? explain.all(Object.fromEntries(named.map((n) => [n, null]))) : explain.all(...Array(positional).fill(null))) as { detail: string }[];
+      return { name, plan: rows.map((r) => r.detail).join(' | ') };
     });
   }
 
@@ -505,10 +528,12 @@ export class SqliteStore implements Store {
 
   async claimMessages(now: number, limit: number, leaseMs: number, choose: ChooseProvider): Promise<ClaimedMessage[]> {
     return this.tx(() => {
-      const rows = this.s.outClaim.all({ now, lease: now + leaseMs, limit }) as Row[];
+      const expired = this.s.outClaimExpired.all({ now, lease: now + leaseMs, limit }) as Row[];
+      const queued = expired.length < limit ? (this.s.outClaimQueued.all({ now, lease: now + leaseMs, limit: limit - expired.length }) as Row[]) : [];
+      const rows: Row[] = expired.length ? [...expired.map((r): Row => ({ ...r, expired: 1 })), ...queued] : queued;
       return rows.map((r): ClaimedMessage => {
         const v = this.s.outCodeOf.get(r.verification_id) as Row | undefined;
-        const last = this.s.attLast.get(r.id) as { id: string; provider: string; outcome: string } | undefined;
+        const last = r.expired ? (this.s.attLast.get(r.id) as { id: string; provider: string; outcome: string } | undefined) : undefined;
         const m: ClaimedMessage = {
           ...toOutbox(r),
           codeSealed: v ? bufOrNull(v.code_sealed) : null,
@@ -523,7 +548,7 @@ export class SqliteStore implements Store {
         const c = choose(m);
         if (!c) return m;
         this.s.attInsert.run(c.attemptId, m.id, m.appId, c.provider, now);
-        if (c.routeIndex !== m.routeIndex || c.provider !== m.provider) this.s.outRoute.run(c.routeIndex, c.provider, m.id);
+        if (c.routeIndex !== m.routeIndex) this.s.outRoute.run(c.routeIndex, c.provider, m.id);
         return { ...m, routeIndex: c.routeIndex, provider: c.provider, attempt: { id: c.attemptId, provider: c.provider } };
       });
     });
@@ -567,6 +592,8 @@ export class SqliteStore implements Store {
   }
 
   async fireFallbacks(now: number, limit: number): Promise<number> {
+    // A plain read first: most drains have no fallback due and need no write transaction.
+    if (!this.s.fallbackAny.get(now)) return 0;
     return this.tx(() => {
       let n = 0;
       for (const r of this.s.fallbackDue.all(now, limit) as Row[]) {
