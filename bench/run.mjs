@@ -151,6 +151,9 @@ lines.push('- On this box a durable commit (fsync) costs enough that the limit s
 lines.push('  than by CPU. otpd groups the transactions that arrive in the same event-loop turn into one commit (each in its own savepoint,');
 lines.push('  every caller answered after the commit), so it pays one fsync for many requests; that is why it can reach or pass the limit');
 lines.push('  here while doing more work per request (API-key lookup, libphonenumber, policy, phone counters, outbox delivery, access log).');
+lines.push('- This VM\'s speed drifts during a day: a 4 KiB write+fsync measured 33 µs in ../shared/bench/README.md and 260 µs on');
+lines.push('  2026-11-22 (dd oflag=dsync); the same otpd build did 2,765 pairs/s (×1.38 of limit-sqlite) in the morning and 1,600 in the');
+lines.push('  afternoon. Only ratios from one run (A/B/A/B) compare; absolutes from different runs do not.');
 lines.push('- The check p99 is measured per request by bench/flow.mjs; compare.mjs reports latency per pair (3 requests).');
 lines.push('- No timing thresholds live in the test suite; these numbers are measured, not asserted.', '');
 writeFileSync(join(root, 'docs/benchmarks.md'), lines.join('\n'));

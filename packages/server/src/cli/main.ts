@@ -78,15 +78,22 @@ apps
   .option('--allow-countries <ISO,...>', 'only these destination countries', list)
   .option('--deny-countries <ISO,...>', 'never these destination countries', list)
   .option('--locale <locale>', 'default message language')
+  .option('--settings <json>', 'more settings as JSON, e.g. {"defaultChannels":["whatsapp","sms"],"routing":{"sms":[{"providers":["twilio"]}]}}')
   .option('--database <url>', 'database URL (OTPD_DATABASE_URL)')
   .option('--json', 'print JSON')
-  .action(async (o: { name: string; brand?: string; allowCountries?: string[]; denyCountries?: string[]; locale?: string; database?: string; json?: boolean }) => {
+  .action(async (o: { name: string; brand?: string; allowCountries?: string[]; denyCountries?: string[]; locale?: string; settings?: string; database?: string; json?: boolean }) => {
     try {
       const config = loadConfig({ databaseUrl: o.database }, process.env, { needSecret: false });
       const store = openStore(config.databaseUrl);
+      let extra: Record<string, unknown> = {};
+      if (o.settings) {
+        try { extra = JSON.parse(o.settings) as Record<string, unknown>; } catch { throw new OtpdError('invalid_request', '--settings is not valid JSON'); }
+        if (!extra || typeof extra !== 'object' || Array.isArray(extra)) throw new OtpdError('invalid_request', '--settings must be a JSON object');
+      }
       const created = await new AppsService(store, systemClock).create({
         name: o.name,
         settings: {
+          ...extra,
           ...(o.brand ? { brandName: o.brand } : {}),
           ...(o.allowCountries ? { allowedCountries: o.allowCountries } : {}),
           ...(o.denyCountries ? { deniedCountries: o.denyCountries } : {}),

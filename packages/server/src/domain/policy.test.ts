@@ -19,3 +19,14 @@ describe('policy', () => {
     expect(() => validateSettings({ deniedCountries: ['FRA'] })).toThrow('ISO 3166-1');
   });
 });
+
+describe('delivery settings', () => {
+  it('validates default channels and routing', () => {
+    expect(validateSettings({ defaultChannels: ['whatsapp', 'sms'], routing: { sms: [{ countries: ['fr'], providers: ['twilio'] }] } }).routing).toEqual({ sms: [{ countries: ['FR'], providers: ['twilio'] }] });
+    expect(() => validateSettings({ defaultChannels: ['sms', 'sms'] })).toThrow('distinct');
+    expect(() => validateSettings({ defaultChannels: ['fax' as never] })).toThrow('not a channel');
+    expect(() => validateSettings({ routing: { sms: [{ providers: [] }] } })).toThrow('providers');
+    expect(() => validateSettings({ routing: { pigeon: [{ providers: ['a'] }] } as never })).toThrow('not a channel');
+    expect(() => validateSettings({ stepTimeout: 5 })).toThrow('settings.stepTimeout must be an integer from 15 to 300');
+  });
+});

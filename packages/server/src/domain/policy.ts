@@ -103,7 +103,35 @@ export function validateSettings(s: AppSettings): AppSettings {
       return u;
     });
   };
+  const channel = (c: unknown, where: string) => {
+    if (!CHANNELS.includes(c as Channel)) throw new OtpdError('invalid_request', `${where}: ${JSON.stringify(c)} is not a channel (${CHANNELS.join(', ')})`);
+  };
+  if (s.defaultChannel !== undefined) channel(s.defaultChannel, 'settings.defaultChannel');
+  if (s.defaultChannels !== undefined) {
+    if (!Array.isArray(s.defaultChannels) || s.defaultChannels.length === 0 || new Set(s.defaultChannels).size !== s.defaultChannels.length) {
+      throw new OtpdError('invalid_request', 'settings.defaultChannels must be a non-empty list of distinct channels');
+    }
+    s.defaultChannels.forEach((c) => channel(c, 'settings.defaultChannels'));
+  }
+  if (s.routing !== undefined) {
+    if (!s.routing || typeof s.routing !== 'object') throw new OtpdError('invalid_request', 'settings.routing must be an object of channel -> rules');
+    for (const [ch, rules] of Object.entries(s.routing)) {
+      channel(ch, 'settings.routing');
+      if (!Array.isArray(rules)) throw new OtpdError('invalid_request', `settings.routing.${ch} must be a list of rules`);
+      for (const r of rules) {
+        if (!r || !Array.isArray(r.providers) || r.providers.length === 0 || !r.providers.every((p) => typeof p === 'string' && /^[a-z0-9][a-z0-9_-]{0,39}$/.test(p))) {
+          throw new OtpdError('invalid_request', `settings.routing.${ch}: each rule needs providers, a list of provider names`);
+        }
+        if (r.countries !== undefined) iso(r.countries, `routing.${ch}.countries`);
+      }
+    }
+  }
   const out: AppSettings = { ...s };
+  if (s.routing) {
+    out.routing = Object.fromEntries(Object.entries(s.routing).map(([ch, rules]) => [
+      ch, (rules ?? []).map((r) => (r.countries ? { ...r, countries: iso(r.countries, `routing.${ch}.countries`)! } : r)),
+    ]));
+  }
   const allowed = iso(s.allowedCountries, 'allowedCountries');
   const denied = iso(s.deniedCountries, 'deniedCountries');
   if (allowed) out.allowedCountries = allowed;
