@@ -48,20 +48,24 @@ export class ConfigError extends Error {
 
 const MIN_SECRET_BYTES = 32;
 
-function readPrices(v: string | undefined): PriceTable {
-  if (!v) return EMPTY_PRICES;
+/** A setting given as JSON inline (starts with `{`) or as the path of a JSON file. */
+function readJsonSetting(name: string, v: string): unknown {
   let raw: string;
   try {
     raw = v.trim().startsWith('{') ? v : readFileSync(v, 'utf8');
   } catch (e) {
-    throw new ConfigError(`OTPD_PRICES: cannot read ${v}: ${(e as Error).message}`);
+    throw new ConfigError(`${name}: cannot read ${v}: ${(e as Error).message}`);
   }
-  let t: unknown;
   try {
-    t = JSON.parse(raw);
+    return JSON.parse(raw) as unknown;
   } catch {
-    throw new ConfigError('OTPD_PRICES is not valid JSON');
+    throw new ConfigError(`${name} is not valid JSON`);
   }
+}
+
+function readPrices(v: string | undefined): PriceTable {
+  if (!v) return EMPTY_PRICES;
+  const t = readJsonSetting('OTPD_PRICES', v);
   if (!t || typeof t !== 'object') throw new ConfigError('OTPD_PRICES must be a JSON object');
   const o = t as Record<string, unknown>;
   const table: PriceTable = { currency: typeof o.currency === 'string' ? o.currency : 'EUR' };
@@ -82,18 +86,7 @@ function readPrices(v: string | undefined): PriceTable {
 }
 
 function readProviders(v: string): ProvidersFile {
-  let raw: string;
-  try {
-    raw = v.trim().startsWith('{') ? v : readFileSync(v, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`OTPD_PROVIDERS: cannot read ${v}: ${(e as Error).message}`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new ConfigError('OTPD_PROVIDERS is not valid JSON');
-  }
+  const parsed = readJsonSetting('OTPD_PROVIDERS', v);
   const errs = checkProvidersFile(parsed);
   if (errs.length) throw new ConfigError(`OTPD_PROVIDERS: ${errs.join('; ')}`);
   return parsed as ProvidersFile;

@@ -55,10 +55,16 @@ export function hashCode(keys: CodeKeys, verificationId: string, code: string): 
   return createHmac('sha256', keys.hmacKey).update(verificationId).update('\u0000').update(code).digest();
 }
 
+/** Constant-time equality of two secrets (a length difference is not hidden: lengths are public here). */
+export function constantTimeEqual(a: string | Uint8Array, b: string | Uint8Array): boolean {
+  const x = typeof a === 'string' ? Buffer.from(a) : a;
+  const y = typeof b === 'string' ? Buffer.from(b) : b;
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
 /** Constant-time comparison of a candidate code against the stored HMAC. */
 export function codeMatches(keys: CodeKeys, verificationId: string, candidate: string, stored: Uint8Array): boolean {
-  const h = hashCode(keys, verificationId, candidate);
-  return stored.length === h.length && timingSafeEqual(h, stored);
+  return constantTimeEqual(hashCode(keys, verificationId, candidate), stored);
 }
 
 /**
@@ -92,8 +98,5 @@ export function callbackToken(keys: CodeKeys, provider: string, messageId: strin
 
 /** Constant-time check of a receipt URL token. */
 export function callbackTokenValid(keys: CodeKeys, provider: string, messageId: string, token: string | null | undefined): boolean {
-  if (!token) return false;
-  const a = Buffer.from(callbackToken(keys, provider, messageId));
-  const b = Buffer.from(token);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return !!token && constantTimeEqual(callbackToken(keys, provider, messageId), token);
 }

@@ -4,7 +4,8 @@
  * id and `callback` the receipt URL. Vonage answers 200 even for refusals: each message has a `status`, "0" is
  * success (https://developer.vonage.com/en/messaging/sms/guides/troubleshooting-sms).
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
+import { constantTimeEqual } from '../../domain/code.js';
 import type { Channel } from '../../domain/policy.js';
 import { countSegments } from '../../domain/segments.js';
 import { callProvider, failForStatus } from '../http.js';
@@ -42,11 +43,7 @@ export function vonageSignature(params: Record<string, string>, secret: string, 
 
 /** Constant-time check of a `sig` parameter. */
 export function vonageSignatureValid(params: Record<string, string>, secret: string, method: VonageSignatureMethod): boolean {
-  const sig = params.sig;
-  if (!sig) return false;
-  const a = Buffer.from(vonageSignature(params, secret, method));
-  const b = Buffer.from(sig.toUpperCase());
-  return a.length === b.length && timingSafeEqual(a, b);
+  return !!params.sig && constantTimeEqual(vonageSignature(params, secret, method), params.sig.toUpperCase());
 }
 
 export class VonageProvider implements DeliveryProvider {

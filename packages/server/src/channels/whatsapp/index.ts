@@ -5,7 +5,8 @@
  * `biz_opaque_callback_data` carries otpd's message id, so status webhooks can be matched even when the send's
  * answer was lost. Status webhooks are signed with X-Hub-Signature-256 (HMAC-SHA256 of the raw body, app secret).
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { constantTimeEqual } from '../../domain/code.js';
 import type { Channel } from '../../domain/policy.js';
 import { callProvider, failForStatus } from '../http.js';
 import { ProviderError, type DeliveryProvider, type OutgoingMessage, type SendResult } from '../types.js';
@@ -46,10 +47,7 @@ export function metaSignature(appSecret: string, rawBody: Buffer | string): stri
 
 /** Constant-time check of X-Hub-Signature-256. */
 export function metaSignatureValid(appSecret: string, rawBody: Buffer, header: string | undefined): boolean {
-  if (!header) return false;
-  const a = Buffer.from(metaSignature(appSecret, rawBody));
-  const b = Buffer.from(header);
-  return a.length === b.length && timingSafeEqual(a, b);
+  return !!header && constantTimeEqual(metaSignature(appSecret, rawBody), header);
 }
 
 export class WhatsAppProvider implements DeliveryProvider {
