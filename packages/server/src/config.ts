@@ -22,6 +22,9 @@ export interface Config {
   secret: string;
   /** Where the secret came from, for the start-up banner. */
   secretSource: 'env' | 'file' | 'generated';
+  /** Guards /admin/v1 (Authorization: Bearer). */
+  adminToken: string;
+  adminTokenSource: 'env' | 'file' | 'generated';
   delivery: DeliveryMode;
   /** Providers and default routing: from OTPD_PROVIDERS, or the console provider alone in development. */
   providers: ProvidersFile;
@@ -112,6 +115,21 @@ function loadSecret(env: Env, dataDir: string, fromEnv: string | undefined): { s
   return { secret: s, source: 'generated' };
 }
 
+/** The admin token from the environment, or (development only) from `<dataDir>/admin-token`, created once. */
+function loadAdminToken(env: Env, dataDir: string, fromEnv: string | undefined): { token: string; source: Config['adminTokenSource'] } {
+  if (fromEnv) {
+    if (fromEnv.length < 32) throw new ConfigError('OTPD_ADMIN_TOKEN must be at least 32 characters (e.g. openssl rand -hex 32)');
+    return { token: fromEnv, source: 'env' };
+  }
+  if (env === 'production') throw new ConfigError('OTPD_ADMIN_TOKEN is required in production (e.g. openssl rand -hex 32)');
+  const file = join(dataDir, 'admin-token');
+  if (existsSync(file)) return { token: readFileSync(file, 'utf8').trim(), source: 'file' };
+  mkdirSync(dataDir, { recursive: true });
+  const token = `otpd_admin_${randomBytes(24).toString('base64url')}`;
+  writeFileSync(file, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  return { token, source: 'generated' };
+}
+
 /**
  * Builds the configuration from flags (win) and `OTPD_*` environment variables. Throws `ConfigError` with a
  * sentence a person can act on.
@@ -142,6 +160,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
   if (publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(publicUrl)) throw new ConfigError('OTPD_PUBLIC_URL must be an absolute http(s) URL');
   // Commands that never touch codes (migrate, apps) need no secret, so they work before one is set.
   const { secret, source } = opts.needSecret === false ? { secret: '', source: 'env' as const } : loadSecret(env, dataDir, environ.OTPD_SECRET);
+  const admin = opts.needSecret === false ? { token: '', source: 'env' as const } : loadAdminToken(env, dataDir, environ.OTPD_ADMIN_TOKEN);
   const bodyLimit = Number(environ.OTPD_BODY_LIMIT ?? 16_384);
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) throw new ConfigError('OTPD_BODY_LIMIT must be an integer >= 1024');
   return {
@@ -152,6 +171,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
     dataDir,
     secret,
     secretSource: source,
+    adminToken: admin.token,
+    adminTokenSource: admin.source,
     delivery,
     providers,
     publicUrl,

@@ -16,6 +16,7 @@ import { DevInbox } from './delivery/dev-inbox.js';
 import { OutboxWorker, type OutboxWorkerOptions } from './delivery/outbox-worker.js';
 import { routeFor } from './delivery/routing.js';
 import { ReceiptsService } from './delivery/receipts.js';
+import { AuthLimiter } from './guard/auth-limiter.js';
 import { AppsService } from './services/apps.js';
 import { VerificationsService } from './services/verifications.js';
 import type { Store } from './store/ports.js';
@@ -103,6 +104,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   };
   const app = await buildApi({
     logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, apps, verifications, receipts, ready, isClosing: () => closing,
+    adminToken: config.adminToken, authLimiter: new AuthLimiter(clock),
     dev: devInbox && worker
       ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) && !worker.hasQueued(appId, to) ? Promise.resolve() : worker.handed()) }
       : undefined,

@@ -9,6 +9,7 @@ import type { AppSettings } from '../src/domain/policy.js';
 import { createOtpd, type Otpd, type OtpdOptions } from '../src/server.js';
 
 export const SECRET = 'test-secret-0123456789abcdef0123456789abcdef';
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef0123456789';
 
 /** A writable that keeps everything written to it. */
 export class Capture extends Writable {
@@ -51,7 +52,7 @@ export interface Harness {
 export async function startHarness(o: { settings?: AppSettings; config?: Partial<Config>; dir?: string; keepDir?: boolean; worker?: OtpdOptions['worker'] } = {}): Promise<Harness> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'otpd-test-'));
   const dbFile = join(dir, 'otpd.sqlite');
-  const config = { ...loadConfig({ databaseUrl: `sqlite:${dbFile}` }, { OTPD_SECRET: SECRET, OTPD_DATA_DIR: dir, OTPD_LOG_LEVEL: 'debug' }), ...o.config };
+  const config = { ...loadConfig({ databaseUrl: `sqlite:${dbFile}` }, { OTPD_SECRET: SECRET, OTPD_ADMIN_TOKEN: ADMIN_TOKEN, OTPD_DATA_DIR: dir, OTPD_LOG_LEVEL: 'debug' }), ...o.config };
   const clock = new FakeClock(Date.UTC(2026, 0, 1, 12));
   const logs = new Capture();
   const consoleOut = new Capture();

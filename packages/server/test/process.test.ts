@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SECRET, phone, wrong } from './helpers.js';
+import { ADMIN_TOKEN, SECRET, phone, wrong } from './helpers.js';
 
 const BIN = join(dirname(fileURLToPath(import.meta.url)), '../dist/cli/main.js');
 let dir: string;
@@ -24,7 +24,7 @@ afterAll(() => {
 });
 
 const baseEnv = (db: string, extra: Record<string, string> = {}) => ({
-  ...process.env, OTPD_DATABASE_URL: `sqlite:${db}`, OTPD_SECRET: SECRET, OTPD_DATA_DIR: dir, OTPD_LOG_LEVEL: 'info', ...extra,
+  ...process.env, OTPD_DATABASE_URL: `sqlite:${db}`, OTPD_SECRET: SECRET, OTPD_ADMIN_TOKEN: ADMIN_TOKEN, OTPD_DATA_DIR: dir, OTPD_LOG_LEVEL: 'info', ...extra,
 });
 
 function cli(args: string[], env: NodeJS.ProcessEnv) {

@@ -21,6 +21,9 @@ import { devRoutes } from './routes/dev.js';
 import { systemRoutes } from './routes/system.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import type { ReceiptsService } from '../delivery/receipts.js';
+import type { AuthLimiter } from '../guard/auth-limiter.js';
+import { constantTimeEqual } from '../domain/code.js';
+import { adminRoutes } from './routes/admin.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -44,6 +47,8 @@ export interface ApiDeps {
   ready: () => Promise<void>;
   /** True once a graceful shutdown started. */
   isClosing: () => boolean;
+  adminToken: string;
+  authLimiter: AuthLimiter;
 }
 
 const ajvCommon: AjvOptions = { allErrors: false, strict: false, useDefaults: true, removeAdditional: false };
@@ -109,10 +114,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
           'then check the code under policy: expiry, tries per code, sends per phone, resend cooldown, lockout. ' +
           'Errors are RFC 9457 problem details with a stable `code`.',
       },
-      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'An app API key (otpd_…)' } } },
+      components: { securitySchemes: {
+        apiKey: { type: 'http', scheme: 'bearer', description: 'An app API key (otpd_…)' },
+        adminToken: { type: 'http', scheme: 'bearer', description: 'The admin token (OTPD_ADMIN_TOKEN)' },
+      } },
       tags: [
         { name: 'verifications', description: 'Start, check, resend, cancel, read' },
         { name: 'development', description: 'Development mode only' },
+        { name: 'admin', description: 'Apps, credentials, settings and the audit log (admin token)' },
         { name: 'webhooks', description: 'Delivery receipts from providers (signed by the provider, no API key)' },
         { name: 'system', description: 'Health and documentation' },
       ],
@@ -121,12 +130,34 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
-  const authenticate = async (req: FastifyRequest) => {
+  const bearer = (req: FastifyRequest): string | null => {
     const h = req.headers.authorization;
-    if (typeof h !== 'string' || !h.startsWith('Bearer ') || h.length <= 7 || h.length > 200) {
-      throw new OtpdError('unauthorized', 'Send an app API key as Authorization: Bearer <key>');
+    return typeof h === 'string' && h.startsWith('Bearer ') && h.length > 7 && h.length <= 200 ? h.slice(7).trim() : null;
+  };
+  // Failed authentications count per source address; a source over its budget is refused before any lookup.
+  const guarded = async <T>(req: FastifyRequest, attempt: () => Promise<T>): Promise<T> => {
+    deps.authLimiter.check(req.ip);
+    try {
+      return await attempt();
+    } catch (e) {
+      if (e instanceof OtpdError && e.code === 'unauthorized') deps.authLimiter.fail(req.ip);
+      throw e;
     }
-    req.app = (await deps.apps.authenticate(h.slice(7).trim())).app;
+  };
+  const authenticate = async (req: FastifyRequest) => {
+    req.app = await guarded(req, async () => {
+      const key = bearer(req);
+      if (!key) throw new OtpdError('unauthorized', 'Send an app API key as Authorization: Bearer <key>');
+      return (await deps.apps.authenticate(key)).app;
+    });
+  };
+  const authenticateAdmin = async (req: FastifyRequest) => {
+    await guarded(req, async () => {
+      const token = bearer(req);
+      if (!token || !deps.adminToken || !constantTimeEqual(token, deps.adminToken)) {
+        throw new OtpdError('unauthorized', 'The admin API needs the admin token (OTPD_ADMIN_TOKEN) as Authorization: Bearer <token>');
+      }
+    });
   };
 
   await app.register(async (v1) => {
@@ -138,6 +169,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     if (deps.dev) dev.addHook('onRequest', authenticate);
     await devRoutes(dev.withTypeProvider<TypeBoxTypeProvider>(), deps.dev);
   }, { prefix: '/dev' });
+
+  await app.register(async (admin) => {
+    admin.addHook('onRequest', authenticateAdmin);
+    await adminRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps);
+  }, { prefix: '/admin/v1' });
 
   if (deps.receipts) {
     const receipts = deps.receipts;

@@ -36,7 +36,7 @@ program
       const otpd = await createOtpd(config);
       const url = await otpd.listen();
       otpd.logger.info({ url, env: config.env, database: config.databaseUrl.split('?')[0], delivery: config.delivery }, 'otpd listening');
-      if (config.env === 'development') printWelcome(url, config.secretSource === 'generated' ? config.dataDir : null);
+      if (config.env === 'development') printWelcome(url, config.secretSource === 'generated' ? config.dataDir : null, config.adminTokenSource === 'env' ? null : config.adminToken);
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
@@ -99,7 +99,7 @@ apps
           ...(o.denyCountries ? { deniedCountries: o.denyCountries } : {}),
           ...(o.locale ? { defaultLocale: o.locale } : {}),
         },
-      });
+      }, 'cli');
       await store.close();
       if (o.json) console.log(JSON.stringify(created, null, 2));
       else {
@@ -128,11 +128,12 @@ apps
     }
   });
 
-function printWelcome(url: string, newSecretDir: string | null): void {
+function printWelcome(url: string, newSecretDir: string | null, adminToken: string | null): void {
   const lines = [
     '',
     `otpd is running in development mode at ${url}  (codes are printed here and kept at GET /dev/messages)`,
     ...(newSecretDir ? [`A new code secret was generated in ${newSecretDir}/secret (set OTPD_SECRET in production).`] : []),
+    ...(adminToken ? [`Admin API token (development; kept in the data dir; set OTPD_ADMIN_TOKEN in production): ${adminToken}`] : []),
     '',
     'Create an app (in another terminal) and keep its key:',
     '  KEY=$(npx otpd apps create --name demo --json | node -p "JSON.parse(require(\'fs\').readFileSync(0)).apiKey")',

@@ -7,7 +7,51 @@ import type { Clock } from '../domain/clock.js';
 import { OtpdError } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import { validateSettings, type AppSettings } from '../domain/policy.js';
-import type { AppRecord, Store } from '../store/ports.js';
+import type { ApiKeyRecord, AppRecord, AuditEntry, Store } from '../store/ports.js';
+
+/** Public view of an app. */
+export interface AppView {
+  id: string;
+  name: string;
+  enabled: boolean;
+  settings: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Public view of an API key (never the key or its hash). */
+export interface KeyView {
+  id: string;
+  appId: string;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+const iso = (t: number | null | undefined) => (t === null || t === undefined ? null : new Date(t).toISOString());
+
+/** The public view of an app. */
+export function appView(a: AppRecord): AppView {
+  return { id: a.id, name: a.name, enabled: a.enabled, settings: { ...a.settings }, createdAt: iso(a.createdAt)!, updatedAt: iso(a.updatedAt)! };
+}
+
+/** The public view of an API key. */
+export function keyView(k: ApiKeyRecord): KeyView {
+  return { id: k.id, appId: k.appId, name: k.name, prefix: k.prefix, createdAt: iso(k.createdAt)!, expiresAt: iso(k.expiresAt), revokedAt: iso(k.revokedAt), lastUsedAt: iso(k.lastUsedAt) };
+}
+
+/** Applies a JSON merge patch (RFC 7396) to the top level of app settings: null removes an override. */
+function mergeSettings(base: AppSettings, patch: Record<string, unknown>): AppSettings {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = v;
+  }
+  return out as AppSettings;
+}
 
 export interface CreatedApp {
   id: string;
@@ -29,23 +73,104 @@ const KEY_PREFIX = 'otpd_';
 
 export class AppsService {
   private readonly cache = new Map<string, { app: AppRecord; keyId: string; until: number; expiresAt: number | null }>();
+  /** When each key's last use was last written (at most one write per key and minute). */
+  private readonly touched = new Map<string, number>();
 
   constructor(private readonly store: Store, private readonly clock: Clock, private readonly cacheMs = 5_000) {}
 
-  /** Creates an app with one API key. */
-  async create(input: { name: string; settings?: AppSettings; keyName?: string }): Promise<CreatedApp> {
+  private entry(actor: string, action: string, targetType: AuditEntry['targetType'], targetId: string, appId: string | null, before: unknown, after: unknown): AuditEntry {
+    const at = this.clock.now();
+    return { id: newId('aud', at), actor, action, targetType, targetId, appId, before, after, at };
+  }
+
+  private newKey(appId: string, name: string, expiresAt: number | null): { record: ApiKeyRecord; apiKey: string } {
+    const now = this.clock.now();
+    if (name.trim().length < 1 || name.length > 100) throw new OtpdError('invalid_request', 'key name must be 1 to 100 characters');
+    if (expiresAt !== null && expiresAt <= now) throw new OtpdError('invalid_request', 'expiresAt must be in the future', { extensions: { errors: [{ pointer: '/expiresAt', detail: 'must be in the future' }] } });
+    const apiKey = KEY_PREFIX + randomBytes(32).toString('base64url');
+    return {
+      apiKey,
+      record: { id: newId('key', now), appId, name: name.trim(), prefix: apiKey.slice(0, KEY_PREFIX.length + 6), hash: hashApiKey(apiKey), createdAt: now, expiresAt, revokedAt: null, lastUsedAt: null },
+    };
+  }
+
+  /** Forgets cached credentials of an app (after it changed), so the change applies to the next request. */
+  private invalidate(pred: (e: { app: AppRecord; keyId: string }) => boolean): void {
+    for (const [k, e] of this.cache) if (pred(e)) this.cache.delete(k);
+  }
+
+  /** Creates an app with one API key. `actor` is recorded in the audit log. */
+  async create(input: { name: string; settings?: AppSettings; keyName?: string }, actor = 'admin'): Promise<CreatedApp> {
     const name = input.name.trim();
     if (name.length < 1 || name.length > 100) throw new OtpdError('invalid_request', 'name must be 1 to 100 characters');
     const settings = validateSettings(input.settings ?? {});
     const now = this.clock.now();
     const app: AppRecord = { id: newId('app', now), name, enabled: true, settings, createdAt: now, updatedAt: now };
-    const apiKey = KEY_PREFIX + randomBytes(32).toString('base64url');
-    const keyId = newId('key', now);
-    await this.store.createApp(app, {
-      id: keyId, appId: app.id, name: input.keyName ?? 'default', prefix: apiKey.slice(0, KEY_PREFIX.length + 6),
-      hash: hashApiKey(apiKey), createdAt: now, expiresAt: null, revokedAt: null,
+    const { record, apiKey } = this.newKey(app.id, input.keyName ?? 'default', null);
+    await this.store.createApp(app, record, [
+      this.entry(actor, 'app.create', 'app', app.id, app.id, null, appView(app)),
+      this.entry(actor, 'api_key.create', 'api_key', record.id, app.id, null, keyView(record)),
+    ]);
+    return { id: app.id, name, enabled: true, settings, createdAt: new Date(now).toISOString(), keyId: record.id, apiKey };
+  }
+
+  /** One app (404 `not_found` when unknown). */
+  async get(id: string): Promise<AppRecord> {
+    const a = await this.store.getApp(id);
+    if (!a) throw new OtpdError('not_found', `No app ${id}`);
+    return a;
+  }
+
+  /** Changes name, enabled flag and settings (a merge patch); validated, audited, effective on the next request. */
+  async update(id: string, patch: { name?: string; enabled?: boolean; settings?: Record<string, unknown> }, actor = 'admin'): Promise<AppRecord> {
+    const now = this.clock.now();
+    const after = await this.store.updateApp(id, (before) => {
+      const name = patch.name?.trim() ?? before.name;
+      if (name.length < 1 || name.length > 100) throw new OtpdError('invalid_request', 'name must be 1 to 100 characters');
+      const settings = patch.settings ? validateSettings(mergeSettings(before.settings, patch.settings)) : before.settings;
+      const next: AppRecord = { ...before, name, enabled: patch.enabled ?? before.enabled, settings, updatedAt: now };
+      return { after: next, audit: [this.entry(actor, 'app.update', 'app', id, id, appView(before), appView(next))] };
     });
-    return { id: app.id, name, enabled: true, settings, createdAt: new Date(now).toISOString(), keyId, apiKey };
+    if (!after) throw new OtpdError('not_found', `No app ${id}`);
+    this.invalidate((e) => e.app.id === id);
+    return after;
+  }
+
+  /** Deletes an app and its credentials. */
+  async remove(id: string, actor = 'admin'): Promise<void> {
+    const ok = await this.store.deleteApp(id, (before) => [this.entry(actor, 'app.delete', 'app', id, id, appView(before), null)]);
+    if (!ok) throw new OtpdError('not_found', `No app ${id}`);
+    this.invalidate((e) => e.app.id === id);
+  }
+
+  /** Creates another API key for an app; the key is returned once. */
+  async createKey(appId: string, input: { name: string; expiresAt?: number | null }, actor = 'admin'): Promise<KeyView & { apiKey: string }> {
+    await this.get(appId);
+    const { record, apiKey } = this.newKey(appId, input.name, input.expiresAt ?? null);
+    await this.store.createKey(record, [this.entry(actor, 'api_key.create', 'api_key', record.id, appId, null, keyView(record))]);
+    return { ...keyView(record), apiKey };
+  }
+
+  /** The app's keys, revoked ones included. */
+  async listKeys(appId: string): Promise<KeyView[]> {
+    await this.get(appId);
+    return (await this.store.listKeys(appId)).map(keyView);
+  }
+
+  /** Revokes a key; the next request with it is refused. */
+  async revokeKey(appId: string, keyId: string, actor = 'admin'): Promise<KeyView> {
+    const now = this.clock.now();
+    const k = await this.store.revokeKey(appId, keyId, now, (before) => [
+      this.entry(actor, 'api_key.revoke', 'api_key', keyId, appId, keyView(before), keyView({ ...before, revokedAt: now })),
+    ]);
+    if (!k) throw new OtpdError('not_found', `No key ${keyId} in app ${appId}`);
+    this.invalidate((e) => e.keyId === keyId);
+    return keyView(k);
+  }
+
+  /** The audit log, newest first. */
+  async audit(q: { appId?: string | undefined; targetId?: string | undefined; limit: number; before?: string | undefined }): Promise<AuditEntry[]> {
+    return this.store.listAudit(q);
   }
 
   /** All apps, oldest first. */
@@ -74,7 +199,14 @@ export class AppsService {
       this.cache.set(apiKey, hit);
     }
     if (hit.expiresAt !== null && hit.expiresAt <= now) throw new OtpdError('unauthorized', 'The API key has expired');
-    if (!hit.app.enabled) throw new OtpdError('app_disabled');
+    if (!hit.app.enabled) throw new OtpdError('app_disabled', 'This app is disabled; an admin can enable it again');
+    const last = this.touched.get(hit.keyId) ?? 0;
+    if (now - last >= 60_000) {
+      this.touched.set(hit.keyId, now);
+      if (this.touched.size > 10_000) this.touched.clear();
+      // Fire and forget: a lost last-used time is not worth failing a request for.
+      this.store.touchKeys([{ keyId: hit.keyId, at: now }]).catch(() => undefined);
+    }
     return { app: hit.app, keyId: hit.keyId };
   }
 }

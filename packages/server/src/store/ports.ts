@@ -28,6 +28,20 @@ export interface ApiKeyRecord {
   createdAt: number;
   expiresAt: number | null;
   revokedAt: number | null;
+  lastUsedAt?: number | null;
+}
+
+/** One recorded admin change. `before`/`after` are the JSON views (secrets never included). */
+export interface AuditEntry {
+  id: string;
+  actor: string;
+  action: string;
+  targetType: 'app' | 'api_key' | 'oauth_client' | 'template' | 'sender' | 'webhook' | 'lockout';
+  targetId: string;
+  appId: string | null;
+  before: unknown;
+  after: unknown;
+  at: number;
 }
 
 /**
@@ -187,9 +201,23 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 
-  createApp(app: AppRecord, key: ApiKeyRecord): Promise<void>;
+  createApp(app: AppRecord, key: ApiKeyRecord, audit?: AuditEntry[]): Promise<void>;
   listApps(): Promise<AppRecord[]>;
   getApp(id: string): Promise<AppRecord | null>;
+  /**
+   * Read-modify-write of an app in one transaction: `change` gets the current app and returns the new one and the
+   * audit entries to record with it (or throws). Null when the app does not exist.
+   */
+  updateApp(id: string, change: (before: AppRecord) => { after: AppRecord; audit: AuditEntry[] }): Promise<AppRecord | null>;
+  /** Deletes an app and its credentials (its verifications stay until retention removes them). */
+  deleteApp(id: string, audit: (before: AppRecord) => AuditEntry[]): Promise<boolean>;
+  createKey(key: ApiKeyRecord, audit: AuditEntry[]): Promise<void>;
+  listKeys(appId: string): Promise<ApiKeyRecord[]>;
+  /** Revokes a key of the app; returns it as it is after (null when unknown). Revoking twice keeps the first time. */
+  revokeKey(appId: string, keyId: string, now: number, audit: (before: ApiKeyRecord) => AuditEntry[]): Promise<ApiKeyRecord | null>;
+  /** Notes that keys were used (batched by the caller; at most one write per key and minute). */
+  touchKeys(uses: { keyId: string; at: number }[]): Promise<void>;
+  listAudit(q: { appId?: string | undefined; targetId?: string | undefined; limit: number; before?: string | undefined }): Promise<AuditEntry[]>;
   /** The key with this hash and its app, if any (revoked and expired keys included: the caller decides). */
   findKey(hash: Buffer): Promise<{ key: ApiKeyRecord; app: AppRecord } | null>;
 

@@ -184,5 +184,25 @@ CREATE TABLE rejected_callbacks (
 ) STRICT, WITHOUT ROWID;
 `,
   },
-];
+  {
+    name: '003_tenancy',
+    sql: `
+ALTER TABLE api_keys ADD COLUMN last_used_at INTEGER;
 
+-- Every admin change: who (the admin token, or an app credential), what, before and after, when.
+CREATE TABLE audit_log (
+  id           TEXT PRIMARY KEY,
+  actor        TEXT NOT NULL,
+  action       TEXT NOT NULL,
+  target_type  TEXT NOT NULL,
+  target_id    TEXT NOT NULL,
+  app_id       TEXT,
+  before       TEXT,
+  after        TEXT,
+  at           INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX audit_target ON audit_log(target_id, id);
+CREATE INDEX audit_app ON audit_log(app_id, id) WHERE app_id IS NOT NULL;
+`,
+  },
+];

@@ -13,7 +13,7 @@ import { afterVerified, afterWrongCode, currentPhoneState, type PhoneState, type
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
 import type {
   ApiKeyRecord, AppRecord, AttemptRecord, CheckResult, CheckTarget, ChooseProvider, ClaimedMessage, IdempotencyInput, ListQuery,
-  MessageOutcome, OutboxRecord, Receipt, ReceiptResult, ResendDecision, StartDecision, StartResult, Store,
+  AuditEntry, MessageOutcome, OutboxRecord, Receipt, ReceiptResult, ResendDecision, StartDecision, StartResult, Store,
 } from '../ports.js';
 import { newId } from '../../domain/ids.js';
 
@@ -140,6 +140,15 @@ function toKey(r: Row): ApiKeyRecord {
     createdAt: num(r.created_at),
     expiresAt: numOrNull(r.expires_at),
     revokedAt: numOrNull(r.revoked_at),
+    lastUsedAt: numOrNull(r.last_used_at),
+  };
+}
+
+function toAudit(r: Row): AuditEntry {
+  const parse = (v: unknown) => (v === null || v === undefined ? null : (JSON.parse(v as string) as unknown));
+  return {
+    id: r.id as string, actor: r.actor as string, action: r.action as string, targetType: r.target_type as AuditEntry['targetType'],
+    targetId: r.target_id as string, appId: (r.app_id as string | null) ?? null, before: parse(r.before), after: parse(r.after), at: num(r.at),
   };
 }
 
@@ -287,6 +296,14 @@ export class SqliteStore implements Store {
       appList: d.prepare('SELECT * FROM apps ORDER BY id'),
       keyInsert: d.prepare('INSERT INTO api_keys (id, app_id, name, prefix, hash, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)'),
       keyFind: d.prepare('SELECT * FROM api_keys WHERE hash = ?'),
+      keyList: d.prepare('SELECT * FROM api_keys WHERE app_id = ? ORDER BY id'),
+      keyGet: d.prepare('SELECT * FROM api_keys WHERE id = ? AND app_id = ?'),
+      keyRevoke: d.prepare('UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? AND app_id = ? RETURNING *'),
+      keyTouch: d.prepare('UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?'),
+      appUpdate: d.prepare('UPDATE apps SET name = @name, enabled = @enabled, settings = @settings, updated_at = @updated_at WHERE id = @id'),
+      appDelete: d.prepare('DELETE FROM apps WHERE id = ?'),
+      auditInsert: d.prepare(`INSERT INTO audit_log (id, actor, action, target_type, target_id, app_id, before, after, at)
+        VALUES (@id, @actor, @action, @target_type, @target_id, @app_id, @before, @after, @at)`),
       ping: d.prepare('SELECT 1'),
     };
   }
@@ -359,11 +376,79 @@ export class SqliteStore implements Store {
     if (this.db.open) this.db.close();
   }
 
-  async createApp(app: AppRecord, key: ApiKeyRecord): Promise<void> {
-    this.db.transaction(() => {
+  private writeAudit(entries: AuditEntry[]): void {
+    for (const a of entries) {
+      this.s.auditInsert.run({
+        id: a.id, actor: a.actor, action: a.action, target_type: a.targetType, target_id: a.targetId, app_id: a.appId,
+        before: a.before === null || a.before === undefined ? null : JSON.stringify(a.before),
+        after: a.after === null || a.after === undefined ? null : JSON.stringify(a.after), at: a.at,
+      });
+    }
+  }
+
+  async createApp(app: AppRecord, key: ApiKeyRecord, audit: AuditEntry[] = []): Promise<void> {
+    await this.tx(() => {
       this.s.appInsert.run(app.id, app.name, app.enabled ? 1 : 0, JSON.stringify(app.settings), app.createdAt, app.updatedAt);
       this.s.keyInsert.run(key.id, key.appId, key.name, key.prefix, key.hash, key.createdAt, key.expiresAt, key.revokedAt);
-    }).immediate();
+      this.writeAudit(audit);
+    });
+  }
+
+  async updateApp(id: string, change: (before: AppRecord) => { after: AppRecord; audit: AuditEntry[] }): Promise<AppRecord | null> {
+    return this.tx(() => {
+      const r = this.s.appGet.get(id) as Row | undefined;
+      if (!r) return null;
+      const { after, audit } = change(toApp(r));
+      this.s.appUpdate.run({ id, name: after.name, enabled: after.enabled ? 1 : 0, settings: JSON.stringify(after.settings), updated_at: after.updatedAt });
+      this.writeAudit(audit);
+      return after;
+    });
+  }
+
+  async deleteApp(id: string, audit: (before: AppRecord) => AuditEntry[]): Promise<boolean> {
+    return this.tx(() => {
+      const r = this.s.appGet.get(id) as Row | undefined;
+      if (!r) return false;
+      this.s.appDelete.run(id); // api_keys go with it (ON DELETE CASCADE)
+      this.writeAudit(audit(toApp(r)));
+      return true;
+    });
+  }
+
+  async createKey(key: ApiKeyRecord, audit: AuditEntry[]): Promise<void> {
+    await this.tx(() => {
+      this.s.keyInsert.run(key.id, key.appId, key.name, key.prefix, key.hash, key.createdAt, key.expiresAt, key.revokedAt);
+      this.writeAudit(audit);
+    });
+  }
+
+  async listKeys(appId: string): Promise<ApiKeyRecord[]> {
+    return (this.s.keyList.all(appId) as Row[]).map(toKey);
+  }
+
+  async revokeKey(appId: string, keyId: string, now: number, audit: (before: ApiKeyRecord) => AuditEntry[]): Promise<ApiKeyRecord | null> {
+    return this.tx(() => {
+      const before = this.s.keyGet.get(keyId, appId) as Row | undefined;
+      if (!before) return null;
+      const after = this.s.keyRevoke.get(now, keyId, appId) as Row;
+      if (before.revoked_at === null) this.writeAudit(audit(toKey(before)));
+      return toKey(after);
+    });
+  }
+
+  async touchKeys(uses: { keyId: string; at: number }[]): Promise<void> {
+    if (uses.length === 0) return;
+    await this.tx(() => { for (const u of uses) this.s.keyTouch.run(u.at, u.keyId); });
+  }
+
+  async listAudit(q: { appId?: string | undefined; targetId?: string | undefined; limit: number; before?: string | undefined }): Promise<AuditEntry[]> {
+    const where: string[] = [];
+    const params: Record<string, unknown> = { limit: q.limit };
+    if (q.appId !== undefined) { where.push('app_id = @app_id'); params.app_id = q.appId; }
+    if (q.targetId !== undefined) { where.push('target_id = @target_id'); params.target_id = q.targetId; }
+    if (q.before !== undefined) { where.push('id < @before'); params.before = q.before; }
+    const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
+    return (this.db.prepare(sql).all(params) as Row[]).map(toAudit);
   }
 
   async listApps(): Promise<AppRecord[]> {

@@ -1,0 +1,142 @@
+/**
+ * `/admin/v1`: apps, their settings and API keys, and the audit log. Guarded by the admin token only: app
+ * credentials never reach these routes.
+ */
+import { Type, type TSchema } from '@sinclair/typebox';
+import { CHANNELS, CODE_TYPES, RANGES } from '../../domain/policy.js';
+import { isId } from '../../domain/ids.js';
+import { OtpdError } from '../../domain/errors.js';
+import { appView, type AppsService } from '../../services/apps.js';
+import { problems } from '../schemas.js';
+import type { TypedApp } from './verifications.js';
+
+const security = [{ adminToken: [] }];
+const Channel = Type.Union(CHANNELS.map((c) => Type.Literal(c)));
+const Iso = Type.String({ pattern: '^[A-Za-z]{2}$' });
+// Numeric ranges are checked by the service so the error names the field and its whole range.
+const ranged = (f: keyof typeof RANGES, what: string) => Type.Integer({ description: `${what} (${RANGES[f].min}–${RANGES[f].max})` });
+
+const settingsFields = {
+  codeType: Type.Union(CODE_TYPES.map((c) => Type.Literal(c))),
+  codeLength: ranged('codeLength', 'code length'),
+  ttl: ranged('ttl', 'seconds a code stays valid'),
+  maxAttempts: ranged('maxAttempts', 'tries per code'),
+  maxSends: ranged('maxSends', 'sends per phone since its last success'),
+  resendCooldown: ranged('resendCooldown', 'seconds between sends'),
+  lockout: ranged('lockout', 'seconds a phone stays locked'),
+  stepTimeout: ranged('stepTimeout', 'seconds before the next channel of a workflow'),
+  allowedCountries: Type.Array(Iso, { maxItems: 250 }),
+  deniedCountries: Type.Array(Iso, { maxItems: 250 }),
+  defaultLocale: Type.String({ pattern: '^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$' }),
+  defaultChannel: Channel,
+  defaultChannels: Type.Array(Channel, { minItems: 1, uniqueItems: true }),
+  brandName: Type.String({ minLength: 1, maxLength: 40, pattern: '^[^{}]*$' }),
+  routing: Type.Record(Type.String(), Type.Array(Type.Object({ countries: Type.Optional(Type.Array(Iso)), providers: Type.Array(Type.String(), { minItems: 1 }) }, { additionalProperties: false }))),
+} satisfies Record<string, TSchema>;
+
+const Settings = Type.Partial(Type.Object(settingsFields, { additionalProperties: false }), { additionalProperties: false });
+// PATCH: a JSON merge patch: null removes an override (back to the default).
+const SettingsPatch = Type.Object(
+  Object.fromEntries(Object.entries(settingsFields).map(([k, v]) => [k, Type.Optional(Type.Union([v, Type.Null()]))])),
+  { additionalProperties: false },
+);
+
+const AppOut = Type.Object({
+  id: Type.String(), name: Type.String(), enabled: Type.Boolean(), settings: Type.Record(Type.String(), Type.Unknown()),
+  createdAt: Type.String({ format: 'date-time' }), updatedAt: Type.String({ format: 'date-time' }),
+});
+const KeyOut = Type.Object({
+  id: Type.String(), appId: Type.String(), name: Type.String(), prefix: Type.String({ description: 'First characters, to recognise the key' }),
+  createdAt: Type.String({ format: 'date-time' }), expiresAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]), lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+const NewKeyOut = Type.Composite([KeyOut, Type.Object({ apiKey: Type.String({ description: 'Shown once; only its hash is stored' }) })]);
+const AppParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
+const KeyParams = Type.Object({ id: Type.String({ maxLength: 64 }), keyId: Type.String({ maxLength: 64 }) });
+const AuditOut = Type.Object({
+  id: Type.String(), actor: Type.String(), action: Type.String(), targetType: Type.String(), targetId: Type.String(),
+  appId: Type.Union([Type.String(), Type.Null()]), before: Type.Unknown(), after: Type.Unknown(), at: Type.String({ format: 'date-time' }),
+});
+
+const appId = (id: string) => {
+  if (!isId('app', id)) throw new OtpdError('not_found', `No app ${id}`);
+  return id;
+};
+
+/** Registers the admin routes on an admin-token-guarded `/admin/v1` scope. */
+export async function adminRoutes(app: TypedApp, apps: AppsService): Promise<void> {
+  app.post('/apps', {
+    schema: {
+      tags: ['admin'], security, summary: 'Create an app (and its first API key, shown once)',
+      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), settings: Type.Optional(Settings), keyName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) }, { additionalProperties: false }),
+      response: { 201: Type.Object({ app: AppOut, apiKey: NewKeyOut }), ...problems(400, 401, 422, 429) },
+    },
+  }, async (req, reply) => {
+    const created = await apps.create({ name: req.body.name, settings: req.body.settings as never, keyName: req.body.keyName });
+    const [key] = (await apps.listKeys(created.id)).filter((k) => k.id === created.keyId);
+    return reply.code(201).send({ app: appView(await apps.get(created.id)), apiKey: { ...key!, apiKey: created.apiKey } });
+  });
+
+  app.get('/apps', {
+    schema: { tags: ['admin'], security, summary: 'List apps', response: { 200: Type.Object({ data: Type.Array(AppOut) }), ...problems(401) } },
+  }, async () => ({ data: (await apps.list()).map(appView) }));
+
+  app.get('/apps/:id', {
+    schema: { tags: ['admin'], security, summary: 'Get an app', params: AppParams, response: { 200: AppOut, ...problems(401, 404) } },
+  }, async (req) => appView(await apps.get(appId(req.params.id))));
+
+  app.patch('/apps/:id', {
+    schema: {
+      tags: ['admin'], security, summary: 'Change an app: name, enabled flag, settings (JSON merge patch; null resets a setting)',
+      description: 'A disabled app gets 403 app_disabled on every /v1 request. Out-of-range settings get 422 naming the field and its range.',
+      params: AppParams,
+      body: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })), enabled: Type.Optional(Type.Boolean()), settings: Type.Optional(SettingsPatch) }, { additionalProperties: false }),
+      response: { 200: AppOut, ...problems(400, 401, 404, 422) },
+    },
+  }, async (req) => appView(await apps.update(appId(req.params.id), req.body as never)));
+
+  app.delete('/apps/:id', {
+    schema: { tags: ['admin'], security, summary: 'Delete an app and its credentials', params: AppParams, response: { 204: Type.Null(), ...problems(401, 404) } },
+  }, async (req, reply) => {
+    await apps.remove(appId(req.params.id));
+    return reply.code(204).send(null);
+  });
+
+  app.post('/apps/:id/keys', {
+    schema: {
+      tags: ['admin'], security, summary: 'Create an API key (shown once)', params: AppParams,
+      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), expiresAt: Type.Optional(Type.String({ format: 'date-time' })) }, { additionalProperties: false }),
+      response: { 201: NewKeyOut, ...problems(400, 401, 404, 422) },
+    },
+  }, async (req, reply) => {
+    const expiresAt = req.body.expiresAt ? Date.parse(req.body.expiresAt) : null;
+    return reply.code(201).send(await apps.createKey(appId(req.params.id), { name: req.body.name, expiresAt }));
+  });
+
+  app.get('/apps/:id/keys', {
+    schema: { tags: ['admin'], security, summary: "List an app's API keys (never the keys themselves)", params: AppParams, response: { 200: Type.Object({ data: Type.Array(KeyOut) }), ...problems(401, 404) } },
+  }, async (req) => ({ data: await apps.listKeys(appId(req.params.id)) }));
+
+  app.delete('/apps/:id/keys/:keyId', {
+    schema: { tags: ['admin'], security, summary: 'Revoke an API key (effective on the next request)', params: KeyParams, response: { 200: KeyOut, ...problems(401, 404) } },
+  }, async (req) => apps.revokeKey(appId(req.params.id), req.params.keyId));
+
+  app.get('/audit', {
+    schema: {
+      tags: ['admin'], security, summary: 'The audit log, newest first',
+      querystring: Type.Object({
+        appId: Type.Optional(Type.String({ maxLength: 64 })), targetId: Type.Optional(Type.String({ maxLength: 64 })),
+        limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })), cursor: Type.Optional(Type.String({ maxLength: 64 })),
+      }, { additionalProperties: false }),
+      response: { 200: Type.Object({ data: Type.Array(AuditOut), nextCursor: Type.Union([Type.String(), Type.Null()]) }), ...problems(401, 422) },
+    },
+  }, async (req) => {
+    const limit = req.query.limit ?? 50;
+    const rows = await apps.audit({ appId: req.query.appId, targetId: req.query.targetId, limit: limit + 1, before: req.query.cursor });
+    const page = rows.slice(0, limit);
+    return {
+      data: page.map((a) => ({ ...a, at: new Date(a.at).toISOString() })),
+      nextCursor: rows.length > limit ? page.at(-1)!.id : null,
+    };
+  });
+}

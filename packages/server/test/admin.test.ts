@@ -1,0 +1,183 @@
+/** The admin API: admin-token auth, apps and settings, API keys, the audit log, failed-auth limiting. */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, phone, startHarness, type Harness } from './helpers.js';
+
+let h: Harness;
+beforeAll(async () => { h = await startHarness(); });
+afterAll(async () => { await h.close(); });
+
+const admin = (method: string, path: string, body?: unknown) => h.req(method, `/admin/v1${path}`, body, { key: ADMIN_TOKEN });
+const start = (key: string, extra: Record<string, unknown> = {}) => h.req('POST', '/v1/verifications', { to: phone(), ...extra }, { key });
+
+describe('admin authentication', () => {
+  it('requires the admin token; app keys never reach admin routes; the admin token is not an app key', async () => {
+    for (const key of [null, 'nope', h.key, `${ADMIN_TOKEN}x`]) {
+      const r = await h.req('GET', '/admin/v1/apps', undefined, { key });
+      expect(r.status, String(key)).toBe(401);
+      expect(r.body.code).toBe('unauthorized');
+    }
+    expect((await admin('GET', '/apps')).status).toBe(200);
+    expect((await h.req('POST', '/v1/verifications', { to: phone() }, { key: ADMIN_TOKEN })).status).toBe(401);
+  });
+});
+
+describe('apps', () => {
+  it('creates an app with settings and a first key shown once; the key works at once', async () => {
+    const r = await admin('POST', '/apps', { name: 'Shop', settings: { ttl: 600, codeLength: 8, allowedCountries: ['fr', 'BE'], brandName: 'ShopCo' } });
+    expect(r.status).toBe(201);
+    expect(r.body.app).toMatchObject({ name: 'Shop', enabled: true, settings: { ttl: 600, codeLength: 8, allowedCountries: ['FR', 'BE'], brandName: 'ShopCo' } });
+    expect(r.body.apiKey.apiKey).toMatch(/^otpd_/);
+    expect(r.body.apiKey.prefix).toBe(r.body.apiKey.apiKey.slice(0, 11));
+    const s = await start(r.body.apiKey.apiKey);
+    expect(s.status).toBe(201);
+    expect(s.body).toMatchObject({ codeLength: 8 });
+    expect(Date.parse(s.body.expiresAt) - h.clock.now()).toBe(600_000);
+    const list = await admin('GET', '/apps');
+    expect(list.body.data.map((a: { id: string }) => a.id)).toContain(r.body.app.id);
+    expect(list.text).not.toContain(r.body.apiKey.apiKey);
+    expect((await admin('GET', `/apps/${r.body.app.id}`)).body.name).toBe('Shop');
+    expect((await admin('GET', '/apps/app_01ARZ3NDEKTSV4RRFFQ69G5FAV')).status).toBe(404);
+  });
+
+  it('validates settings exactly: out of range names the field and the range; unknown fields are refused', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ ttl: 30 }, 'settings.ttl must be an integer from 60 to 1800'],
+      [{ ttl: 1801 }, 'settings.ttl must be an integer from 60 to 1800'],
+      [{ codeLength: 3 }, 'settings.codeLength must be an integer from 4 to 10'],
+      [{ maxAttempts: 11 }, 'settings.maxAttempts must be an integer from 1 to 10'],
+      [{ stepTimeout: 301 }, 'settings.stepTimeout must be an integer from 15 to 300'],
+    ];
+    for (const [settings, detail] of cases) {
+      const r = await admin('POST', '/apps', { name: 'x', settings });
+      expect(r.status, JSON.stringify(settings)).toBe(422);
+      expect(r.body).toMatchObject({ code: 'invalid_request', detail });
+      expect(r.body.errors[0].pointer).toMatch(/^\/settings\//);
+    }
+    for (const settings of [{ colour: 'red' }, { codeType: 'hex' }, { allowedCountries: ['France'] }, { ttl: '600' }, { brandName: 'a{{pin}}' }]) {
+      const r = await admin('POST', '/apps', { name: 'x', settings });
+      expect(r.status, JSON.stringify(settings)).toBe(422);
+      expect(r.body.code).toBe('invalid_request');
+    }
+  });
+
+  it('PATCH merges settings (null resets one), takes effect on the next request, and validates', async () => {
+    const a = (await admin('POST', '/apps', { name: 'Patchy', settings: { ttl: 600, maxAttempts: 5 } })).body;
+    const key = a.apiKey.apiKey;
+    const p = await admin('PATCH', `/apps/${a.app.id}`, { name: 'Patched', settings: { ttl: 900, maxAttempts: null } });
+    expect(p.status).toBe(200);
+    expect(p.body).toMatchObject({ name: 'Patched', settings: { ttl: 900 } });
+    expect(p.body.settings.maxAttempts).toBeUndefined();
+    const s = await start(key);
+    expect(s.body.maxAttempts).toBe(3);
+    expect(Date.parse(s.body.expiresAt) - h.clock.now()).toBe(900_000);
+    const bad = await admin('PATCH', `/apps/${a.app.id}`, { settings: { lockout: 10 } });
+    expect(bad.status).toBe(422);
+    expect(bad.body.detail).toBe('settings.lockout must be an integer from 60 to 2592000');
+    expect((await admin('GET', `/apps/${a.app.id}`)).body.settings).toEqual({ ttl: 900 });
+  });
+
+  it('a disabled app gets 403 app_disabled at once; enabling restores it; deleting removes its credentials', async () => {
+    const a = (await admin('POST', '/apps', { name: 'Toggle' })).body;
+    const key = a.apiKey.apiKey;
+    expect((await start(key)).status).toBe(201);
+    expect((await admin('PATCH', `/apps/${a.app.id}`, { enabled: false })).body.enabled).toBe(false);
+    const r = await start(key);
+    expect(r.status).toBe(403);
+    expect(r.body.code).toBe('app_disabled');
+    expect((await h.req('GET', '/v1/verifications', undefined, { key })).status).toBe(403);
+    await admin('PATCH', `/apps/${a.app.id}`, { enabled: true });
+    expect((await start(key)).status).toBe(201);
+    expect((await admin('DELETE', `/apps/${a.app.id}`)).status).toBe(204);
+    expect((await start(key)).status).toBe(401);
+    expect((await admin('GET', `/apps/${a.app.id}`)).status).toBe(404);
+    expect((await admin('DELETE', `/apps/${a.app.id}`)).status).toBe(404);
+  });
+});
+
+describe('API keys', () => {
+  it('creates named keys with optional expiry, lists them without secrets, revokes at once, records last use', async () => {
+    const a = (await admin('POST', '/apps', { name: 'Keys' })).body;
+    const id = a.app.id;
+    const k = await admin('POST', `/apps/${id}/keys`, { name: 'ci', expiresAt: new Date(h.clock.now() + 3600_000).toISOString() });
+    expect(k.status).toBe(201);
+    expect(k.body).toMatchObject({ name: 'ci', appId: id, revokedAt: null, lastUsedAt: null });
+    expect((await start(k.body.apiKey)).status).toBe(201);
+    await h.otpd.store.ping(); // let the fire-and-forget last-use write land
+    await new Promise((r) => setImmediate(r));
+    const list = await admin('GET', `/apps/${id}/keys`);
+    expect(list.body.data).toHaveLength(2);
+    expect(list.text).not.toContain(k.body.apiKey);
+    expect(list.body.data.find((x: { id: string }) => x.id === k.body.id).lastUsedAt).toBe(new Date(h.clock.now()).toISOString());
+
+    const revoked = await admin('DELETE', `/apps/${id}/keys/${k.body.id}`);
+    expect(revoked.status).toBe(200);
+    expect(revoked.body.revokedAt).toBe(new Date(h.clock.now()).toISOString());
+    const r = await start(k.body.apiKey);
+    expect(r.status).toBe(401);
+    expect((await start(a.apiKey.apiKey)).status).toBe(201); // the other key still works
+    expect((await admin('DELETE', `/apps/${id}/keys/key_01ARZ3NDEKTSV4RRFFQ69G5FAV`)).status).toBe(404);
+  });
+
+  it('an expired key stops working when its time comes', async () => {
+    const a = (await admin('POST', '/apps', { name: 'Expiring' })).body;
+    const k = (await admin('POST', `/apps/${a.app.id}/keys`, { name: 'short', expiresAt: new Date(h.clock.now() + 60_000).toISOString() })).body;
+    expect((await start(k.apiKey)).status).toBe(201);
+    h.clock.advance(60_000);
+    const r = await start(k.apiKey);
+    expect(r.status).toBe(401);
+    expect(r.body.detail).toContain('expired');
+    const past = await admin('POST', `/apps/${a.app.id}/keys`, { name: 'late', expiresAt: new Date(h.clock.now() - 1).toISOString() });
+    expect(past.status).toBe(422);
+  });
+
+  it("one app's admin routes cannot touch another app's keys", async () => {
+    const a = (await admin('POST', '/apps', { name: 'A' })).body;
+    const b = (await admin('POST', '/apps', { name: 'B' })).body;
+    expect((await admin('DELETE', `/apps/${a.app.id}/keys/${b.apiKey.id}`)).status).toBe(404);
+    expect((await start(b.apiKey.apiKey)).status).toBe(201);
+  });
+});
+
+describe('audit log', () => {
+  it('records every admin change with actor, before and after, and never a secret', async () => {
+    const a = (await admin('POST', '/apps', { name: 'Audited' })).body;
+    const id = a.app.id;
+    await admin('PATCH', `/apps/${id}`, { settings: { ttl: 120 } });
+    const k = (await admin('POST', `/apps/${id}/keys`, { name: 'second' })).body;
+    await admin('DELETE', `/apps/${id}/keys/${k.id}`);
+    await admin('DELETE', `/apps/${id}`);
+    const log = await admin('GET', `/audit?appId=${id}`);
+    expect(log.body.data.map((e: { action: string }) => e.action)).toEqual(['app.delete', 'api_key.revoke', 'api_key.create', 'app.update', 'api_key.create', 'app.create']);
+    const update = log.body.data.find((e: { action: string }) => e.action === 'app.update');
+    expect(update).toMatchObject({ actor: 'admin', targetType: 'app', targetId: id, before: { settings: {} }, after: { settings: { ttl: 120 } } });
+    const revoke = log.body.data.find((e: { action: string }) => e.action === 'api_key.revoke');
+    expect(revoke.before.revokedAt).toBeNull();
+    expect(revoke.after.revokedAt).toEqual(expect.any(String));
+    expect(log.text).not.toContain(a.apiKey.apiKey);
+    expect(log.text).not.toContain(k.apiKey);
+    expect(log.text).not.toMatch(/"hash"/);
+    const page = await admin('GET', `/audit?appId=${id}&limit=4`);
+    expect(page.body.data).toHaveLength(4);
+    const rest = await admin('GET', `/audit?appId=${id}&limit=4&cursor=${page.body.nextCursor}`);
+    expect(rest.body.data.map((e: { action: string }) => e.action)).toEqual(['api_key.create', 'app.create']);
+    expect(rest.body.nextCursor).toBeNull();
+  });
+});
+
+describe('failed authentication is rate limited per source', () => {
+  it('20 failures in a minute block the source (even with a valid key) until the window ends', async () => {
+    const own = await startHarness();
+    try {
+      for (let i = 0; i < 20; i++) expect((await own.req('GET', '/v1/verifications', undefined, { key: `otpd_wrong${i}` })).status).toBe(401);
+      const blocked = await own.req('GET', '/v1/verifications');
+      expect(blocked.status).toBe(429);
+      expect(blocked.body.code).toBe('rate_limited');
+      expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect((await own.req('GET', '/admin/v1/apps', undefined, { key: ADMIN_TOKEN })).status).toBe(429);
+      own.clock.advance(60_000);
+      expect((await own.req('GET', '/v1/verifications')).status).toBe(200);
+    } finally {
+      await own.close();
+    }
+  });
+});
