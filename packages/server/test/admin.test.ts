@@ -1,6 +1,6 @@
 /** The admin API: admin-token auth, apps and settings, API keys, the audit log, failed-auth limiting. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN, phone, startHarness, type Harness } from './helpers.js';
+import { ADMIN_TOKEN, phone, startHarness, wrong, type Harness } from './helpers.js';
 
 let h: Harness;
 beforeAll(async () => { h = await startHarness(); });
@@ -135,6 +135,31 @@ describe('API keys', () => {
     const b = (await admin('POST', '/apps', { name: 'B' })).body;
     expect((await admin('DELETE', `/apps/${a.app.id}/keys/${b.apiKey.id}`)).status).toBe(404);
     expect((await start(b.apiKey.apiKey)).status).toBe(201);
+  });
+});
+
+describe('admin unblock', () => {
+  it('lists locked phones and clears a lock (audited); the phone can start again at once', async () => {
+    const a = (await admin('POST', '/apps', { name: 'Locks' })).body;
+    const key = a.apiKey.apiKey;
+    const to = phone();
+    const s = await h.startAndRead(to, {}, key);
+    for (let i = 0; i < 3; i++) await h.req('POST', `/v1/verifications/${s.id}/check`, { code: wrong(s.code) }, { key });
+    h.clock.advance(61_000);
+    expect((await h.req('POST', '/v1/verifications', { to }, { key })).body.code).toBe('phone_locked');
+    const list = await admin('GET', `/apps/${a.app.id}/lockouts`);
+    expect(list.body.data).toEqual([expect.objectContaining({ to, locked: true, lockReason: 'attempts', failures: 3 })]);
+    const one = await admin('GET', `/apps/${a.app.id}/lockouts?to=${encodeURIComponent(to.replace('+33', '+33 '))}`);
+    expect(one.body.data[0].to).toBe(to);
+    expect((await admin('DELETE', `/apps/${a.app.id}/lockouts/${encodeURIComponent(to)}`)).status).toBe(204);
+    expect((await admin('GET', `/apps/${a.app.id}/lockouts`)).body.data).toEqual([]);
+    const again = await h.req('POST', '/v1/verifications', { to }, { key });
+    expect(again.status).toBe(201);
+    expect(again.body.attempts).toBe(0);
+    const log = await admin('GET', `/audit?targetId=${encodeURIComponent(to)}`);
+    expect(log.body.data[0]).toMatchObject({ action: 'lockout.clear', targetType: 'lockout', before: { locked: true, failures: 3 }, after: { locked: false, failures: 0 } });
+    expect((await admin('DELETE', `/apps/${a.app.id}/lockouts/${encodeURIComponent(phone())}`)).status).toBe(404);
+    expect((await admin('DELETE', `/apps/${a.app.id}/lockouts/nonsense`)).body.code).toBe('invalid_phone_number');
   });
 });
 

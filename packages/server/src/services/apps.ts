@@ -8,6 +8,7 @@ import { OtpdError } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import { validateSettings, type AppSettings } from '../domain/policy.js';
 import type { ApiKeyRecord, AppRecord, AuditEntry, Store } from '../store/ports.js';
+import type { PhoneState } from '../domain/verification.js';
 
 /** Public view of an app. */
 export interface AppView {
@@ -41,6 +42,21 @@ export function appView(a: AppRecord): AppView {
 /** The public view of an API key. */
 export function keyView(k: ApiKeyRecord): KeyView {
   return { id: k.id, appId: k.appId, name: k.name, prefix: k.prefix, createdAt: iso(k.createdAt)!, expiresAt: iso(k.expiresAt), revokedAt: iso(k.revokedAt), lastUsedAt: iso(k.lastUsedAt) };
+}
+
+export interface LockoutView {
+  to: string;
+  locked: boolean;
+  lockedUntil: string | null;
+  lockReason: 'attempts' | 'sends' | null;
+  failures: number;
+  sends: number;
+  lastSendAt: string | null;
+}
+
+function lockoutView(p: PhoneState & { to: string }, now: number): LockoutView {
+  const locked = p.lockedUntil !== null && p.lockedUntil > now;
+  return { to: p.to, locked, lockedUntil: locked ? iso(p.lockedUntil) : null, lockReason: locked ? p.lockReason : null, failures: p.failures, sends: p.sends, lastSendAt: iso(p.lastSendAt) };
 }
 
 /** Applies a JSON merge patch (RFC 7396) to the top level of app settings: null removes an override. */
@@ -166,6 +182,23 @@ export class AppsService {
     if (!k) throw new OtpdError('not_found', `No key ${keyId} in app ${appId}`);
     this.invalidate((e) => e.keyId === keyId);
     return keyView(k);
+  }
+
+  /** Locked phones of an app, or one phone's counters. */
+  async lockouts(appId: string, to?: string): Promise<LockoutView[]> {
+    await this.get(appId);
+    const now = this.clock.now();
+    return (await this.store.listPhoneStates(appId, { to, now, limit: 200 })).map((p) => lockoutView(p, now));
+  }
+
+  /** Admin unblock: clears a phone's lock, failures, sends and cooldown. */
+  async unblock(appId: string, to: string, actor = 'admin'): Promise<void> {
+    await this.get(appId);
+    const now = this.clock.now();
+    const before = await this.store.clearPhoneState(appId, to, now, (b) => [
+      this.entry(actor, 'lockout.clear', 'lockout', to, appId, lockoutView({ ...b, to }, now), lockoutView({ to, sends: 0, failures: 0, windowStartedAt: now, lastSendAt: null, lockedUntil: null, lockReason: null }, now)),
+    ]);
+    if (!before) throw new OtpdError('not_found', `No counters for ${to} in this app`);
   }
 
   /** The audit log, newest first. */

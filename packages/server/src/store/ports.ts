@@ -217,6 +217,10 @@ export interface Store {
   revokeKey(appId: string, keyId: string, now: number, audit: (before: ApiKeyRecord) => AuditEntry[]): Promise<ApiKeyRecord | null>;
   /** Notes that keys were used (batched by the caller; at most one write per key and minute). */
   touchKeys(uses: { keyId: string; at: number }[]): Promise<void>;
+  /** Phones of an app that are locked at `now` (or the one phone `to`, locked or not), newest lock first. */
+  listPhoneStates(appId: string, q: { to?: string | undefined; now: number; limit: number }): Promise<(PhoneState & { to: string })[]>;
+  /** Clears a phone's counters and lock (admin unblock). Returns the state before, or null when there was none. */
+  clearPhoneState(appId: string, to: string, now: number, audit: (before: PhoneState) => AuditEntry[]): Promise<PhoneState | null>;
   listAudit(q: { appId?: string | undefined; targetId?: string | undefined; limit: number; before?: string | undefined }): Promise<AuditEntry[]>;
   /** The key with this hash and its app, if any (revoked and expired keys included: the caller decides). */
   findKey(hash: Buffer): Promise<{ key: ApiKeyRecord; app: AppRecord } | null>;

@@ -6,6 +6,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { CHANNELS, CODE_TYPES, RANGES } from '../../domain/policy.js';
 import { isId } from '../../domain/ids.js';
 import { OtpdError } from '../../domain/errors.js';
+import { parseEmail, parsePhone } from '../../domain/phone.js';
 import { appView, type AppsService } from '../../services/apps.js';
 import { problems } from '../schemas.js';
 import type { TypedApp } from './verifications.js';
@@ -120,6 +121,32 @@ export async function adminRoutes(app: TypedApp, apps: AppsService): Promise<voi
   app.delete('/apps/:id/keys/:keyId', {
     schema: { tags: ['admin'], security, summary: 'Revoke an API key (effective on the next request)', params: KeyParams, response: { 200: KeyOut, ...problems(401, 404) } },
   }, async (req) => apps.revokeKey(appId(req.params.id), req.params.keyId));
+
+  const LockoutOut = Type.Object({
+    to: Type.String(), locked: Type.Boolean(), lockedUntil: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    lockReason: Type.Union([Type.Literal('attempts'), Type.Literal('sends'), Type.Null()]), failures: Type.Integer(), sends: Type.Integer(),
+    lastSendAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  });
+  const recipient = (to: string) => (to.includes('@') ? parseEmail(to).address : parsePhone(to).e164);
+
+  app.get('/apps/:id/lockouts', {
+    schema: {
+      tags: ['admin'], security, summary: 'Locked phones of an app (or one phone\'s counters with ?to=)', params: AppParams,
+      querystring: Type.Object({ to: Type.Optional(Type.String({ maxLength: 254 })) }, { additionalProperties: false }),
+      response: { 200: Type.Object({ data: Type.Array(LockoutOut) }), ...problems(401, 404, 422) },
+    },
+  }, async (req) => ({ data: await apps.lockouts(appId(req.params.id), req.query.to !== undefined ? recipient(req.query.to) : undefined) }));
+
+  app.delete('/apps/:id/lockouts/:to', {
+    schema: {
+      tags: ['admin'], security, summary: 'Unblock a phone: clear its lock, failures, sends and cooldown',
+      params: Type.Object({ id: Type.String({ maxLength: 64 }), to: Type.String({ maxLength: 254 }) }),
+      response: { 204: Type.Null(), ...problems(401, 404, 422) },
+    },
+  }, async (req, reply) => {
+    await apps.unblock(appId(req.params.id), recipient(req.params.to));
+    return reply.code(204).send(null);
+  });
 
   app.get('/audit', {
     schema: {

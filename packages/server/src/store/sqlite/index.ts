@@ -441,6 +441,23 @@ export class SqliteStore implements Store {
     await this.tx(() => { for (const u of uses) this.s.keyTouch.run(u.at, u.keyId); });
   }
 
+  async listPhoneStates(appId: string, q: { to?: string | undefined; now: number; limit: number }): Promise<(PhoneState & { to: string })[]> {
+    const rows = (q.to !== undefined
+      ? this.s.phoneGet.all(appId, q.to)
+      : this.db.prepare('SELECT * FROM phone_states WHERE app_id = ? AND locked_until > ? ORDER BY locked_until DESC LIMIT ?').all(appId, q.now, q.limit)) as Row[];
+    return rows.map((r) => ({ ...toPhoneState(r)!, to: r.to_addr as string }));
+  }
+
+  async clearPhoneState(appId: string, to: string, now: number, audit: (before: PhoneState) => AuditEntry[]): Promise<PhoneState | null> {
+    return this.tx(() => {
+      const before = toPhoneState(this.s.phoneGet.get(appId, to) as Row | undefined);
+      if (!before) return null;
+      this.putPhone(appId, to, { sends: 0, failures: 0, windowStartedAt: now, lastSendAt: null, lockedUntil: null, lockReason: null });
+      this.writeAudit(audit(before));
+      return before;
+    });
+  }
+
   async listAudit(q: { appId?: string | undefined; targetId?: string | undefined; limit: number; before?: string | undefined }): Promise<AuditEntry[]> {
     const where: string[] = [];
     const params: Record<string, unknown> = { limit: q.limit };
