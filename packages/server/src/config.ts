@@ -32,6 +32,8 @@ export interface Config {
   publicUrl: string | undefined;
   logLevel: string;
   prices: PriceTable;
+  /** Lifetime of OAuth access tokens, seconds. */
+  oauthTokenTtl: number;
   /** Largest request body accepted, in bytes. */
   bodyLimit: number;
   /** Trust X-Forwarded-* from a reverse proxy. */
@@ -161,6 +163,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
   // Commands that never touch codes (migrate, apps) need no secret, so they work before one is set.
   const { secret, source } = opts.needSecret === false ? { secret: '', source: 'env' as const } : loadSecret(env, dataDir, environ.OTPD_SECRET);
   const admin = opts.needSecret === false ? { token: '', source: 'env' as const } : loadAdminToken(env, dataDir, environ.OTPD_ADMIN_TOKEN);
+  const oauthTokenTtl = Number(environ.OTPD_OAUTH_TOKEN_TTL ?? 3600);
+  if (!Number.isInteger(oauthTokenTtl) || oauthTokenTtl < 60 || oauthTokenTtl > 86_400) throw new ConfigError('OTPD_OAUTH_TOKEN_TTL must be seconds from 60 to 86400');
   const bodyLimit = Number(environ.OTPD_BODY_LIMIT ?? 16_384);
   if (!Number.isInteger(bodyLimit) || bodyLimit < 1024) throw new ConfigError('OTPD_BODY_LIMIT must be an integer >= 1024');
   return {
@@ -178,6 +182,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
     publicUrl,
     logLevel: environ.OTPD_LOG_LEVEL ?? 'info',
     prices: readPrices(environ.OTPD_PRICES),
+    oauthTokenTtl,
     bodyLimit,
     trustProxy: environ.OTPD_TRUST_PROXY === 'true' || environ.OTPD_TRUST_PROXY === '1',
   };

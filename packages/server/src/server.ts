@@ -18,6 +18,7 @@ import { routeFor } from './delivery/routing.js';
 import { ReceiptsService } from './delivery/receipts.js';
 import { AuthLimiter } from './guard/auth-limiter.js';
 import { AppsService } from './services/apps.js';
+import { OAuthService } from './services/oauth.js';
 import { VerificationsService } from './services/verifications.js';
 import type { Store } from './store/ports.js';
 import { SqliteStore, sqliteFileFromUrl } from './store/sqlite/index.js';
@@ -69,6 +70,8 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const store = openStore(config.databaseUrl);
   const keys = deriveKeys(config.secret);
   const apps = new AppsService(store, clock);
+  const oauth = new OAuthService(store, clock, keys, config.oauthTokenTtl);
+  apps.onAppChanged = (appId) => oauth.forgetApp(appId);
 
   let devInbox: DevInbox | null = null;
   let consoleOut: { write(chunk: string): unknown; flushSync?: () => void } | null = null;
@@ -103,7 +106,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     }
   };
   const app = await buildApi({
-    logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, apps, verifications, receipts, ready, isClosing: () => closing,
+    logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, apps, oauth, verifications, receipts, ready, isClosing: () => closing,
     adminToken: config.adminToken, authLimiter: new AuthLimiter(clock),
     dev: devInbox && worker
       ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) && !worker.hasQueued(appId, to) ? Promise.resolve() : worker.handed()) }

@@ -12,6 +12,8 @@ import type { Logger } from 'pino';
 import { OtpdError } from '../domain/errors.js';
 import type { AppRecord } from '../store/ports.js';
 import type { AppsService } from '../services/apps.js';
+import { TOKEN_PREFIX, type OAuthService } from '../services/oauth.js';
+import { oauthRoutes } from './routes/oauth.js';
 import type { VerificationsService } from '../services/verifications.js';
 import type { DevInbox } from '../delivery/dev-inbox.js';
 import { Problem, Verification } from './schemas.js';
@@ -38,6 +40,7 @@ export interface ApiDeps {
   bodyLimit: number;
   trustProxy: boolean;
   apps: AppsService;
+  oauth: OAuthService;
   verifications: VerificationsService;
   /** Present in development only. */
   dev?: { inbox: DevInbox; flush: (appId: string, to?: string) => Promise<void> } | undefined;
@@ -115,7 +118,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
           'Errors are RFC 9457 problem details with a stable `code`.',
       },
       components: { securitySchemes: {
-        apiKey: { type: 'http', scheme: 'bearer', description: 'An app API key (otpd_…)' },
+        apiKey: { type: 'http', scheme: 'bearer', description: 'An app API key (otpd_…) or an OAuth access token from POST /oauth/token (otpd_at_…)' },
         adminToken: { type: 'http', scheme: 'bearer', description: 'The admin token (OTPD_ADMIN_TOKEN)' },
       } },
       tags: [
@@ -140,15 +143,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     try {
       return await attempt();
     } catch (e) {
-      if (e instanceof OtpdError && e.code === 'unauthorized') deps.authLimiter.fail(req.ip);
+      if (e instanceof OtpdError && (e.code === 'unauthorized' || e.code === 'invalid_client')) deps.authLimiter.fail(req.ip);
       throw e;
     }
   };
   const authenticate = async (req: FastifyRequest) => {
     req.app = await guarded(req, async () => {
       const key = bearer(req);
-      if (!key) throw new OtpdError('unauthorized', 'Send an app API key as Authorization: Bearer <key>');
-      return (await deps.apps.authenticate(key)).app;
+      if (!key) throw new OtpdError('unauthorized', 'Send an app API key or an OAuth access token as Authorization: Bearer <credential>');
+      return key.startsWith(TOKEN_PREFIX) ? deps.oauth.verify(key) : (await deps.apps.authenticate(key)).app;
     });
   };
   const authenticateAdmin = async (req: FastifyRequest) => {
@@ -172,8 +175,10 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   await app.register(async (admin) => {
     admin.addHook('onRequest', authenticateAdmin);
-    await adminRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps);
+    await adminRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.oauth);
   }, { prefix: '/admin/v1' });
+
+  await app.register(async (o) => oauthRoutes(o as unknown as FastifyInstance, deps.oauth, (req, attempt) => guarded(req, attempt)), { prefix: '/oauth' });
 
   if (deps.receipts) {
     const receipts = deps.receipts;

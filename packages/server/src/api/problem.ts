@@ -80,6 +80,7 @@ export function sendProblem(req: FastifyRequest, reply: FastifyReply, err: unkno
   else if (e.status >= 500) req.log.warn({ code: e.code, detail: e.detail }, 'request failed');
   if (e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
   if (e.code === 'unauthorized') reply.header('www-authenticate', 'Bearer realm="otpd"');
+  if (e.code === 'invalid_client') reply.header('www-authenticate', 'Basic realm="otpd"');
   return reply
     .code(e.status)
     .type(PROBLEM_CONTENT_TYPE)

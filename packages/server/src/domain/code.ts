@@ -40,6 +40,8 @@ export interface CodeKeys {
   sealKey: Buffer;
   /** Signs the token in receipt callback URLs (HKDF-separated). */
   callbackKey: Buffer;
+  /** Signs OAuth access tokens (HKDF-separated). */
+  tokenKey: Buffer;
 }
 
 /** Derives the keys once at start-up. The sealing key is HKDF-separated from the HMAC key. */
@@ -47,7 +49,8 @@ export function deriveKeys(secret: string | Buffer): CodeKeys {
   const hmacKey = Buffer.isBuffer(secret) ? secret : Buffer.from(secret, 'utf8');
   const sealKey = Buffer.from(hkdfSync('sha256', hmacKey, Buffer.alloc(0), 'otpd/code-seal/v1', 32));
   const callbackKey = Buffer.from(hkdfSync('sha256', hmacKey, Buffer.alloc(0), 'otpd/callback/v1', 32));
-  return { hmacKey, sealKey, callbackKey };
+  const tokenKey = Buffer.from(hkdfSync('sha256', hmacKey, Buffer.alloc(0), 'otpd/oauth-token/v1', 32));
+  return { hmacKey, sealKey, callbackKey, tokenKey };
 }
 
 /** HMAC-SHA256(secret, verificationId ‖ code): the only form in which a code is compared. */

@@ -15,6 +15,9 @@ export const ERRORS = {
   // credentials
   unauthorized: { status: 401, title: 'Missing or invalid API key' },
   app_disabled: { status: 403, title: 'This app is disabled' },
+  invalid_client: { status: 401, title: 'Client authentication failed' },
+  unsupported_grant_type: { status: 400, title: 'Only grant_type=client_credentials is supported' },
+  oauth_invalid_request: { status: 400, title: 'The token request is malformed (RFC 6749 invalid_request)' },
   // verification rules
   invalid_phone_number: { status: 422, title: 'The phone number is not a valid mobile number' },
   invalid_email: { status: 422, title: 'The email address is not valid' },

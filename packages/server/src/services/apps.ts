@@ -92,6 +92,9 @@ export class AppsService {
   /** When each key's last use was last written (at most one write per key and minute). */
   private readonly touched = new Map<string, number>();
 
+  /** Called after an app changed or was deleted (other credential caches forget it). */
+  onAppChanged: (appId: string) => void = () => undefined;
+
   constructor(private readonly store: Store, private readonly clock: Clock, private readonly cacheMs = 5_000) {}
 
   private entry(actor: string, action: string, targetType: AuditEntry['targetType'], targetId: string, appId: string | null, before: unknown, after: unknown): AuditEntry {
@@ -149,6 +152,7 @@ export class AppsService {
     });
     if (!after) throw new OtpdError('not_found', `No app ${id}`);
     this.invalidate((e) => e.app.id === id);
+    this.onAppChanged(id);
     return after;
   }
 
@@ -157,6 +161,7 @@ export class AppsService {
     const ok = await this.store.deleteApp(id, (before) => [this.entry(actor, 'app.delete', 'app', id, id, appView(before), null)]);
     if (!ok) throw new OtpdError('not_found', `No app ${id}`);
     this.invalidate((e) => e.app.id === id);
+    this.onAppChanged(id);
   }
 
   /** Creates another API key for an app; the key is returned once. */

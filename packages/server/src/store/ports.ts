@@ -31,6 +31,19 @@ export interface ApiKeyRecord {
   lastUsedAt?: number | null;
 }
 
+export interface OAuthClientRecord {
+  id: string;
+  appId: string;
+  name: string;
+  secretHash: Buffer;
+  previousSecretHash: Buffer | null;
+  previousValidUntil: number | null;
+  createdAt: number;
+  rotatedAt: number | null;
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+}
+
 /** One recorded admin change. `before`/`after` are the JSON views (secrets never included). */
 export interface AuditEntry {
   id: string;
@@ -218,6 +231,12 @@ export interface Store {
   /** Notes that keys were used (batched by the caller; at most one write per key and minute). */
   touchKeys(uses: { keyId: string; at: number }[]): Promise<void>;
   /** Phones of an app that are locked at `now` (or the one phone `to`, locked or not), newest lock first. */
+  createClient(c: OAuthClientRecord, audit: AuditEntry[]): Promise<void>;
+  getClient(id: string): Promise<{ client: OAuthClientRecord; app: AppRecord } | null>;
+  listClients(appId: string): Promise<OAuthClientRecord[]>;
+  /** Read-modify-write of a client of the app (rotate, revoke). Null when unknown. */
+  updateClient(appId: string, id: string, change: (before: OAuthClientRecord) => { after: OAuthClientRecord; audit: AuditEntry[] }): Promise<OAuthClientRecord | null>;
+  touchClient(id: string, at: number): Promise<void>;
   listPhoneStates(appId: string, q: { to?: string | undefined; now: number; limit: number }): Promise<(PhoneState & { to: string })[]>;
   /** Clears a phone's counters and lock (admin unblock). Returns the state before, or null when there was none. */
   clearPhoneState(appId: string, to: string, now: number, audit: (before: PhoneState) => AuditEntry[]): Promise<PhoneState | null>;

@@ -8,6 +8,7 @@ import { isId } from '../../domain/ids.js';
 import { OtpdError } from '../../domain/errors.js';
 import { parseEmail, parsePhone } from '../../domain/phone.js';
 import { appView, type AppsService } from '../../services/apps.js';
+import type { OAuthService } from '../../services/oauth.js';
 import { problems } from '../schemas.js';
 import type { TypedApp } from './verifications.js';
 
@@ -65,7 +66,44 @@ const appId = (id: string) => {
 };
 
 /** Registers the admin routes on an admin-token-guarded `/admin/v1` scope. */
-export async function adminRoutes(app: TypedApp, apps: AppsService): Promise<void> {
+export async function adminRoutes(app: TypedApp, apps: AppsService, oauth: OAuthService): Promise<void> {
+  const ClientOut = Type.Object({
+    id: Type.String({ description: 'The client_id' }), appId: Type.String(), name: Type.String(), createdAt: Type.String({ format: 'date-time' }),
+    rotatedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    previousSecretValidUntil: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'Until when the secret before the last rotation still works' }),
+    revokedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]), lastUsedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  });
+  const NewClientOut = Type.Composite([ClientOut, Type.Object({ clientSecret: Type.String({ description: 'Shown once; only its hash is stored' }) })]);
+  const ClientParams = Type.Object({ id: Type.String({ maxLength: 64 }), clientId: Type.String({ maxLength: 64 }) });
+
+  app.post('/apps/:id/clients', {
+    schema: {
+      tags: ['admin'], security, summary: 'Create OAuth client credentials (the secret is shown once)', params: AppParams,
+      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
+      response: { 201: NewClientOut, ...problems(401, 404, 422) },
+    },
+  }, async (req, reply) => reply.code(201).send(await oauth.createClient(await apps.get(appId(req.params.id)), req.body.name)));
+
+  app.get('/apps/:id/clients', {
+    schema: { tags: ['admin'], security, summary: "List an app's OAuth clients", params: AppParams, response: { 200: Type.Object({ data: Type.Array(ClientOut) }), ...problems(401, 404) } },
+  }, async (req) => {
+    await apps.get(appId(req.params.id));
+    return { data: await oauth.listClients(req.params.id) };
+  });
+
+  app.post('/apps/:id/clients/:clientId/rotate', {
+    schema: {
+      tags: ['admin'], security, summary: 'Rotate a client secret; the previous one keeps working for overlapSeconds', params: ClientParams,
+      body: Type.Object({ overlapSeconds: Type.Optional(Type.Integer({ minimum: 0, maximum: 7 * 86_400, default: 3600 })) }, { additionalProperties: false }),
+      response: { 200: NewClientOut, ...problems(401, 404, 422) },
+    },
+    preValidation: (req, _reply, done) => { req.body ??= {}; done(); },
+  }, async (req) => oauth.rotate(appId(req.params.id), req.params.clientId, req.body.overlapSeconds ?? 3600));
+
+  app.delete('/apps/:id/clients/:clientId', {
+    schema: { tags: ['admin'], security, summary: 'Revoke a client: its secrets and tokens stop working', params: ClientParams, response: { 200: ClientOut, ...problems(401, 404) } },
+  }, async (req) => oauth.revoke(appId(req.params.id), req.params.clientId));
+
   app.post('/apps', {
     schema: {
       tags: ['admin'], security, summary: 'Create an app (and its first API key, shown once)',

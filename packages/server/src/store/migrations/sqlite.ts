@@ -202,6 +202,22 @@ CREATE TABLE audit_log (
   at           INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX audit_target ON audit_log(target_id, id);
+
+-- OAuth2 client credentials (seed 001). Secrets are stored as SHA-256; a rotation keeps the previous secret
+-- valid until previous_valid_until.
+CREATE TABLE oauth_clients (
+  id                    TEXT PRIMARY KEY,
+  app_id                TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+  name                  TEXT NOT NULL,
+  secret_hash           BLOB NOT NULL,
+  previous_secret_hash  BLOB,
+  previous_valid_until  INTEGER,
+  created_at            INTEGER NOT NULL,
+  rotated_at            INTEGER,
+  revoked_at            INTEGER,
+  last_used_at          INTEGER
+) STRICT, WITHOUT ROWID;
+CREATE INDEX oauth_clients_app ON oauth_clients(app_id, id);
 CREATE INDEX audit_app ON audit_log(app_id, id) WHERE app_id IS NOT NULL;
 `,
   },

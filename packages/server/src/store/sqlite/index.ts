@@ -13,7 +13,7 @@ import { afterVerified, afterWrongCode, currentPhoneState, type PhoneState, type
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
 import type {
   ApiKeyRecord, AppRecord, AttemptRecord, CheckResult, CheckTarget, ChooseProvider, ClaimedMessage, IdempotencyInput, ListQuery,
-  AuditEntry, MessageOutcome, OutboxRecord, Receipt, ReceiptResult, ResendDecision, StartDecision, StartResult, Store,
+  AuditEntry, MessageOutcome, OAuthClientRecord, OutboxRecord, Receipt, ReceiptResult, ResendDecision, StartDecision, StartResult, Store,
 } from '../ports.js';
 import { newId } from '../../domain/ids.js';
 
@@ -141,6 +141,14 @@ function toKey(r: Row): ApiKeyRecord {
     expiresAt: numOrNull(r.expires_at),
     revokedAt: numOrNull(r.revoked_at),
     lastUsedAt: numOrNull(r.last_used_at),
+  };
+}
+
+function toClient(r: Row): OAuthClientRecord {
+  return {
+    id: r.id as string, appId: r.app_id as string, name: r.name as string, secretHash: r.secret_hash as Buffer,
+    previousSecretHash: bufOrNull(r.previous_secret_hash), previousValidUntil: numOrNull(r.previous_valid_until),
+    createdAt: num(r.created_at), rotatedAt: numOrNull(r.rotated_at), revokedAt: numOrNull(r.revoked_at), lastUsedAt: numOrNull(r.last_used_at),
   };
 }
 
@@ -302,6 +310,13 @@ export class SqliteStore implements Store {
       keyTouch: d.prepare('UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?'),
       appUpdate: d.prepare('UPDATE apps SET name = @name, enabled = @enabled, settings = @settings, updated_at = @updated_at WHERE id = @id'),
       appDelete: d.prepare('DELETE FROM apps WHERE id = ?'),
+      cliInsert: d.prepare(`INSERT INTO oauth_clients (id, app_id, name, secret_hash, previous_secret_hash, previous_valid_until, created_at, rotated_at, revoked_at, last_used_at)
+        VALUES (@id, @app_id, @name, @secret_hash, @previous_secret_hash, @previous_valid_until, @created_at, @rotated_at, @revoked_at, @last_used_at)`),
+      cliGet: d.prepare('SELECT * FROM oauth_clients WHERE id = ?'),
+      cliList: d.prepare('SELECT * FROM oauth_clients WHERE app_id = ? ORDER BY id'),
+      cliUpdate: d.prepare(`UPDATE oauth_clients SET secret_hash = @secret_hash, previous_secret_hash = @previous_secret_hash,
+          previous_valid_until = @previous_valid_until, rotated_at = @rotated_at, revoked_at = @revoked_at WHERE id = @id AND app_id = @app_id`),
+      cliTouch: d.prepare('UPDATE oauth_clients SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?'),
       auditInsert: d.prepare(`INSERT INTO audit_log (id, actor, action, target_type, target_id, app_id, before, after, at)
         VALUES (@id, @actor, @action, @target_type, @target_id, @app_id, @before, @after, @at)`),
       ping: d.prepare('SELECT 1'),
@@ -439,6 +454,46 @@ export class SqliteStore implements Store {
   async touchKeys(uses: { keyId: string; at: number }[]): Promise<void> {
     if (uses.length === 0) return;
     await this.tx(() => { for (const u of uses) this.s.keyTouch.run(u.at, u.keyId); });
+  }
+
+  private clientRow(c: OAuthClientRecord) {
+    return {
+      id: c.id, app_id: c.appId, name: c.name, secret_hash: c.secretHash, previous_secret_hash: c.previousSecretHash,
+      previous_valid_until: c.previousValidUntil, created_at: c.createdAt, rotated_at: c.rotatedAt, revoked_at: c.revokedAt, last_used_at: c.lastUsedAt,
+    };
+  }
+
+  async createClient(c: OAuthClientRecord, audit: AuditEntry[]): Promise<void> {
+    await this.tx(() => {
+      this.s.cliInsert.run(this.clientRow(c));
+      this.writeAudit(audit);
+    });
+  }
+
+  async getClient(id: string): Promise<{ client: OAuthClientRecord; app: AppRecord } | null> {
+    const c = this.s.cliGet.get(id) as Row | undefined;
+    if (!c) return null;
+    const a = this.s.appGet.get(c.app_id) as Row | undefined;
+    return a ? { client: toClient(c), app: toApp(a) } : null;
+  }
+
+  async listClients(appId: string): Promise<OAuthClientRecord[]> {
+    return (this.s.cliList.all(appId) as Row[]).map(toClient);
+  }
+
+  async updateClient(appId: string, id: string, change: (before: OAuthClientRecord) => { after: OAuthClientRecord; audit: AuditEntry[] }): Promise<OAuthClientRecord | null> {
+    return this.tx(() => {
+      const r = this.s.cliGet.get(id) as Row | undefined;
+      if (!r || r.app_id !== appId) return null;
+      const { after, audit } = change(toClient(r));
+      this.s.cliUpdate.run(this.clientRow(after));
+      this.writeAudit(audit);
+      return after;
+    });
+  }
+
+  async touchClient(id: string, at: number): Promise<void> {
+    await this.tx(() => this.s.cliTouch.run(at, id));
   }
 
   async listPhoneStates(appId: string, q: { to?: string | undefined; now: number; limit: number }): Promise<(PhoneState & { to: string })[]> {
