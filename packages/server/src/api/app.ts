@@ -14,6 +14,8 @@ import type { AppRecord } from '../store/ports.js';
 import type { AppsService } from '../services/apps.js';
 import { TOKEN_PREFIX, type OAuthService } from '../services/oauth.js';
 import { oauthRoutes } from './routes/oauth.js';
+import type { TemplatesService } from '../services/templates.js';
+import { templateRoutes } from './routes/templates.js';
 import type { VerificationsService } from '../services/verifications.js';
 import type { DevInbox } from '../delivery/dev-inbox.js';
 import { Problem, Verification } from './schemas.js';
@@ -31,6 +33,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The calling app, set by the auth hook on `/v1` and `/dev` routes. */
     app: AppRecord;
+    /** The credential that authenticated it (API key id or OAuth client id), for the audit log. */
+    actor: string;
   }
 }
 
@@ -41,6 +45,7 @@ export interface ApiDeps {
   trustProxy: boolean;
   apps: AppsService;
   oauth: OAuthService;
+  templates: TemplatesService;
   verifications: VerificationsService;
   /** Present in development only. */
   dev?: { inbox: DevInbox; flush: (appId: string, to?: string) => Promise<void> } | undefined;
@@ -148,11 +153,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }
   };
   const authenticate = async (req: FastifyRequest) => {
-    req.app = await guarded(req, async () => {
+    const who = await guarded(req, async () => {
       const key = bearer(req);
       if (!key) throw new OtpdError('unauthorized', 'Send an app API key or an OAuth access token as Authorization: Bearer <credential>');
-      return key.startsWith(TOKEN_PREFIX) ? deps.oauth.verify(key) : (await deps.apps.authenticate(key)).app;
+      if (key.startsWith(TOKEN_PREFIX)) {
+        const t = await deps.oauth.verify(key);
+        return { app: t.app, actor: t.clientId };
+      }
+      const k = await deps.apps.authenticate(key);
+      return { app: k.app, actor: k.keyId };
     });
+    req.app = who.app;
+    req.actor = who.actor;
   };
   const authenticateAdmin = async (req: FastifyRequest) => {
     await guarded(req, async () => {
@@ -166,6 +178,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(async (v1) => {
     v1.addHook('onRequest', authenticate);
     await verificationRoutes(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.verifications);
+    await templateRoutes(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.templates);
   }, { prefix: '/v1' });
 
   await app.register(async (dev) => {

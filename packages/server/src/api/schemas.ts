@@ -16,6 +16,7 @@ export const StatusSchema = Type.Union(STATUSES.map((s) => Type.Literal(s)));
 export const StartBody = Type.Object(
   {
     to: Type.String({ minLength: 1, maxLength: 254, description: 'Mobile number in international format (E.164 preferred), e.g. +33612345678; an email address for the email channel' }),
+    template: Type.Optional(Type.String({ maxLength: 64, description: "One of the app's templates (tpl_…) for the channel; otherwise chosen by language and destination" })),
     channel: Type.Optional(ChannelSchema),
     channels: Type.Optional(Type.Array(ChannelSchema, {
       minItems: 1, maxItems: CHANNELS.length, uniqueItems: true,

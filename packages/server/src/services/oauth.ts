@@ -135,7 +135,7 @@ export class OAuthService {
   }
 
   /** The app an access token acts for; `unauthorized` when forged, expired or its client is revoked. */
-  async verify(token: string): Promise<AppRecord> {
+  async verify(token: string): Promise<{ app: AppRecord; clientId: string }> {
     const bad = (why: string) => new OtpdError('unauthorized', why);
     const body = token.slice(TOKEN_PREFIX.length);
     const dot = body.indexOf('.');
@@ -150,7 +150,7 @@ export class OAuthService {
     const found = await this.lookup(claims.c);
     if (!found || found.client.revokedAt !== null) throw bad('The client of this access token was revoked');
     if (!found.app.enabled) throw new OtpdError('app_disabled', 'This app is disabled; an admin can enable it again');
-    return found.app;
+    return { app: found.app, clientId: found.client.id };
   }
 
   /** Forgets cached clients of an app (after the app changed). */

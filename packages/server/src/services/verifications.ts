@@ -10,14 +10,17 @@ import { isId, newId } from '../domain/ids.js';
 import { assertCountryAllowed, parseEmail, parsePhone } from '../domain/phone.js';
 import { PHONE_CHANNELS, assertInRange, resolvePolicy, type Channel, type CodeType, type Policy } from '../domain/policy.js';
 import { countSegments, messageCost, type PriceTable } from '../domain/segments.js';
-import { BUILTIN_TEMPLATES, chooseLocale, renderEmail, renderTemplate } from '../domain/template.js';
+import { BUILTIN_EMAIL_SUBJECTS, BUILTIN_TEMPLATES, chooseLocale, escapeHtml, renderEmail, renderTemplate } from '../domain/template.js';
 import {
   currentPhoneState, decideSend, effectiveStatus, toView, type Status, type VerificationRecord, type VerificationView,
 } from '../domain/verification.js';
-import type { AppRecord, OutboxRecord, Store } from '../store/ports.js';
+import type { AppRecord, OutboxRecord, Store, TemplateRecord } from '../store/ports.js';
+import { selectTemplate, type TemplatesService } from './templates.js';
 
 export interface StartInput {
   to: string;
+  /** Id of one of the app's templates for the (first) channel. */
+  template?: string | undefined;
   channel?: Channel | undefined;
   /** Ordered workflow: the next channel starts when one fails or gets no delivery receipt in time. */
   channels?: Channel[] | undefined;
@@ -70,6 +73,7 @@ export interface VerificationsDeps {
   prices: PriceTable;
   /** Provider names for a channel and destination country, first choice first (empty: cannot deliver). */
   route: (app: AppRecord, channel: Channel, countryIso: string) => string[];
+  templates: TemplatesService;
   /** Called after a commit that queued a message for (app, recipient): wakes the outbox worker. */
   onQueued: (appId: string, to: string) => void;
   /** How long an Idempotency-Key is remembered. */
@@ -113,17 +117,34 @@ export class VerificationsService {
     return route;
   }
 
-  /** The text with `{{pin}}` left in, its parts and its cost. Parts do not depend on the code (always GSM-7 basic). */
-  private compose(app: AppRecord, channel: Channel, countryIso: string, locale: string, policy: Pick<Policy, 'ttl' | 'codeLength'>) {
+  /**
+   * The text with `{{pin}}` left in, its parts and its cost, from the app's template for this message (see
+   * `selectTemplate`) or the built-in text. Parts do not depend on the code (always GSM-7 basic characters).
+   */
+  private compose(
+    app: AppRecord, channel: Channel, dest: { to: string; countryIso: string }, locale: string, policy: Pick<Policy, 'ttl' | 'codeLength'>,
+    templates: readonly TemplateRecord[], o: { templateId?: string | undefined; requestedLocale?: string | undefined } = {},
+  ) {
     const vars = { ttlMinutes: Math.ceil(policy.ttl / 60), app: app.settings.brandName ?? app.name };
+    const t = selectTemplate(templates, channel, { templateId: o.templateId, locale: o.requestedLocale, to: dest.to, countryIso: dest.countryIso });
     if (channel === 'email') {
+      let email = renderEmail(locale, vars);
+      if (t) {
+        const pin = { ...vars, pin: '{{pin}}' };
+        const text = renderTemplate(t.text, pin);
+        email = {
+          subject: renderTemplate(t.subject ?? BUILTIN_EMAIL_SUBJECTS[locale] ?? BUILTIN_EMAIL_SUBJECTS.en!, pin),
+          text,
+          html: t.html !== null ? renderTemplate(t.html, { ...pin, app: escapeHtml(vars.app) }) : `<!doctype html><html><body><p>${escapeHtml(text).replace('{{pin}}', '<strong>{{pin}}</strong>')}</p></body></html>`,
+        };
+      }
       // Stored as JSON (subject, text, html) with {{pin}} still in each part.
-      return { body: JSON.stringify(renderEmail(locale, vars)), parts: 1, cost: messageCost(this.d.prices, channel, '*', 1) };
+      return { body: JSON.stringify(email), parts: 1, cost: messageCost(this.d.prices, channel, '*', 1) };
     }
-    const template = BUILTIN_TEMPLATES[locale] ?? BUILTIN_TEMPLATES.en!;
+    const template = t?.text ?? BUILTIN_TEMPLATES[locale] ?? BUILTIN_TEMPLATES.en!;
     const body = renderTemplate(template, { ...vars, pin: '{{pin}}' });
     const parts = channel === 'sms' ? countSegments(renderTemplate(template, { ...vars, pin: '0'.repeat(policy.codeLength) })).parts : 1;
-    return { body, parts, cost: messageCost(this.d.prices, channel, countryIso, parts) };
+    return { body, parts, cost: messageCost(this.d.prices, channel, dest.countryIso, parts) };
   }
 
   private message(v: VerificationRecord, m: { channel: Channel; step: number; route: string[]; body: string; parts: number; cost: number; waiting: boolean }, now: number): OutboxRecord {
@@ -175,7 +196,13 @@ export class VerificationsService {
     if (phone.countryIso) assertCountryAllowed(phone.countryIso, s.allowedCountries, s.deniedCountries);
     const routes = channels.map((c) => this.routeOf(app, c, phone.countryIso));
     const locale = chooseLocale({ requested: input.locale, countryIso: phone.countryIso || undefined, appDefault: s.defaultLocale, available: this.locales });
-    const steps = channels.map((c, i) => ({ channel: c, step: i, route: routes[i]!, waiting: i > 0, ...this.compose(app, c, phone.countryIso, locale, policy) }));
+    const templates = await this.d.templates.forApp(app.id);
+    const dest = { to: phone.e164, countryIso: phone.countryIso };
+    const steps = channels.map((c, i) => ({
+      channel: c, step: i, route: routes[i]!, waiting: i > 0,
+      // An explicit template names the first channel's template; later steps choose by language and destination.
+      ...this.compose(app, c, dest, locale, policy, templates, { templateId: i === 0 ? input.template : undefined, requestedLocale: input.locale }),
+    }));
     const { parts, cost } = steps[0]!;
     const channel = channels[0]!;
     const id = newId('ver', now);
@@ -262,6 +289,9 @@ export class VerificationsService {
     if (!isId('ver', id)) throw notFound();
     const now = this.d.clock.now();
     const base = resolvePolicy(app.settings);
+    const templates = await this.d.templates.forApp(app.id);
+    // A resend on the same channel repeats the text last sent there (the template chosen at start).
+    const earlier = await this.d.store.listMessages(app.id, id);
     const v = await this.d.store.resendVerification({ appId: app.id, id, now }, (cur, prev) => {
       const status = effectiveStatus(cur, now);
       if (status !== 'pending') {
@@ -277,7 +307,10 @@ export class VerificationsService {
       }
       const route = this.routeOf(app, ch, cur.countryIso);
       const ttl = Math.round((cur.expiresAt - cur.createdAt) / 1000);
-      const { body, parts, cost } = this.compose(app, ch, cur.countryIso, cur.locale, { ttl, codeLength: cur.codeLength });
+      const last = earlier.filter((m) => m.channel === ch).at(-1);
+      const { body, parts, cost } = last
+        ? { body: last.body, parts: last.parts, cost: last.cost }
+        : this.compose(app, ch, { to: cur.to, countryIso: cur.countryIso }, cur.locale, { ttl, codeLength: cur.codeLength }, templates);
       const next: VerificationRecord = {
         ...cur, channel: ch, sends: decision.state.sends, resendAvailableAt: now + policy.resendCooldown * 1000,
         parts, cost: Math.round((cur.cost + cost) * 1e6) / 1e6, updatedAt: now,

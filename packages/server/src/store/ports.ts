@@ -44,6 +44,24 @@ export interface OAuthClientRecord {
   lastUsedAt: number | null;
 }
 
+export interface TemplateRecord {
+  id: string;
+  appId: string;
+  channel: Channel;
+  name: string;
+  /** BCP 47 language tag, e.g. fr or fr-BE; null = any language. */
+  locale: string | null;
+  /** ISO country of the destination; null = any. */
+  country: string | null;
+  /** E.164 prefix of the destination, e.g. +3247; null = any. */
+  prefix: string | null;
+  text: string;
+  subject: string | null;
+  html: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
 /** One recorded admin change. `before`/`after` are the JSON views (secrets never included). */
 export interface AuditEntry {
   id: string;
@@ -231,6 +249,9 @@ export interface Store {
   /** Notes that keys were used (batched by the caller; at most one write per key and minute). */
   touchKeys(uses: { keyId: string; at: number }[]): Promise<void>;
   /** Phones of an app that are locked at `now` (or the one phone `to`, locked or not), newest lock first. */
+  listTemplates(appId: string): Promise<TemplateRecord[]>;
+  /** Inserts, replaces (same id) or deletes (`after` null) a template of the app, with its audit entries. */
+  saveTemplate(appId: string, id: string, change: (before: TemplateRecord | null) => { after: TemplateRecord | null; audit: AuditEntry[] }): Promise<TemplateRecord | null>;
   createClient(c: OAuthClientRecord, audit: AuditEntry[]): Promise<void>;
   getClient(id: string): Promise<{ client: OAuthClientRecord; app: AppRecord } | null>;
   listClients(appId: string): Promise<OAuthClientRecord[]>;

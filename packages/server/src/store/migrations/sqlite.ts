@@ -218,6 +218,23 @@ CREATE TABLE oauth_clients (
   last_used_at          INTEGER
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX oauth_clients_app ON oauth_clients(app_id, id);
+
+-- Message templates per app, channel and (optionally) locale or destination (country code or number prefix).
+CREATE TABLE templates (
+  id          TEXT PRIMARY KEY,
+  app_id      TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+  channel     TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  locale      TEXT,
+  country     TEXT,
+  prefix      TEXT,
+  text        TEXT NOT NULL,
+  subject     TEXT,
+  html        TEXT,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX templates_app ON templates(app_id, channel, id);
 CREATE INDEX audit_app ON audit_log(app_id, id) WHERE app_id IS NOT NULL;
 `,
   },

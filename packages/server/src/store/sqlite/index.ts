@@ -13,7 +13,7 @@ import { afterVerified, afterWrongCode, currentPhoneState, type PhoneState, type
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
 import type {
   ApiKeyRecord, AppRecord, AttemptRecord, CheckResult, CheckTarget, ChooseProvider, ClaimedMessage, IdempotencyInput, ListQuery,
-  AuditEntry, MessageOutcome, OAuthClientRecord, OutboxRecord, Receipt, ReceiptResult, ResendDecision, StartDecision, StartResult, Store,
+  AuditEntry, MessageOutcome, OAuthClientRecord, TemplateRecord, OutboxRecord, Receipt, ReceiptResult, ResendDecision, StartDecision, StartResult, Store,
 } from '../ports.js';
 import { newId } from '../../domain/ids.js';
 
@@ -149,6 +149,15 @@ function toClient(r: Row): OAuthClientRecord {
     id: r.id as string, appId: r.app_id as string, name: r.name as string, secretHash: r.secret_hash as Buffer,
     previousSecretHash: bufOrNull(r.previous_secret_hash), previousValidUntil: numOrNull(r.previous_valid_until),
     createdAt: num(r.created_at), rotatedAt: numOrNull(r.rotated_at), revokedAt: numOrNull(r.revoked_at), lastUsedAt: numOrNull(r.last_used_at),
+  };
+}
+
+function toTemplate(r: Row): TemplateRecord {
+  return {
+    id: r.id as string, appId: r.app_id as string, channel: r.channel as Channel, name: r.name as string,
+    locale: (r.locale as string | null) ?? null, country: (r.country as string | null) ?? null, prefix: (r.prefix as string | null) ?? null,
+    text: r.text as string, subject: (r.subject as string | null) ?? null, html: (r.html as string | null) ?? null,
+    createdAt: num(r.created_at), updatedAt: num(r.updated_at),
   };
 }
 
@@ -310,6 +319,13 @@ export class SqliteStore implements Store {
       keyTouch: d.prepare('UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?'),
       appUpdate: d.prepare('UPDATE apps SET name = @name, enabled = @enabled, settings = @settings, updated_at = @updated_at WHERE id = @id'),
       appDelete: d.prepare('DELETE FROM apps WHERE id = ?'),
+      tplList: d.prepare('SELECT * FROM templates WHERE app_id = ? ORDER BY channel, id'),
+      tplGet: d.prepare('SELECT * FROM templates WHERE id = ? AND app_id = ?'),
+      tplPut: d.prepare(`INSERT INTO templates (id, app_id, channel, name, locale, country, prefix, text, subject, html, created_at, updated_at)
+        VALUES (@id, @app_id, @channel, @name, @locale, @country, @prefix, @text, @subject, @html, @created_at, @updated_at)
+        ON CONFLICT (id) DO UPDATE SET channel = excluded.channel, name = excluded.name, locale = excluded.locale, country = excluded.country,
+          prefix = excluded.prefix, text = excluded.text, subject = excluded.subject, html = excluded.html, updated_at = excluded.updated_at`),
+      tplDelete: d.prepare('DELETE FROM templates WHERE id = ? AND app_id = ?'),
       cliInsert: d.prepare(`INSERT INTO oauth_clients (id, app_id, name, secret_hash, previous_secret_hash, previous_valid_until, created_at, rotated_at, revoked_at, last_used_at)
         VALUES (@id, @app_id, @name, @secret_hash, @previous_secret_hash, @previous_valid_until, @created_at, @rotated_at, @revoked_at, @last_used_at)`),
       cliGet: d.prepare('SELECT * FROM oauth_clients WHERE id = ?'),
@@ -454,6 +470,27 @@ export class SqliteStore implements Store {
   async touchKeys(uses: { keyId: string; at: number }[]): Promise<void> {
     if (uses.length === 0) return;
     await this.tx(() => { for (const u of uses) this.s.keyTouch.run(u.at, u.keyId); });
+  }
+
+  async listTemplates(appId: string): Promise<TemplateRecord[]> {
+    return (this.s.tplList.all(appId) as Row[]).map(toTemplate);
+  }
+
+  async saveTemplate(appId: string, id: string, change: (before: TemplateRecord | null) => { after: TemplateRecord | null; audit: AuditEntry[] }): Promise<TemplateRecord | null> {
+    return this.tx(() => {
+      const r = this.s.tplGet.get(id, appId) as Row | undefined;
+      const { after, audit } = change(r ? toTemplate(r) : null);
+      if (after) {
+        this.s.tplPut.run({
+          id: after.id, app_id: appId, channel: after.channel, name: after.name, locale: after.locale, country: after.country, prefix: after.prefix,
+          text: after.text, subject: after.subject, html: after.html, created_at: after.createdAt, updated_at: after.updatedAt,
+        });
+      } else {
+        this.s.tplDelete.run(id, appId);
+      }
+      this.writeAudit(audit);
+      return after;
+    });
   }
 
   private clientRow(c: OAuthClientRecord) {
