@@ -20,6 +20,7 @@ import { AuthLimiter } from './guard/auth-limiter.js';
 import { AppsService } from './services/apps.js';
 import { OAuthService } from './services/oauth.js';
 import { TemplatesService } from './services/templates.js';
+import { SendersService } from './services/senders.js';
 import { VerificationsService } from './services/verifications.js';
 import type { Store } from './store/ports.js';
 import { SqliteStore, sqliteFileFromUrl } from './store/sqlite/index.js';
@@ -89,8 +90,9 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const providersByChannel = new Map<Channel, string[]>();
   for (const p of providers) for (const c of p.channels) providersByChannel.set(c, [...(providersByChannel.get(c) ?? []), p.name]);
   const templates = new TemplatesService(store, clock, config.prices);
+  const senders = new SendersService(store, clock);
   const verifications = new VerificationsService({
-    store, clock, keys, prices: config.prices, templates, onQueued: (appId, to) => worker?.queued(appId, to),
+    store, clock, keys, prices: config.prices, templates, senders, onQueued: (appId, to) => worker?.queued(appId, to),
     route: (app, channel, countryIso) => routeFor({ channel, countryIso, appRouting: app.settings.routing, serverRouting: config.providers.routing, providersByChannel }),
   });
 
@@ -108,7 +110,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     }
   };
   const app = await buildApi({
-    logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, apps, oauth, templates, verifications, receipts, ready, isClosing: () => closing,
+    logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, apps, oauth, templates, senders, verifications, receipts, ready, isClosing: () => closing,
     adminToken: config.adminToken, authLimiter: new AuthLimiter(clock),
     dev: devInbox && worker
       ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) && !worker.hasQueued(appId, to) ? Promise.resolve() : worker.handed()) }

@@ -16,6 +16,8 @@ import { TOKEN_PREFIX, type OAuthService } from '../services/oauth.js';
 import { oauthRoutes } from './routes/oauth.js';
 import type { TemplatesService } from '../services/templates.js';
 import { templateRoutes } from './routes/templates.js';
+import type { SendersService } from '../services/senders.js';
+import { senderRoutes } from './routes/senders.js';
 import type { VerificationsService } from '../services/verifications.js';
 import type { DevInbox } from '../delivery/dev-inbox.js';
 import { Problem, Verification } from './schemas.js';
@@ -46,6 +48,7 @@ export interface ApiDeps {
   apps: AppsService;
   oauth: OAuthService;
   templates: TemplatesService;
+  senders: SendersService;
   verifications: VerificationsService;
   /** Present in development only. */
   dev?: { inbox: DevInbox; flush: (appId: string, to?: string) => Promise<void> } | undefined;
@@ -179,6 +182,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     v1.addHook('onRequest', authenticate);
     await verificationRoutes(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.verifications);
     await templateRoutes(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.templates);
+    await senderRoutes(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.senders);
   }, { prefix: '/v1' });
 
   await app.register(async (dev) => {

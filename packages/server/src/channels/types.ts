@@ -17,6 +17,8 @@ export interface OutgoingMessage {
   subject?: string | undefined;
   html?: string | undefined;
   code: string;
+  /** The app's sender id for this message, if it has one (else the provider's configured sender). */
+  sender?: string | undefined;
   /** Minutes the code stays valid (for provider-side templates). */
   ttlMinutes: number;
 }

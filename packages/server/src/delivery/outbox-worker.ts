@@ -211,6 +211,7 @@ export class OutboxWorker {
         {
           id: m.id, appId: m.appId, verificationId: m.verificationId, channel: m.channel, to: m.to, locale: m.locale, text, code,
           subject: parts ? fill(parts.subject) : undefined, html: parts ? fill(parts.html) : undefined, ttlMinutes: Math.ceil(m.ttlSeconds / 60),
+          sender: m.sender ?? undefined,
         },
         { statusCallbackUrl: this.statusCallback(m, provider) },
       );

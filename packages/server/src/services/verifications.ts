@@ -16,6 +16,7 @@ import {
 } from '../domain/verification.js';
 import type { AppRecord, OutboxRecord, Store, TemplateRecord } from '../store/ports.js';
 import { selectTemplate, type TemplatesService } from './templates.js';
+import { selectSender, type SendersService } from './senders.js';
 
 export interface StartInput {
   to: string;
@@ -74,6 +75,7 @@ export interface VerificationsDeps {
   /** Provider names for a channel and destination country, first choice first (empty: cannot deliver). */
   route: (app: AppRecord, channel: Channel, countryIso: string) => string[];
   templates: TemplatesService;
+  senders: SendersService;
   /** Called after a commit that queued a message for (app, recipient): wakes the outbox worker. */
   onQueued: (appId: string, to: string) => void;
   /** How long an Idempotency-Key is remembered. */
@@ -147,12 +149,12 @@ export class VerificationsService {
     return { body, parts, cost: messageCost(this.d.prices, channel, dest.countryIso, parts) };
   }
 
-  private message(v: VerificationRecord, m: { channel: Channel; step: number; route: string[]; body: string; parts: number; cost: number; waiting: boolean }, now: number): OutboxRecord {
+  private message(v: VerificationRecord, m: { channel: Channel; step: number; route: string[]; body: string; parts: number; cost: number; waiting: boolean; sender: string | null }, now: number): OutboxRecord {
     return {
       id: newId('msg', now), appId: v.appId, verificationId: v.id, channel: m.channel, to: v.to, locale: v.locale, body: m.body,
       status: m.waiting ? 'waiting' : 'queued', attempts: 0, availableAt: now, createdAt: now, sentAt: null, provider: null, error: null,
       parts: m.parts, cost: m.cost, step: m.step, route: m.route, routeIndex: 0, providerAttempts: 0, providerMessageId: null, errorCode: null,
-      price: null, priceCurrency: null, deliveredAt: null, failedAt: null, fallbackAt: null, outcomeUnknown: false,
+      price: null, priceCurrency: null, deliveredAt: null, failedAt: null, fallbackAt: null, outcomeUnknown: false, sender: m.sender,
     };
   }
 
@@ -196,10 +198,10 @@ export class VerificationsService {
     if (phone.countryIso) assertCountryAllowed(phone.countryIso, s.allowedCountries, s.deniedCountries);
     const routes = channels.map((c) => this.routeOf(app, c, phone.countryIso));
     const locale = chooseLocale({ requested: input.locale, countryIso: phone.countryIso || undefined, appDefault: s.defaultLocale, available: this.locales });
-    const templates = await this.d.templates.forApp(app.id);
+    const [templates, senders] = await Promise.all([this.d.templates.forApp(app.id), this.d.senders.forApp(app.id)]);
     const dest = { to: phone.e164, countryIso: phone.countryIso };
     const steps = channels.map((c, i) => ({
-      channel: c, step: i, route: routes[i]!, waiting: i > 0,
+      channel: c, step: i, route: routes[i]!, waiting: i > 0, sender: selectSender(senders, c, phone.countryIso),
       // An explicit template names the first channel's template; later steps choose by language and destination.
       ...this.compose(app, c, dest, locale, policy, templates, { templateId: i === 0 ? input.template : undefined, requestedLocale: input.locale }),
     }));
@@ -289,7 +291,7 @@ export class VerificationsService {
     if (!isId('ver', id)) throw notFound();
     const now = this.d.clock.now();
     const base = resolvePolicy(app.settings);
-    const templates = await this.d.templates.forApp(app.id);
+    const [templates, senders] = await Promise.all([this.d.templates.forApp(app.id), this.d.senders.forApp(app.id)]);
     // A resend on the same channel repeats the text last sent there (the template chosen at start).
     const earlier = await this.d.store.listMessages(app.id, id);
     const v = await this.d.store.resendVerification({ appId: app.id, id, now }, (cur, prev) => {
@@ -316,7 +318,8 @@ export class VerificationsService {
         parts, cost: Math.round((cur.cost + cost) * 1e6) / 1e6, updatedAt: now,
       };
       // A resend is one message on one channel, outside the workflow (its step is the current one).
-      return { ok: true, phone: decision.state, verification: next, message: this.message(next, { channel: ch, step: cur.step, route, body, parts, cost, waiting: false }, now) };
+      const sender = last ? (last.sender ?? null) : selectSender(senders, ch, cur.countryIso);
+      return { ok: true, phone: decision.state, verification: next, message: this.message(next, { channel: ch, step: cur.step, route, body, parts, cost, waiting: false, sender }, now) };
     });
     if (!v) throw notFound();
     this.d.onQueued(app.id, v.to);

@@ -44,6 +44,16 @@ export interface OAuthClientRecord {
   lastUsedAt: number | null;
 }
 
+export interface SenderRecord {
+  id: string;
+  appId: string;
+  channel: Channel;
+  /** Destination country (ISO) or null for any. */
+  country: string | null;
+  value: string;
+  createdAt: number;
+}
+
 export interface TemplateRecord {
   id: string;
   appId: string;
@@ -104,6 +114,8 @@ export interface OutboxRecord {
   step: number;
   /** Provider names for this message, first choice first (chosen at start). */
   route: string[];
+  /** Sender id chosen at start (null: the provider's configured sender). */
+  sender?: string | null;
   /** Index in `route` of the provider being tried. */
   routeIndex: number;
   /** Tries on the current provider. */
@@ -249,6 +261,10 @@ export interface Store {
   /** Notes that keys were used (batched by the caller; at most one write per key and minute). */
   touchKeys(uses: { keyId: string; at: number }[]): Promise<void>;
   /** Phones of an app that are locked at `now` (or the one phone `to`, locked or not), newest lock first. */
+  listSenders(appId: string): Promise<SenderRecord[]>;
+  createSender(s: SenderRecord, audit: AuditEntry[]): Promise<void>;
+  /** Deletes a sender of the app; false when unknown. */
+  deleteSender(appId: string, id: string, audit: (before: SenderRecord) => AuditEntry[]): Promise<boolean>;
   listTemplates(appId: string): Promise<TemplateRecord[]>;
   /** Inserts, replaces (same id) or deletes (`after` null) a template of the app, with its audit entries. */
   saveTemplate(appId: string, id: string, change: (before: TemplateRecord | null) => { after: TemplateRecord | null; audit: AuditEntry[] }): Promise<TemplateRecord | null>;

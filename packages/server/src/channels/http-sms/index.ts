@@ -62,7 +62,7 @@ export class HttpSmsProvider implements DeliveryProvider {
   async send(m: OutgoingMessage, ctx: SendContext): Promise<SendResult> {
     const c = this.c;
     const vars: Record<string, string> = {
-      to: m.to, text: m.text, code: m.code, messageId: m.id, channel: m.channel, locale: m.locale, senderName: c.senderName ?? '', senderNumber: c.senderNumber ?? '',
+      to: m.to, text: m.text, code: m.code, messageId: m.id, channel: m.channel, locale: m.locale, senderName: m.sender ?? c.senderName ?? '', senderNumber: c.senderNumber ?? '',
       apiKey: c.apiKey ?? '', apiSecret: c.apiSecret ?? '', statusCallbackUrl: ctx.statusCallbackUrl ?? '',
     };
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json', ...c.headers };

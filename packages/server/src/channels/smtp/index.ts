@@ -53,7 +53,7 @@ export class SmtpProvider implements DeliveryProvider {
   async send(m: OutgoingMessage): Promise<SendResult> {
     try {
       const info = await this.transport.sendMail({
-        from: this.c.from, to: m.to, subject: m.subject ?? m.text.slice(0, 78), text: m.text, html: m.html,
+        from: m.sender ?? this.c.from, to: m.to, subject: m.subject ?? m.text.slice(0, 78), text: m.text, html: m.html,
         headers: { 'X-Otpd-Message-Id': m.id }, messageId: `<${m.id}@otpd>`,
       });
       if ((info.rejected ?? []).length > 0) throw new ProviderError('rejected', `recipient refused: ${String(info.response)}`, { code: 'recipient_rejected' });

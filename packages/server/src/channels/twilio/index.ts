@@ -46,8 +46,9 @@ export class TwilioProvider implements DeliveryProvider {
 
   async send(m: OutgoingMessage, ctx: SendContext): Promise<SendResult> {
     const form = new URLSearchParams({ To: m.to, Body: m.text });
+    // An app's sender id goes in From (with a Messaging Service, Twilio uses the service's sender pool otherwise).
     if (this.c.messagingServiceSid) form.set('MessagingServiceSid', this.c.messagingServiceSid);
-    else form.set('From', this.c.from!);
+    if (m.sender || !this.c.messagingServiceSid) form.set('From', m.sender ?? this.c.from!);
     if (ctx.statusCallbackUrl) form.set('StatusCallback', ctx.statusCallbackUrl);
     const r = await callProvider(this.url, {
       headers: { authorization: this.auth, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },

@@ -59,7 +59,7 @@ export class VonageProvider implements DeliveryProvider {
 
   async send(m: OutgoingMessage, ctx: SendContext): Promise<SendResult> {
     const form = new URLSearchParams({
-      api_key: this.config.apiKey, api_secret: this.config.apiSecret, from: this.config.from, to: m.to.replace(/^\+/, ''), text: m.text,
+      api_key: this.config.apiKey, api_secret: this.config.apiSecret, from: m.sender ?? this.config.from, to: m.to.replace(/^\+/, ''), text: m.text,
       'client-ref': m.id,
     });
     if (countSegments(m.text).encoding === 'UCS-2') form.set('type', 'unicode');

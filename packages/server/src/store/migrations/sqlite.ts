@@ -235,6 +235,19 @@ CREATE TABLE templates (
   updated_at  INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX templates_app ON templates(app_id, channel, id);
+
+-- Sender ids (seed 002): what the phone shows as the sender, per channel and destination country (null = any).
+CREATE TABLE senders (
+  id          TEXT PRIMARY KEY,
+  app_id      TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+  channel     TEXT NOT NULL,
+  country     TEXT,
+  value       TEXT NOT NULL,
+  created_at  INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX senders_app ON senders(app_id, channel, id);
+-- The sender chosen at start travels with each message.
+ALTER TABLE outbox ADD COLUMN sender TEXT;
 CREATE INDEX audit_app ON audit_log(app_id, id) WHERE app_id IS NOT NULL;
 `,
   },

@@ -13,7 +13,7 @@ import { afterVerified, afterWrongCode, currentPhoneState, type PhoneState, type
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
 import type {
   ApiKeyRecord, AppRecord, AttemptRecord, CheckResult, CheckTarget, ChooseProvider, ClaimedMessage, IdempotencyInput, ListQuery,
-  AuditEntry, MessageOutcome, OAuthClientRecord, TemplateRecord, OutboxRecord, Receipt, ReceiptResult, ResendDecision, StartDecision, StartResult, Store,
+  AuditEntry, MessageOutcome, OAuthClientRecord, SenderRecord, TemplateRecord, OutboxRecord, Receipt, ReceiptResult, ResendDecision, StartDecision, StartResult, Store,
 } from '../ports.js';
 import { newId } from '../../domain/ids.js';
 
@@ -91,6 +91,7 @@ function toOutbox(r: Row): OutboxRecord {
     cost: num(r.cost),
     step: num(r.step),
     route: JSON.parse(r.route as string) as string[],
+    sender: (r.sender as string | null | undefined) ?? null,
     routeIndex: num(r.route_index),
     providerAttempts: num(r.provider_attempts),
     providerMessageId: (r.provider_message_id as string | null) ?? null,
@@ -150,6 +151,10 @@ function toClient(r: Row): OAuthClientRecord {
     previousSecretHash: bufOrNull(r.previous_secret_hash), previousValidUntil: numOrNull(r.previous_valid_until),
     createdAt: num(r.created_at), rotatedAt: numOrNull(r.rotated_at), revokedAt: numOrNull(r.revoked_at), lastUsedAt: numOrNull(r.last_used_at),
   };
+}
+
+function toSender(r: Row): SenderRecord {
+  return { id: r.id as string, appId: r.app_id as string, channel: r.channel as Channel, country: (r.country as string | null) ?? null, value: r.value as string, createdAt: num(r.created_at) };
 }
 
 function toTemplate(r: Row): TemplateRecord {
@@ -266,9 +271,9 @@ export class SqliteStore implements Store {
       verResent: d.prepare(`UPDATE verifications SET channel = @channel, sends = @sends, resend_available_at = @resend_available_at,
           parts = @parts, cost = @cost, updated_at = @updated_at WHERE id = @id AND status = 'pending'`),
       outInsert: d.prepare(`INSERT INTO outbox (id, app_id, verification_id, channel, to_addr, locale, body, status, attempts, available_at,
-          created_at, sent_at, provider, error, parts, cost, step, route, route_index)
+          created_at, sent_at, provider, error, parts, cost, step, route, route_index, sender)
         VALUES (@id, @app_id, @verification_id, @channel, @to_addr, @locale, @body, @status, @attempts, @available_at,
-          @created_at, @sent_at, @provider, @error, @parts, @cost, @step, @route, @route_index)`),
+          @created_at, @sent_at, @provider, @error, @parts, @cost, @step, @route, @route_index, @sender)`),
       // Two claims: rows due in 'queued' (the usual case), and rows whose lease ran out in 'sending' (a worker died;
       // only those can have an unfinished attempt, since completing a message finishes its attempt in the same
       // transaction).
@@ -319,6 +324,10 @@ export class SqliteStore implements Store {
       keyTouch: d.prepare('UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?'),
       appUpdate: d.prepare('UPDATE apps SET name = @name, enabled = @enabled, settings = @settings, updated_at = @updated_at WHERE id = @id'),
       appDelete: d.prepare('DELETE FROM apps WHERE id = ?'),
+      sndList: d.prepare('SELECT * FROM senders WHERE app_id = ? ORDER BY channel, id'),
+      sndInsert: d.prepare('INSERT INTO senders (id, app_id, channel, country, value, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      sndGet: d.prepare('SELECT * FROM senders WHERE id = ? AND app_id = ?'),
+      sndDelete: d.prepare('DELETE FROM senders WHERE id = ? AND app_id = ?'),
       tplList: d.prepare('SELECT * FROM templates WHERE app_id = ? ORDER BY channel, id'),
       tplGet: d.prepare('SELECT * FROM templates WHERE id = ? AND app_id = ?'),
       tplPut: d.prepare(`INSERT INTO templates (id, app_id, channel, name, locale, country, prefix, text, subject, html, created_at, updated_at)
@@ -472,6 +481,27 @@ export class SqliteStore implements Store {
     await this.tx(() => { for (const u of uses) this.s.keyTouch.run(u.at, u.keyId); });
   }
 
+  async listSenders(appId: string): Promise<SenderRecord[]> {
+    return (this.s.sndList.all(appId) as Row[]).map(toSender);
+  }
+
+  async createSender(x: SenderRecord, audit: AuditEntry[]): Promise<void> {
+    await this.tx(() => {
+      this.s.sndInsert.run(x.id, x.appId, x.channel, x.country, x.value, x.createdAt);
+      this.writeAudit(audit);
+    });
+  }
+
+  async deleteSender(appId: string, id: string, audit: (before: SenderRecord) => AuditEntry[]): Promise<boolean> {
+    return this.tx(() => {
+      const r = this.s.sndGet.get(id, appId) as Row | undefined;
+      if (!r) return false;
+      this.s.sndDelete.run(id, appId);
+      this.writeAudit(audit(toSender(r)));
+      return true;
+    });
+  }
+
   async listTemplates(appId: string): Promise<TemplateRecord[]> {
     return (this.s.tplList.all(appId) as Row[]).map(toTemplate);
   }
@@ -588,6 +618,7 @@ export class SqliteStore implements Store {
       id: m.id, app_id: m.appId, verification_id: m.verificationId, channel: m.channel, to_addr: m.to, locale: m.locale,
       body: m.body, status: m.status, attempts: m.attempts, available_at: m.availableAt, created_at: m.createdAt, sent_at: m.sentAt,
       provider: m.provider, error: m.error, parts: m.parts, cost: m.cost, step: m.step, route: JSON.stringify(m.route), route_index: m.routeIndex,
+      sender: m.sender ?? null,
     });
   }
 
