@@ -21,6 +21,8 @@ import { AppsService } from './services/apps.js';
 import { OAuthService } from './services/oauth.js';
 import { TemplatesService } from './services/templates.js';
 import { SendersService } from './services/senders.js';
+import { WebhooksService, checkDestination } from './services/webhooks.js';
+import { WebhookWorker, type WebhookWorkerOptions } from './delivery/webhooks.js';
 import { VerificationsService } from './services/verifications.js';
 import type { Store } from './store/ports.js';
 import { SqliteStore, sqliteFileFromUrl } from './store/sqlite/index.js';
@@ -33,6 +35,7 @@ export interface OtpdOptions {
   consoleStream?: Writable | null;
   /** Delivery worker tuning (tests: retry delays, randomness). */
   worker?: OutboxWorkerOptions;
+  webhooks?: WebhookWorkerOptions;
 }
 
 export interface Otpd {
@@ -42,6 +45,7 @@ export interface Otpd {
   apps: AppsService;
   verifications: VerificationsService;
   worker: OutboxWorker | null;
+  webhookWorker: WebhookWorker;
   devInbox: DevInbox | null;
   logger: Logger;
   /** Listens on the configured host and port (or the given ones); returns the base URL. */
@@ -91,6 +95,11 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   for (const p of providers) for (const c of p.channels) providersByChannel.set(c, [...(providersByChannel.get(c) ?? []), p.name]);
   const templates = new TemplatesService(store, clock, config.prices);
   const senders = new SendersService(store, clock);
+  const webhooks = new WebhooksService(store, clock, keys, config.env === 'production');
+  const webhookWorker = new WebhookWorker(store, keys, clock, logger.child({ component: 'webhooks' }), {
+    ...(config.env === 'production' ? { checkAddress: checkDestination } : {}), ...opts.webhooks,
+  });
+  store.onEvents = () => webhookWorker.kick();
   const verifications = new VerificationsService({
     store, clock, keys, prices: config.prices, templates, senders, onQueued: (appId, to) => worker?.queued(appId, to),
     route: (app, channel, countryIso) => routeFor({ channel, countryIso, appRouting: app.settings.routing, serverRouting: config.providers.routing, providersByChannel }),
@@ -110,7 +119,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     }
   };
   const app = await buildApi({
-    logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, apps, oauth, templates, senders, verifications, receipts, ready, isClosing: () => closing,
+    logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, apps, oauth, templates, senders, webhooks, verifications, receipts, ready, isClosing: () => closing,
     adminToken: config.adminToken, authLimiter: new AuthLimiter(clock),
     dev: devInbox && worker
       ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) && !worker.hasQueued(appId, to) ? Promise.resolve() : worker.handed()) }
@@ -124,10 +133,11 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
 
   let closed: Promise<void> | null = null;
   return {
-    config, app, store, apps, verifications, worker, devInbox, logger,
+    config, app, store, apps, verifications, worker, webhookWorker, devInbox, logger,
     async listen(o = {}) {
       worker?.start();
       worker?.kick(); // messages a previous run left queued
+      webhookWorker.start();
       return app.listen({ host: o.host ?? config.host, port: o.port ?? config.port });
     },
     close() {
@@ -136,6 +146,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
         clearInterval(purge);
         await app.close();
         await worker?.stop();
+        await webhookWorker.stop();
         await store.close();
         logger.flush();
         if (consoleOut && consoleOut !== opts.consoleStream) consoleOut.flushSync?.();

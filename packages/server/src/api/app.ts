@@ -18,6 +18,8 @@ import type { TemplatesService } from '../services/templates.js';
 import { templateRoutes } from './routes/templates.js';
 import type { SendersService } from '../services/senders.js';
 import { senderRoutes } from './routes/senders.js';
+import type { WebhooksService } from '../services/webhooks.js';
+import { webhookAdminRoutes } from './routes/webhook-admin.js';
 import type { VerificationsService } from '../services/verifications.js';
 import type { DevInbox } from '../delivery/dev-inbox.js';
 import { Problem, Verification } from './schemas.js';
@@ -49,6 +51,7 @@ export interface ApiDeps {
   oauth: OAuthService;
   templates: TemplatesService;
   senders: SendersService;
+  webhooks: WebhooksService;
   verifications: VerificationsService;
   /** Present in development only. */
   dev?: { inbox: DevInbox; flush: (appId: string, to?: string) => Promise<void> } | undefined;
@@ -193,6 +196,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(async (admin) => {
     admin.addHook('onRequest', authenticateAdmin);
     await adminRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.oauth);
+    await webhookAdminRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.webhooks);
   }, { prefix: '/admin/v1' });
 
   await app.register(async (o) => oauthRoutes(o as unknown as FastifyInstance, deps.oauth, (req, attempt) => guarded(req, attempt)), { prefix: '/oauth' });

@@ -72,6 +72,58 @@ export interface TemplateRecord {
   updatedAt: number;
 }
 
+export interface WebhookEndpointRecord {
+  id: string;
+  appId: string;
+  url: string;
+  /** Event types to send; empty = all. */
+  events: string[];
+  secretSealed: Buffer;
+  description: string | null;
+  enabled: boolean;
+  disabledReason: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type DeliveryStatus = 'pending' | 'sending' | 'succeeded' | 'failed' | 'canceled';
+
+export interface WebhookDeliveryRecord {
+  id: string;
+  appId: string;
+  endpointId: string | null;
+  url: string;
+  eventId: string;
+  status: DeliveryStatus;
+  attempts: number;
+  nextAttemptAt: number;
+  lastStatusCode: number | null;
+  lastError: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A claimed delivery with what sending needs. */
+export interface ClaimedDelivery extends WebhookDeliveryRecord {
+  eventType: string;
+  eventCreatedAt: number;
+  eventData: unknown;
+  /** The endpoint's sealed secret (null: the endpoint is gone or disabled, so the delivery is canceled). */
+  secretSealed: Buffer | null;
+}
+
+export interface DeliveryOutcome {
+  id: string;
+  status: 'pending' | 'succeeded' | 'failed';
+  nextAttemptAt?: number;
+  statusCode: number | null;
+  error: string | null;
+  durationMs: number;
+  at: number;
+  /** 410 Gone: disable the endpoint and cancel its other pending deliveries. */
+  disableEndpoint?: string | undefined;
+}
+
 /** One recorded admin change. `before`/`after` are the JSON views (secrets never included). */
 export interface AuditEntry {
   id: string;
@@ -261,6 +313,22 @@ export interface Store {
   /** Notes that keys were used (batched by the caller; at most one write per key and minute). */
   touchKeys(uses: { keyId: string; at: number }[]): Promise<void>;
   /** Phones of an app that are locked at `now` (or the one phone `to`, locked or not), newest lock first. */
+  createEndpoint(e: WebhookEndpointRecord, audit: AuditEntry[]): Promise<void>;
+  listEndpoints(appId: string): Promise<WebhookEndpointRecord[]>;
+  /** Read-modify-write (or delete, when `after` is null) of an endpoint of the app. Null when unknown. */
+  updateEndpoint(appId: string, id: string, change: (before: WebhookEndpointRecord) => { after: WebhookEndpointRecord | null; audit: AuditEntry[] }): Promise<WebhookEndpointRecord | null | 'deleted'>;
+  /** Claims due webhook deliveries (pending and due, or sending with an expired lease). */
+  claimDeliveries(now: number, limit: number, leaseMs: number): Promise<ClaimedDelivery[]>;
+  completeDeliveries(outcomes: DeliveryOutcome[]): Promise<void>;
+  listDeliveries(appId: string, q: { endpointId?: string | undefined; status?: DeliveryStatus | undefined; limit: number; before?: string | undefined }): Promise<WebhookDeliveryRecord[]>;
+  getDelivery(appId: string, id: string): Promise<WebhookDeliveryRecord | null>;
+  listDeliveryAttempts(deliveryId: string): Promise<{ id: string; statusCode: number | null; error: string | null; durationMs: number; at: number }[]>;
+  /** Makes a delivery of the app due now again (whatever its status); null when unknown. */
+  replayDelivery(appId: string, deliveryId: string, now: number, audit: AuditEntry[]): Promise<WebhookDeliveryRecord | null>;
+  /** Earliest next attempt of a pending delivery, or lease end of a sending one. */
+  nextDeliveryDueAt(): Promise<number | null>;
+  /** Called after a commit that wrote events with deliveries (wakes the webhook worker). */
+  onEvents?: (() => void) | undefined;
   listSenders(appId: string): Promise<SenderRecord[]>;
   createSender(s: SenderRecord, audit: AuditEntry[]): Promise<void>;
   /** Deletes a sender of the app; false when unknown. */

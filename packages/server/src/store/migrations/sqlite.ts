@@ -251,4 +251,64 @@ ALTER TABLE outbox ADD COLUMN sender TEXT;
 CREATE INDEX audit_app ON audit_log(app_id, id) WHERE app_id IS NOT NULL;
 `,
   },
+  {
+    name: '004_webhooks',
+    sql: `
+-- Lifecycle events, written in the same transaction as the change they describe, for apps that listen.
+CREATE TABLE events (
+  id               TEXT PRIMARY KEY,
+  app_id           TEXT NOT NULL,
+  type             TEXT NOT NULL,
+  verification_id  TEXT,
+  message_id       TEXT,
+  data             TEXT NOT NULL,
+  created_at       INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX events_app ON events(app_id, id);
+
+CREATE TABLE webhook_endpoints (
+  id               TEXT PRIMARY KEY,
+  app_id           TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+  url              TEXT NOT NULL,
+  events           TEXT NOT NULL DEFAULT '[]',  -- event types; empty = all
+  secret_sealed    BLOB NOT NULL,               -- the whsec_ signing secret, AES-GCM sealed with the server key
+  description      TEXT,
+  enabled          INTEGER NOT NULL DEFAULT 1,
+  disabled_reason  TEXT,
+  created_at       INTEGER NOT NULL,
+  updated_at       INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX webhook_endpoints_app ON webhook_endpoints(app_id, id);
+
+-- One delivery per (event, endpoint), retried on a schedule; its id is the webhook-id header on every attempt.
+CREATE TABLE webhook_deliveries (
+  id                TEXT PRIMARY KEY,
+  app_id            TEXT NOT NULL,
+  endpoint_id       TEXT,
+  url               TEXT NOT NULL,
+  event_id          TEXT NOT NULL,
+  status            TEXT NOT NULL CHECK (status IN ('pending','sending','succeeded','failed','canceled')),
+  attempts          INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at   INTEGER NOT NULL,
+  last_status_code  INTEGER,
+  last_error        TEXT,
+  created_at        INTEGER NOT NULL,
+  updated_at        INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_sending ON webhook_deliveries(next_attempt_at) WHERE status = 'sending';
+CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, id);
+
+CREATE TABLE webhook_attempts (
+  id           TEXT PRIMARY KEY,
+  delivery_id  TEXT NOT NULL,
+  status_code  INTEGER,
+  error        TEXT,
+  duration_ms  INTEGER NOT NULL,
+  at           INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id, id);
+`,
+  },
 ];
+

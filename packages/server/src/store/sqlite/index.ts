@@ -13,9 +13,11 @@ import { afterVerified, afterWrongCode, currentPhoneState, type PhoneState, type
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
 import type {
   ApiKeyRecord, AppRecord, AttemptRecord, CheckResult, CheckTarget, ChooseProvider, ClaimedMessage, IdempotencyInput, ListQuery,
-  AuditEntry, MessageOutcome, OAuthClientRecord, SenderRecord, TemplateRecord, OutboxRecord, Receipt, ReceiptResult, ResendDecision, StartDecision, StartResult, Store,
+  AuditEntry, ClaimedDelivery, DeliveryOutcome, DeliveryStatus, MessageOutcome, OAuthClientRecord, SenderRecord, TemplateRecord,
+  WebhookDeliveryRecord, WebhookEndpointRecord, OutboxRecord, Receipt, ReceiptResult, ResendDecision, StartDecision, StartResult, Store,
 } from '../ports.js';
 import { newId } from '../../domain/ids.js';
+import { messageEventData, verificationEventData, type EventType } from '../../domain/events.js';
 
 type Row = Record<string, unknown>;
 
@@ -166,6 +168,22 @@ function toTemplate(r: Row): TemplateRecord {
   };
 }
 
+function toEndpoint(r: Row): WebhookEndpointRecord {
+  return {
+    id: r.id as string, appId: r.app_id as string, url: r.url as string, events: JSON.parse(r.events as string) as string[],
+    secretSealed: r.secret_sealed as Buffer, description: (r.description as string | null) ?? null, enabled: num(r.enabled) === 1,
+    disabledReason: (r.disabled_reason as string | null) ?? null, createdAt: num(r.created_at), updatedAt: num(r.updated_at),
+  };
+}
+
+function toDelivery(r: Row): WebhookDeliveryRecord {
+  return {
+    id: r.id as string, appId: r.app_id as string, endpointId: (r.endpoint_id as string | null) ?? null, url: r.url as string,
+    eventId: r.event_id as string, status: r.status as DeliveryStatus, attempts: num(r.attempts), nextAttemptAt: num(r.next_attempt_at),
+    lastStatusCode: numOrNull(r.last_status_code), lastError: (r.last_error as string | null) ?? null, createdAt: num(r.created_at), updatedAt: num(r.updated_at),
+  };
+}
+
 function toAudit(r: Row): AuditEntry {
   const parse = (v: unknown) => (v === null || v === undefined ? null : (JSON.parse(v as string) as unknown));
   return {
@@ -194,6 +212,11 @@ export class SqliteStore implements Store {
   private queue: { fn: () => unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
   private readonly runGroup: (batch: SqliteStore['queue']) => { ok: boolean; value: unknown }[];
+  /** Apps' enabled webhook endpoints, cached per app for 5 s (changes made through this store are seen at once). */
+  private readonly endpointCache = new Map<string, { list: { id: string; url: string; events: string[] }[]; until: number }>();
+  /** Set inside a group when an event with deliveries was written; the listener is called after its commit. */
+  private emitted = false;
+  onEvents: (() => void) | undefined = undefined;
   /** Migrations this instance applied (when it opened the file, or later). */
   private readonly applied: string[];
 
@@ -248,7 +271,7 @@ export class SqliteStore implements Store {
           locked_until = excluded.locked_until, lock_reason = excluded.lock_reason`),
       closePending: d.prepare(`UPDATE verifications SET status = CASE WHEN expires_at <= @now THEN 'expired' ELSE 'canceled' END,
           code_sealed = NULL, updated_at = @now
-        WHERE app_id = @app_id AND to_addr = @to_addr AND status = 'pending'`),
+        WHERE app_id = @app_id AND to_addr = @to_addr AND status = 'pending' RETURNING *`),
       verInsert: d.prepare(`INSERT INTO verifications (id, app_id, to_addr, country_iso, channel, locale, status, code_type, code_length,
           code_hash, code_sealed, attempts, max_attempts, sends, max_sends, resend_available_at, expires_at, created_at, updated_at,
           verified_at, parts, cost, metadata, channels, step, step_timeout)
@@ -292,6 +315,7 @@ export class SqliteStore implements Store {
           outcome_unknown = @outcome_unknown
         WHERE id = @id AND status = 'sending'`),
       outList: d.prepare('SELECT * FROM outbox WHERE app_id = ? AND verification_id = ? ORDER BY step, id'),
+      outGet: d.prepare('SELECT * FROM outbox WHERE id = ?'),
       outRoute: d.prepare('UPDATE outbox SET route_index = ?, provider = ? WHERE id = ?'),
       attLast: d.prepare('SELECT id, provider, outcome FROM message_attempts WHERE message_id = ? ORDER BY id DESC LIMIT 1'),
       attInsert: d.prepare(`INSERT INTO message_attempts (id, message_id, app_id, provider, outcome, started_at) VALUES (?, ?, ?, ?, 'started', ?)`),
@@ -324,6 +348,34 @@ export class SqliteStore implements Store {
       keyTouch: d.prepare('UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?'),
       appUpdate: d.prepare('UPDATE apps SET name = @name, enabled = @enabled, settings = @settings, updated_at = @updated_at WHERE id = @id'),
       appDelete: d.prepare('DELETE FROM apps WHERE id = ?'),
+      whkActive: d.prepare('SELECT id, url, events FROM webhook_endpoints WHERE app_id = ? AND enabled = 1'),
+      whkInsert: d.prepare(`INSERT INTO webhook_endpoints (id, app_id, url, events, secret_sealed, description, enabled, disabled_reason, created_at, updated_at)
+        VALUES (@id, @app_id, @url, @events, @secret_sealed, @description, @enabled, @disabled_reason, @created_at, @updated_at)`),
+      whkList: d.prepare('SELECT * FROM webhook_endpoints WHERE app_id = ? ORDER BY id'),
+      whkGet: d.prepare('SELECT * FROM webhook_endpoints WHERE id = ? AND app_id = ?'),
+      whkUpdate: d.prepare(`UPDATE webhook_endpoints SET url = @url, events = @events, description = @description, enabled = @enabled,
+          disabled_reason = @disabled_reason, updated_at = @updated_at WHERE id = @id AND app_id = @app_id`),
+      whkDelete: d.prepare('DELETE FROM webhook_endpoints WHERE id = ? AND app_id = ?'),
+      whkDisable: d.prepare(`UPDATE webhook_endpoints SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE id = ?`),
+      whkSecret: d.prepare('SELECT secret_sealed, enabled FROM webhook_endpoints WHERE id = ?'),
+      evtInsert: d.prepare('INSERT INTO events (id, app_id, type, verification_id, message_id, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      evtGet: d.prepare('SELECT type, data, created_at FROM events WHERE id = ?'),
+      whdInsert: d.prepare(`INSERT INTO webhook_deliveries (id, app_id, endpoint_id, url, event_id, status, attempts, next_attempt_at, created_at, updated_at)
+        VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`),
+      whdClaimPending: d.prepare(`UPDATE webhook_deliveries SET status = 'sending', next_attempt_at = @lease, updated_at = @now
+        WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= @now ORDER BY next_attempt_at LIMIT @limit) RETURNING *`),
+      whdClaimExpired: d.prepare(`UPDATE webhook_deliveries SET next_attempt_at = @lease, updated_at = @now
+        WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'sending' AND next_attempt_at <= @now ORDER BY next_attempt_at LIMIT @limit) RETURNING *`),
+      whdDone: d.prepare(`UPDATE webhook_deliveries SET status = @status, attempts = attempts + 1, next_attempt_at = coalesce(@next, next_attempt_at),
+          last_status_code = @code, last_error = @error, updated_at = @at WHERE id = @id AND status = 'sending'`),
+      whdCancel: d.prepare(`UPDATE webhook_deliveries SET status = 'canceled', updated_at = ? WHERE id = ? AND status IN ('pending','sending')`),
+      whdCancelEndpoint: d.prepare(`UPDATE webhook_deliveries SET status = 'canceled', updated_at = ? WHERE endpoint_id = ? AND status = 'pending'`),
+      whdGet: d.prepare('SELECT * FROM webhook_deliveries WHERE id = ? AND app_id = ?'),
+      whdReplay: d.prepare(`UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ? AND app_id = ? RETURNING *`),
+      whaInsert: d.prepare('INSERT INTO webhook_attempts (id, delivery_id, status_code, error, duration_ms, at) VALUES (?, ?, ?, ?, ?, ?)'),
+      whaList: d.prepare('SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY id'),
+      whdNextDue: d.prepare(`SELECT min(t) AS t FROM (SELECT min(next_attempt_at) AS t FROM webhook_deliveries WHERE status = 'pending'
+          UNION ALL SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'sending')`),
       sndList: d.prepare('SELECT * FROM senders WHERE app_id = ? ORDER BY channel, id'),
       sndInsert: d.prepare('INSERT INTO senders (id, app_id, channel, country, value, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
       sndGet: d.prepare('SELECT * FROM senders WHERE id = ? AND app_id = ?'),
@@ -385,6 +437,37 @@ export class SqliteStore implements Store {
       if (r.ok) op.resolve(r.value);
       else op.reject(r.value);
     });
+    if (this.emitted) {
+      this.emitted = false;
+      this.onEvents?.();
+    }
+  }
+
+  private endpointsOf(appId: string, now: number): { id: string; url: string; events: string[] }[] {
+    const hit = this.endpointCache.get(appId);
+    if (hit && hit.until > Date.now()) return hit.list;
+    const list = (this.s.whkActive.all(appId) as Row[]).map((r) => ({ id: r.id as string, url: r.url as string, events: JSON.parse(r.events as string) as string[] }));
+    if (this.endpointCache.size > 10_000) this.endpointCache.clear();
+    this.endpointCache.set(appId, { list, until: Date.now() + 5_000 });
+    void now;
+    return list;
+  }
+
+  /**
+   * Records an event and one delivery per endpoint that listens to it, inside the caller's transaction. Apps
+   * without endpoints pay one cached lookup and no write.
+   */
+  private emit(appId: string, type: EventType, data: Record<string, unknown>, refs: { verificationId?: string; messageId?: string }, now: number): void {
+    const targets = this.endpointsOf(appId, now).filter((e) => e.events.length === 0 || e.events.includes(type));
+    if (targets.length === 0) return;
+    const eventId = newId('evt', now);
+    this.s.evtInsert.run(eventId, appId, type, refs.verificationId ?? null, refs.messageId ?? null, JSON.stringify(data), now);
+    for (const t of targets) this.s.whdInsert.run(newId('whd', now), appId, t.id, t.url, eventId, now, now, now);
+    this.emitted = true;
+  }
+
+  private emitVerification(type: EventType, v: VerificationRecord, now: number): void {
+    this.emit(v.appId, type, verificationEventData(v), { verificationId: v.id }, now);
   }
 
   /**
@@ -479,6 +562,107 @@ export class SqliteStore implements Store {
   async touchKeys(uses: { keyId: string; at: number }[]): Promise<void> {
     if (uses.length === 0) return;
     await this.tx(() => { for (const u of uses) this.s.keyTouch.run(u.at, u.keyId); });
+  }
+
+  async createEndpoint(e: WebhookEndpointRecord, audit: AuditEntry[]): Promise<void> {
+    await this.tx(() => {
+      this.s.whkInsert.run({
+        id: e.id, app_id: e.appId, url: e.url, events: JSON.stringify(e.events), secret_sealed: e.secretSealed, description: e.description,
+        enabled: e.enabled ? 1 : 0, disabled_reason: e.disabledReason, created_at: e.createdAt, updated_at: e.updatedAt,
+      });
+      this.writeAudit(audit);
+      this.endpointCache.delete(e.appId);
+    });
+  }
+
+  async listEndpoints(appId: string): Promise<WebhookEndpointRecord[]> {
+    return (this.s.whkList.all(appId) as Row[]).map(toEndpoint);
+  }
+
+  async updateEndpoint(appId: string, id: string, change: (before: WebhookEndpointRecord) => { after: WebhookEndpointRecord | null; audit: AuditEntry[] }): Promise<WebhookEndpointRecord | null | 'deleted'> {
+    return this.tx(() => {
+      const r = this.s.whkGet.get(id, appId) as Row | undefined;
+      if (!r) return null;
+      const { after, audit } = change(toEndpoint(r));
+      this.endpointCache.delete(appId);
+      this.writeAudit(audit);
+      if (!after) {
+        this.s.whkDelete.run(id, appId);
+        this.s.whdCancelEndpoint.run(Date.now(), id);
+        return 'deleted';
+      }
+      this.s.whkUpdate.run({
+        id, app_id: appId, url: after.url, events: JSON.stringify(after.events), description: after.description, enabled: after.enabled ? 1 : 0,
+        disabled_reason: after.disabledReason, updated_at: after.updatedAt,
+      });
+      return after;
+    });
+  }
+
+  async claimDeliveries(now: number, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    return this.tx(() => {
+      const rows = [
+        ...(this.s.whdClaimExpired.all({ now, lease: now + leaseMs, limit }) as Row[]),
+        ...(this.s.whdClaimPending.all({ now, lease: now + leaseMs, limit }) as Row[]),
+      ];
+      return rows.map((r): ClaimedDelivery => {
+        const d = toDelivery(r);
+        const ev = this.s.evtGet.get(d.eventId) as Row | undefined;
+        const ep = d.endpointId ? (this.s.whkSecret.get(d.endpointId) as Row | undefined) : undefined;
+        return {
+          ...d, eventType: (ev?.type as string) ?? 'unknown', eventCreatedAt: ev ? num(ev.created_at) : now,
+          eventData: ev ? JSON.parse(ev.data as string) : null,
+          secretSealed: ep && num(ep.enabled) === 1 ? (ep.secret_sealed as Buffer) : null,
+        };
+      });
+    });
+  }
+
+  async completeDeliveries(outcomes: DeliveryOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    await this.tx(() => {
+      for (const o of outcomes) {
+        this.s.whaInsert.run(newId('wha', o.at), o.id, o.statusCode, o.error, o.durationMs, o.at);
+        this.s.whdDone.run({ id: o.id, status: o.status, next: o.nextAttemptAt ?? null, code: o.statusCode, error: o.error, at: o.at });
+        if (o.disableEndpoint) {
+          this.s.whkDisable.run('the endpoint answered 410 Gone', o.at, o.disableEndpoint);
+          this.s.whdCancelEndpoint.run(o.at, o.disableEndpoint);
+          this.endpointCache.clear();
+        }
+      }
+    });
+  }
+
+  async listDeliveries(appId: string, q: { endpointId?: string | undefined; status?: DeliveryStatus | undefined; limit: number; before?: string | undefined }): Promise<WebhookDeliveryRecord[]> {
+    const where = ['app_id = @app_id'];
+    const params: Record<string, unknown> = { app_id: appId, limit: q.limit };
+    if (q.endpointId !== undefined) { where.push('endpoint_id = @endpoint_id'); params.endpoint_id = q.endpointId; }
+    if (q.status !== undefined) { where.push('status = @status'); params.status = q.status; }
+    if (q.before !== undefined) { where.push('id < @before'); params.before = q.before; }
+    return (this.db.prepare(`SELECT * FROM webhook_deliveries WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`).all(params) as Row[]).map(toDelivery);
+  }
+
+  async getDelivery(appId: string, id: string): Promise<WebhookDeliveryRecord | null> {
+    const r = this.s.whdGet.get(id, appId) as Row | undefined;
+    return r ? toDelivery(r) : null;
+  }
+
+  async listDeliveryAttempts(deliveryId: string): Promise<{ id: string; statusCode: number | null; error: string | null; durationMs: number; at: number }[]> {
+    return (this.s.whaList.all(deliveryId) as Row[]).map((r) => ({ id: r.id as string, statusCode: numOrNull(r.status_code), error: (r.error as string | null) ?? null, durationMs: num(r.duration_ms), at: num(r.at) }));
+  }
+
+  async replayDelivery(appId: string, deliveryId: string, now: number, audit: AuditEntry[]): Promise<WebhookDeliveryRecord | null> {
+    return this.tx(() => {
+      const r = this.s.whdReplay.get(now, now, deliveryId, appId) as Row | undefined;
+      if (!r) return null;
+      this.writeAudit(audit);
+      this.emitted = true;
+      return toDelivery(r);
+    });
+  }
+
+  async nextDeliveryDueAt(): Promise<number | null> {
+    return (this.s.whdNextDue.get() as { t: number | null }).t ?? null;
   }
 
   async listSenders(appId: string): Promise<SenderRecord[]> {
@@ -643,7 +827,10 @@ export class SqliteStore implements Store {
         return { kind: 'refused', error: d.error };
       }
       const v = d.verification;
-      this.s.closePending.run({ now, app_id: appId, to_addr: to });
+      for (const r of this.s.closePending.all({ now, app_id: appId, to_addr: to }) as Row[]) {
+        const old = toVerification(r);
+        this.emitVerification(old.status === 'expired' ? 'verification.expired' : 'verification.canceled', old, now);
+      }
       this.s.verInsert.run({
         id: v.id, app_id: v.appId, to_addr: v.to, country_iso: v.countryIso, channel: v.channel, locale: v.locale,
         status: v.status, code_type: v.codeType, code_length: v.codeLength, code_hash: v.codeHash, code_sealed: v.codeSealed,
@@ -654,6 +841,7 @@ export class SqliteStore implements Store {
       });
       for (const m of d.messages) this.insertMessage(m);
       this.putPhone(appId, to, d.phone);
+      this.emitVerification('verification.created', v, now);
       if (idempotency) {
         this.s.idemPut.run(appId, idempotency.key, idempotency.requestHash, d.response, now, idempotency.expiresAt);
       }
@@ -683,10 +871,15 @@ export class SqliteStore implements Store {
         if (judge(v)) {
           this.s.verSettle.run({ id, status: 'verified', verified_at: now, now });
           this.putPhone(appId, v.to, afterVerified(now));
-          return { outcome: 'verified', verification: { ...v, status: 'verified', verifiedAt: now, codeSealed: null } };
+          const done: VerificationRecord = { ...v, status: 'verified', verifiedAt: now, codeSealed: null };
+          this.emitVerification('verification.verified', done, now);
+          return { outcome: 'verified', verification: done };
         }
         const exhausted = v.attempts >= v.maxAttempts;
-        if (exhausted) this.s.verSettle.run({ id, status: 'failed', verified_at: null, now });
+        if (exhausted) {
+          this.s.verSettle.run({ id, status: 'failed', verified_at: null, now });
+          this.emitVerification('verification.failed', { ...v, status: 'failed' }, now);
+        }
         this.putPhone(appId, v.to, afterWrongCode(phone, { lockout }, now, exhausted));
         return { outcome: 'wrong', verification: exhausted ? { ...v, status: 'failed', codeSealed: null } : v };
       }
@@ -696,6 +889,7 @@ export class SqliteStore implements Store {
       if (v.status === 'pending' && v.expiresAt <= now) {
         this.s.verExpire.run(now, id, now);
         v = { ...v, status: 'expired', codeSealed: null, updatedAt: now };
+        this.emitVerification('verification.expired', v, now);
       }
       return { outcome: 'closed', verification: v };
     });
@@ -729,7 +923,13 @@ export class SqliteStore implements Store {
 
   async cancelVerification(appId: string, id: string, now: number): Promise<VerificationRecord | null> {
     return this.tx(() => {
-      const r = (this.s.verCancel.get({ id, app_id: appId, now }) ?? this.s.verGet.get(id, appId)) as Row | undefined;
+      const changed = this.s.verCancel.get({ id, app_id: appId, now }) as Row | undefined;
+      if (changed) {
+        const v = toVerification(changed);
+        this.emitVerification(v.status === 'expired' ? 'verification.expired' : 'verification.canceled', v, now);
+        return v;
+      }
+      const r = this.s.verGet.get(id, appId) as Row | undefined;
       return r ? toVerification(r) : null;
     });
   }
@@ -796,8 +996,12 @@ export class SqliteStore implements Store {
           error_code: o.errorCode ?? null, error: o.error ?? null, price: o.price ?? null, price_currency: o.priceCurrency ?? null,
           sent_at: o.sentAt ?? null, failed_at: o.failedAt ?? null, fallback_at: o.fallbackAt ?? null, outcome_unknown: o.outcomeUnknown ? 1 : 0,
         }).changes;
+        if (changed && (o.status === 'sent' || o.status === 'failed')) {
+          const m = toOutbox(this.s.outGet.get(o.id) as Row);
+          this.emit(m.appId, o.status === 'sent' ? 'message.sent' : 'message.failed', messageEventData(m), { verificationId: m.verificationId, messageId: m.id }, now);
+        }
         if (changed && o.advance) {
-          const row = this.db.prepare('SELECT app_id, verification_id, step FROM outbox WHERE id = ?').get(o.id) as Row;
+          const row = this.s.outGet.get(o.id) as Row;
           this.advanceSync(null, row.verification_id as string, num(row.step), now);
         }
       }
@@ -853,6 +1057,8 @@ export class SqliteStore implements Store {
           error_code = CASE WHEN @status = 'delivered' THEN error_code ELSE coalesce(@code, error_code) END,
           outcome_unknown = 0
         WHERE id = @id`).run({ id: m.id, status: r.status, pmid: r.providerMessageId ?? null, at: r.at, code: r.errorCode ?? null });
+      const after = toOutbox(this.s.outGet.get(m.id) as Row);
+      this.emit(after.appId, `message.${r.status}` as EventType, messageEventData(after), { verificationId: after.verificationId, messageId: after.id }, r.at);
       let advanced = false;
       if (r.status !== 'delivered') advanced = this.advanceSync(null, m.verification_id as string, num(m.step), r.at) !== null;
       return { result: 'applied', advanced, appId: m.app_id as string, to: m.to_addr as string };

@@ -1,0 +1,147 @@
+/**
+ * Webhook endpoints (seeds 001, 003), managed with the admin token: URL, event filter, a signing secret shown
+ * once and stored sealed, enable/disable, the delivery log with its attempts, and replay. In production, URLs
+ * that point at loopback, link-local, private, carrier-grade NAT or cloud metadata addresses are refused (SSRF),
+ * when registered and again at every delivery (the name may resolve differently later).
+ */
+import { lookup } from 'node:dns/promises';
+import { randomBytes } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
+import type { Clock } from '../domain/clock.js';
+import { sealCode, type CodeKeys } from '../domain/code.js';
+import { OtpdError } from '../domain/errors.js';
+import { EVENT_TYPES } from '../domain/events.js';
+import { isId, newId } from '../domain/ids.js';
+import type { AppRecord, AuditEntry, DeliveryStatus, Store, WebhookDeliveryRecord, WebhookEndpointRecord } from '../store/ports.js';
+
+const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+
+export interface EndpointView {
+  id: string; appId: string; url: string; events: string[]; description: string | null; enabled: boolean; disabledReason: string | null;
+  createdAt: string; updatedAt: string;
+}
+const endpointView = (e: WebhookEndpointRecord): EndpointView => ({
+  id: e.id, appId: e.appId, url: e.url, events: e.events, description: e.description, enabled: e.enabled, disabledReason: e.disabledReason,
+  createdAt: iso(e.createdAt)!, updatedAt: iso(e.updatedAt)!,
+});
+export const deliveryView = (d: WebhookDeliveryRecord) => ({
+  id: d.id, endpointId: d.endpointId, url: d.url, eventId: d.eventId, status: d.status, attempts: d.attempts,
+  nextAttemptAt: d.status === 'pending' ? iso(d.nextAttemptAt) : null, lastStatusCode: d.lastStatusCode, lastError: d.lastError,
+  createdAt: iso(d.createdAt)!, updatedAt: iso(d.updatedAt)!,
+});
+
+// Address ranges no webhook may reach in production.
+const FORBIDDEN_RANGES = new Set(['unspecified', 'broadcast', 'multicast', 'linkLocal', 'loopback', 'carrierGradeNat', 'private', 'reserved', 'uniqueLocal', 'ipv4Mapped', 'rfc6145', 'rfc6052', '6to4', 'teredo']);
+
+/** Why an address must not be called, or null. */
+export function forbiddenAddress(address: string): string | null {
+  if (!ipaddr.isValid(address)) return `${address} is not an IP address`;
+  let ip = ipaddr.parse(address);
+  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address();
+  const range = ip.range();
+  if (FORBIDDEN_RANGES.has(range)) return `${address} is a ${range} address`;
+  if (address === '169.254.169.254' || address === 'fd00:ec2::254') return `${address} is a cloud metadata address`;
+  return null;
+}
+
+/** Resolves a URL's host and refuses it if any address is forbidden. */
+export async function checkDestination(url: string): Promise<string | null> {
+  let u: URL;
+  try { u = new URL(url); } catch { return 'not a URL'; }
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal')) return `${host} is a local name`;
+  const addresses = ipaddr.isValid(host) ? [host] : (await lookup(host, { all: true, verbatim: true }).catch(() => [])).map((a) => a.address);
+  if (addresses.length === 0) return `${host} does not resolve`;
+  for (const a of addresses) {
+    const why = forbiddenAddress(a);
+    if (why) return why;
+  }
+  return null;
+}
+
+const bad = (pointer: string, detail: string) => new OtpdError('invalid_request', `${pointer.slice(1)} ${detail}`, { extensions: { errors: [{ pointer, detail }] } });
+
+export class WebhooksService {
+  constructor(private readonly store: Store, private readonly clock: Clock, private readonly keys: CodeKeys, private readonly production: boolean) {}
+
+  private audit(actor: string, action: string, appId: string, targetId: string, before: unknown, after: unknown): AuditEntry {
+    const at = this.clock.now();
+    return { id: newId('aud', at), actor, action, targetType: 'webhook', targetId, appId, before, after, at };
+  }
+
+  private async validateUrl(url: string): Promise<void> {
+    let u: URL;
+    try { u = new URL(url); } catch { throw bad('/url', 'is not a URL'); }
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw bad('/url', 'must be http(s)');
+    if (u.username || u.password) throw bad('/url', 'must not carry credentials');
+    if (this.production) {
+      if (u.protocol !== 'https:') throw bad('/url', 'must be https in production');
+      const why = await checkDestination(url);
+      if (why) throw bad('/url', `is refused in production: ${why}`);
+    }
+  }
+
+  private validateEvents(events: string[] | undefined): void {
+    for (const e of events ?? []) if (!(EVENT_TYPES as readonly string[]).includes(e)) throw bad('/events', `: ${e} is not an event type (${EVENT_TYPES.join(', ')})`);
+  }
+
+  /** Adds an endpoint; its signing secret (whsec_…) is returned once. */
+  async create(app: AppRecord, input: { url: string; events?: string[] | undefined; description?: string | undefined }, actor = 'admin'): Promise<EndpointView & { secret: string }> {
+    await this.validateUrl(input.url);
+    this.validateEvents(input.events);
+    const now = this.clock.now();
+    const id = newId('whk', now);
+    const secret = `whsec_${randomBytes(24).toString('base64')}`;
+    const e: WebhookEndpointRecord = {
+      id, appId: app.id, url: input.url, events: [...new Set(input.events ?? [])], secretSealed: sealCode(this.keys, id, secret),
+      description: input.description ?? null, enabled: true, disabledReason: null, createdAt: now, updatedAt: now,
+    };
+    await this.store.createEndpoint(e, [this.audit(actor, 'webhook.create', app.id, id, null, endpointView(e))]);
+    return { ...endpointView(e), secret };
+  }
+
+  async list(appId: string): Promise<EndpointView[]> {
+    return (await this.store.listEndpoints(appId)).map(endpointView);
+  }
+
+  /** Changes URL, filter, description or enabled flag (enabling clears the reason it was disabled). */
+  async update(appId: string, id: string, patch: { url?: string; events?: string[]; description?: string | null; enabled?: boolean }, actor = 'admin'): Promise<EndpointView> {
+    if (patch.url !== undefined) await this.validateUrl(patch.url);
+    this.validateEvents(patch.events);
+    const now = this.clock.now();
+    const r = await this.store.updateEndpoint(appId, id, (before) => {
+      const after: WebhookEndpointRecord = {
+        ...before, url: patch.url ?? before.url, events: patch.events ? [...new Set(patch.events)] : before.events,
+        description: patch.description === undefined ? before.description : patch.description, enabled: patch.enabled ?? before.enabled,
+        disabledReason: patch.enabled === true ? null : patch.enabled === false ? 'disabled by an admin' : before.disabledReason, updatedAt: now,
+      };
+      return { after, audit: [this.audit(actor, 'webhook.update', appId, id, endpointView(before), endpointView(after))] };
+    });
+    if (!r || r === 'deleted') throw new OtpdError('not_found', `No webhook endpoint ${id}`);
+    return endpointView(r);
+  }
+
+  async remove(appId: string, id: string, actor = 'admin'): Promise<void> {
+    const r = await this.store.updateEndpoint(appId, id, (before) => ({ after: null, audit: [this.audit(actor, 'webhook.delete', appId, id, endpointView(before), null)] }));
+    if (!r) throw new OtpdError('not_found', `No webhook endpoint ${id}`);
+  }
+
+  async deliveries(appId: string, q: { endpointId?: string | undefined; status?: DeliveryStatus | undefined; limit: number; cursor?: string | undefined }) {
+    const rows = await this.store.listDeliveries(appId, { endpointId: q.endpointId, status: q.status, limit: q.limit + 1, before: q.cursor });
+    const page = rows.slice(0, q.limit);
+    return { data: page.map(deliveryView), nextCursor: rows.length > q.limit ? page.at(-1)!.id : null };
+  }
+
+  async attempts(appId: string, deliveryId: string) {
+    if (!isId('whd', deliveryId) || !(await this.store.getDelivery(appId, deliveryId))) throw new OtpdError('not_found', `No delivery ${deliveryId}`);
+    return (await this.store.listDeliveryAttempts(deliveryId)).map((a) => ({ ...a, at: iso(a.at)! }));
+  }
+
+  /** Sends a delivery again now, whatever its state (a failed one gets a fresh try). */
+  async replay(appId: string, deliveryId: string, actor = 'admin') {
+    if (!isId('whd', deliveryId)) throw new OtpdError('not_found', `No delivery ${deliveryId}`);
+    const d = await this.store.replayDelivery(appId, deliveryId, this.clock.now(), [this.audit(actor, 'webhook.replay', appId, deliveryId, null, null)]);
+    if (!d) throw new OtpdError('not_found', `No delivery ${deliveryId}`);
+    return deliveryView(d);
+  }
+}
