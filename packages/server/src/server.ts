@@ -130,6 +130,11 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     store.purgeIdempotency(clock.now()).catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed'));
   }, 10 * 60_000);
   purge.unref();
+  // Closes verifications whose time ran out, so webhooks hear verification.expired without waiting for a check.
+  const sweep = setInterval(() => {
+    store.expireDue(clock.now(), 500).catch((err: unknown) => logger.warn({ err }, 'expiry sweep failed'));
+  }, 5_000);
+  sweep.unref();
 
   let closed: Promise<void> | null = null;
   return {
@@ -144,6 +149,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
       closed ??= (async () => {
         closing = true;
         clearInterval(purge);
+        clearInterval(sweep);
         await app.close();
         await worker?.stop();
         await webhookWorker.stop();

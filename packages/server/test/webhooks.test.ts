@@ -95,6 +95,19 @@ describe('webhooks', () => {
     expect(got).toEqual([`verification.canceled:${b.id}`, `verification.expired:${c.id}`, `verification.failed:${a.id}`].sort());
   });
 
+  it('the expiry sweeper sends verification.expired without anyone checking', async () => {
+    h = await startHarness();
+    const ep = (await admin('POST', `/apps/${h.appId}/webhooks`, { url: `${base}/exp`, events: ['verification.expired'] })).body;
+    const v = await h.startAndRead(phone());
+    expect(await h.otpd.store.expireDue(h.clock.now(), 100)).toBe(0);
+    h.clock.advance(300_000);
+    expect(await h.otpd.store.expireDue(h.clock.now(), 100)).toBe(1);
+    expect(await h.otpd.store.expireDue(h.clock.now(), 100)).toBe(0);
+    await flush();
+    expect(hits.map((x) => verify(ep.secret, x))).toMatchObject([{ type: 'verification.expired', data: { id: v.id, status: 'expired' } }]);
+    expect((await h.req('GET', `/v1/verifications/${v.id}`)).body.status).toBe('expired');
+  });
+
   it('retries on the schedule (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h) with the same webhook-id, then fails', async () => {
     h = await startHarness();
     await admin('POST', `/apps/${h.appId}/webhooks`, { url: `${base}/flaky`, events: ['verification.created'] });

@@ -325,6 +325,8 @@ export interface Store {
   listDeliveryAttempts(deliveryId: string): Promise<{ id: string; statusCode: number | null; error: string | null; durationMs: number; at: number }[]>;
   /** Makes a delivery of the app due now again (whatever its status); null when unknown. */
   replayDelivery(appId: string, deliveryId: string, now: number, audit: AuditEntry[]): Promise<WebhookDeliveryRecord | null>;
+  /** Closes up to `limit` pending verifications whose expiry passed (emitting verification.expired); returns how many. */
+  expireDue(now: number, limit: number): Promise<number>;
   /** Earliest next attempt of a pending delivery, or lease end of a sending one. */
   nextDeliveryDueAt(): Promise<number | null>;
   /** Called after a commit that wrote events with deliveries (wakes the webhook worker). */

@@ -308,6 +308,10 @@ CREATE TABLE webhook_attempts (
   at           INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id, id);
+
+-- The expiry sweeper closes pending verifications whose time is up (so verification.expired is sent even when
+-- nobody checks the code again).
+CREATE INDEX verifications_pending_expiry ON verifications(expires_at) WHERE status = 'pending';
 `,
   },
 ];

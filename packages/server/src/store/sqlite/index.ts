@@ -348,6 +348,9 @@ export class SqliteStore implements Store {
       keyTouch: d.prepare('UPDATE api_keys SET last_used_at = max(coalesce(last_used_at, 0), ?) WHERE id = ?'),
       appUpdate: d.prepare('UPDATE apps SET name = @name, enabled = @enabled, settings = @settings, updated_at = @updated_at WHERE id = @id'),
       appDelete: d.prepare('DELETE FROM apps WHERE id = ?'),
+      verExpireDue: d.prepare(`UPDATE verifications SET status = 'expired', code_sealed = NULL, updated_at = @now
+        WHERE id IN (SELECT id FROM verifications WHERE status = 'pending' AND expires_at <= @now ORDER BY expires_at LIMIT @limit) RETURNING *`),
+      verExpireAny: d.prepare(`SELECT 1 FROM verifications WHERE status = 'pending' AND expires_at <= ? LIMIT 1`),
       whkActive: d.prepare('SELECT id, url, events FROM webhook_endpoints WHERE app_id = ? AND enabled = 1'),
       whkInsert: d.prepare(`INSERT INTO webhook_endpoints (id, app_id, url, events, secret_sealed, description, enabled, disabled_reason, created_at, updated_at)
         VALUES (@id, @app_id, @url, @events, @secret_sealed, @description, @enabled, @disabled_reason, @created_at, @updated_at)`),
@@ -658,6 +661,15 @@ export class SqliteStore implements Store {
       this.writeAudit(audit);
       this.emitted = true;
       return toDelivery(r);
+    });
+  }
+
+  async expireDue(now: number, limit: number): Promise<number> {
+    if (!this.s.verExpireAny.get(now)) return 0; // a plain read first: usually nothing is due
+    return this.tx(() => {
+      const rows = this.s.verExpireDue.all({ now, limit }) as Row[];
+      for (const r of rows) this.emitVerification('verification.expired', toVerification(r), now);
+      return rows.length;
     });
   }
 
