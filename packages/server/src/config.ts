@@ -136,7 +136,7 @@ function loadAdminToken(env: Env, dataDir: string, fromEnv: string | undefined):
  * Builds the configuration from flags (win) and `OTPD_*` environment variables. Throws `ConfigError` with a
  * sentence a person can act on.
  */
-export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.ProcessEnv = process.env, opts: { needSecret?: boolean } = {}): Config {
+export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.ProcessEnv = process.env, opts: { needSecret?: boolean | 'optional' } = {}): Config {
   const envName = overrides.env ?? environ.OTPD_ENV ?? 'development';
   if (envName !== 'development' && envName !== 'production') throw new ConfigError(`OTPD_ENV must be development or production, not ${envName}`);
   const env: Env = envName;
@@ -161,8 +161,10 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
   const publicUrl = environ.OTPD_PUBLIC_URL?.replace(/\/+$/, '') || undefined;
   if (publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(publicUrl)) throw new ConfigError('OTPD_PUBLIC_URL must be an absolute http(s) URL');
   // Commands that never touch codes (migrate, apps) need no secret, so they work before one is set.
-  const { secret, source } = opts.needSecret === false ? { secret: '', source: 'env' as const } : loadSecret(env, dataDir, environ.OTPD_SECRET);
-  const admin = opts.needSecret === false ? { token: '', source: 'env' as const } : loadAdminToken(env, dataDir, environ.OTPD_ADMIN_TOKEN);
+  // 'optional' (CLI commands): the secret when there is one (env, or development's file), else none.
+  const { secret, source } = opts.needSecret === false || (opts.needSecret === 'optional' && env === 'production' && !environ.OTPD_SECRET)
+    ? { secret: '', source: 'env' as const } : loadSecret(env, dataDir, environ.OTPD_SECRET);
+  const admin = opts.needSecret !== undefined && opts.needSecret !== true ? { token: '', source: 'env' as const } : loadAdminToken(env, dataDir, environ.OTPD_ADMIN_TOKEN);
   const oauthTokenTtl = Number(environ.OTPD_OAUTH_TOKEN_TTL ?? 3600);
   if (!Number.isInteger(oauthTokenTtl) || oauthTokenTtl < 60 || oauthTokenTtl > 86_400) throw new ConfigError('OTPD_OAUTH_TOKEN_TTL must be seconds from 60 to 86400');
   const bodyLimit = Number(environ.OTPD_BODY_LIMIT ?? 16_384);

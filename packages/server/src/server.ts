@@ -75,7 +75,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const logger = createLogger(config.logLevel, opts.logStream);
   const store = openStore(config.databaseUrl);
   const keys = deriveKeys(config.secret);
-  const apps = new AppsService(store, clock);
+  const apps = new AppsService(store, clock, keys, config.env === 'production' ? checkDestination : null);
   const oauth = new OAuthService(store, clock, keys, config.oauthTokenTtl);
   apps.onAppChanged = (appId) => oauth.forgetApp(appId);
 
@@ -101,7 +101,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   });
   store.onEvents = () => webhookWorker.kick();
   const verifications = new VerificationsService({
-    store, clock, keys, prices: config.prices, templates, senders, onQueued: (appId, to) => worker?.queued(appId, to),
+    store, clock, keys, prices: config.prices, templates, senders, checkUrl: config.env === 'production' ? checkDestination : null, onQueued: (appId, to) => worker?.queued(appId, to),
     route: (app, channel, countryIso) => routeFor({ channel, countryIso, appRouting: app.settings.routing, serverRouting: config.providers.routing, providersByChannel }),
   });
 

@@ -170,6 +170,50 @@ describe('webhooks', () => {
   });
 });
 
+describe('status callbacks (seed 001)', () => {
+  it('posts every event of a verification to its callbackUrl, signed with the app callback secret', async () => {
+    h = await startHarness();
+    const created = (await admin('POST', '/apps', { name: 'Cb' })).body;
+    expect(created.callbackSecret).toMatch(/^whsec_/);
+    const key = created.apiKey.apiKey;
+    const to = phone();
+    const s = await h.req('POST', '/v1/verifications', { to, callbackUrl: `${base}/cb/${encodeURIComponent(to)}` }, { key });
+    expect(s.status).toBe(201);
+    const code = (await h.req('GET', `/dev/messages?to=${encodeURIComponent(to)}`, undefined, { key })).body.messages[0].code;
+    await h.req('POST', `/v1/verifications/${s.body.id}/check`, { code }, { key });
+    await flush();
+    const events = hits.filter((x) => x.path.startsWith('/cb/')).map((x) => verify(created.callbackSecret, x));
+    expect(events.map((e) => e.type).sort()).toEqual(['message.sent', 'verification.created', 'verification.verified']);
+    expect(events.every((e) => (e.data.id === s.body.id || e.data.verificationId === s.body.id))).toBe(true);
+    // Other verifications of the app send nothing there.
+    hits.length = 0;
+    await h.req('POST', '/v1/verifications', { to: phone() }, { key });
+    await flush();
+    expect(hits).toHaveLength(0);
+  });
+
+  it('uses the app setting by default; a rotated secret signs from then on', async () => {
+    h = await startHarness();
+    const created = (await admin('POST', '/apps', { name: 'Cb2', settings: { callbackUrl: `${base}/app-cb` } })).body;
+    const key = created.apiKey.apiKey;
+    await h.req('POST', '/v1/verifications', { to: phone() }, { key });
+    await flush();
+    expect(verify(created.callbackSecret, hits.find((x) => x.path === '/app-cb')!).type).toBe('verification.created');
+    const rotated = (await admin('POST', `/apps/${created.app.id}/callback-secret`)).body.callbackSecret as string;
+    expect(rotated).not.toBe(created.callbackSecret);
+    hits.length = 0;
+    h.clock.advance(61_000);
+    await h.req('POST', '/v1/verifications', { to: phone() }, { key });
+    await flush();
+    const hit = hits.find((x) => x.path === '/app-cb')!;
+    expect(verify(rotated, hit).type).toBe('verification.created');
+    expect(() => verify(created.callbackSecret, hit)).toThrow();
+    const bad = await h.req('POST', '/v1/verifications', { to: phone(), callbackUrl: 'ftp://x' }, { key });
+    expect(bad.status).toBe(422);
+    expect(bad.body.errors[0].pointer).toBe('/callbackUrl');
+  });
+});
+
 describe('SSRF guard', () => {
   it('classifies forbidden addresses', () => {
     for (const a of ['127.0.0.1', '10.1.2.3', '172.16.0.1', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0', '::1', 'fc00::1', 'fe80::1', '::ffff:127.0.0.1']) {

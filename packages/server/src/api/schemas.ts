@@ -22,6 +22,7 @@ export const StartBody = Type.Object(
       minItems: 1, maxItems: CHANNELS.length, uniqueItems: true,
       description: 'Ordered channel workflow, e.g. ["whatsapp","sms"]: the next channel starts, with the same code, when one fails or no delivery receipt comes within stepTimeout. Not with channel.',
     })),
+    callbackUrl: Type.Optional(Type.String({ maxLength: 2000, description: "Seed 001's status callback: this verification's events are posted here, signed with the app's callback secret" })),
     stepTimeout: Type.Optional(range('stepTimeout', 'Seconds to wait for a delivery receipt before the next channel (default 30)')),
     locale: Type.Optional(Type.String({ pattern: LOCALE_PATTERN, maxLength: 35, description: 'Message language, e.g. fr or fr-BE' })),
     codeLength: Type.Optional(range('codeLength', 'Code length (default 6)')),

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig, type ConfigOverrides } from '../config.js';
 import { OtpdError } from '../domain/errors.js';
 import { systemClock } from '../domain/clock.js';
 import { AppsService } from '../services/apps.js';
+import { deriveKeys } from '../domain/code.js';
 import { createOtpd, openStore } from '../server.js';
 
 const program = new Command();
@@ -83,14 +84,14 @@ apps
   .option('--json', 'print JSON')
   .action(async (o: { name: string; brand?: string; allowCountries?: string[]; denyCountries?: string[]; locale?: string; settings?: string; database?: string; json?: boolean }) => {
     try {
-      const config = loadConfig({ databaseUrl: o.database }, process.env, { needSecret: false });
+      const config = loadConfig({ databaseUrl: o.database }, process.env, { needSecret: 'optional' });
       const store = openStore(config.databaseUrl);
       let extra: Record<string, unknown> = {};
       if (o.settings) {
         try { extra = JSON.parse(o.settings) as Record<string, unknown>; } catch { throw new OtpdError('invalid_request', '--settings is not valid JSON'); }
         if (!extra || typeof extra !== 'object' || Array.isArray(extra)) throw new OtpdError('invalid_request', '--settings must be a JSON object');
       }
-      const created = await new AppsService(store, systemClock).create({
+      const created = await new AppsService(store, systemClock, config.secret ? deriveKeys(config.secret) : null).create({
         name: o.name,
         settings: {
           ...extra,
@@ -105,6 +106,7 @@ apps
       else {
         console.log(`app ${created.id} "${created.name}" created`);
         console.log(`API key (shown once, store it now): ${created.apiKey}`);
+        if (created.callbackSecret) console.log(`Callback secret (signs status callbacks; shown once): ${created.callbackSecret}`);
       }
     } catch (e) {
       fail(e);

@@ -95,13 +95,13 @@ export class WebhookWorker {
   private async deliver(d: ClaimedDelivery): Promise<DeliveryOutcome> {
     const started = this.clock.now();
     const base = { id: d.id, at: started, durationMs: 0 };
-    if (!d.secretSealed || !d.endpointId) {
-      return { ...base, status: 'failed', statusCode: null, error: 'the endpoint was deleted or disabled' };
+    if (!d.secretSealed) {
+      return { ...base, status: 'failed', statusCode: null, error: d.endpointId ? 'the endpoint was deleted or disabled' : 'the app has no callback secret' };
     }
     const refused = this.o.checkAddress ? await this.o.checkAddress(d.url) : null;
     if (refused) return { ...base, status: 'failed', statusCode: null, error: `refused destination: ${refused}` };
     const body = JSON.stringify({ type: d.eventType, timestamp: new Date(d.eventCreatedAt).toISOString(), data: d.eventData });
-    const wh = new Webhook(openSecret(this.keys, d.endpointId, d.secretSealed));
+    const wh = new Webhook(openSecret(this.keys, d.secretOwner, d.secretSealed));
     const ts = new Date(Math.floor(started / 1000) * 1000);
     const headers = {
       'content-type': 'application/json', 'user-agent': 'otpd-webhooks/1',
@@ -113,7 +113,7 @@ export class WebhookWorker {
       await r.body.dump();
       const durationMs = Math.round(performance.now() - t0);
       if (r.statusCode >= 200 && r.statusCode < 300) return { ...base, durationMs, status: 'succeeded', statusCode: r.statusCode, error: null };
-      if (r.statusCode === 410) return { ...base, durationMs, status: 'failed', statusCode: 410, error: 'endpoint gone (410): disabled', disableEndpoint: d.endpointId };
+      if (r.statusCode === 410) return { ...base, durationMs, status: 'failed', statusCode: 410, error: 'endpoint gone (410)', disableEndpoint: d.endpointId ?? undefined };
       return { ...base, durationMs, ...this.retryOrFail(d, started), statusCode: r.statusCode, error: `HTTP ${r.statusCode}` };
     } catch (e) {
       const durationMs = Math.round(performance.now() - t0);

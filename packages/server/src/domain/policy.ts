@@ -65,6 +65,8 @@ export interface AppSettings extends Partial<Policy> {
   routing?: Partial<Record<Channel, { countries?: string[]; providers: string[] }[]>>;
   /** Shown as {{app}} in messages; the app name when absent. */
   brandName?: string;
+  /** Seed 001's OTP status callback URL: every event of the app's verifications is posted there. */
+  callbackUrl?: string;
 }
 
 /** Per-request overrides accepted by `POST /v1/verifications`. */
@@ -103,6 +105,9 @@ export function validateSettings(s: AppSettings): AppSettings {
       return u;
     });
   };
+  if (s.callbackUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(s.callbackUrl)) {
+    throw new OtpdError('invalid_request', 'settings.callbackUrl must be an http(s) URL', { extensions: { errors: [{ pointer: '/settings/callbackUrl', detail: 'must be an http(s) URL' }] } });
+  }
   const channel = (c: unknown, where: string) => {
     if (!CHANNELS.includes(c as Channel)) throw new OtpdError('invalid_request', `${where}: ${JSON.stringify(c)} is not a channel (${CHANNELS.join(', ')})`);
   };

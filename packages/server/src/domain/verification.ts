@@ -48,6 +48,8 @@ export interface VerificationRecord {
   step: number;
   /** Seconds to wait for a delivery receipt before moving to the next channel. */
   stepTimeout: number;
+  /** Where this verification's events are posted (seed 001), besides the app's webhook endpoints. */
+  callbackUrl?: string | null;
 }
 
 /** Counters per (app, phone). */

@@ -3,6 +3,7 @@
  * authenticates every `/v1` request, cached briefly so the hot path does no query.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { sealCode, type CodeKeys } from '../domain/code.js';
 import type { Clock } from '../domain/clock.js';
 import { OtpdError } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
@@ -78,6 +79,8 @@ export interface CreatedApp {
   keyId: string;
   /** Shown once: only its hash is stored. */
   apiKey: string;
+  /** Signs status callbacks (whsec_…); shown once, stored sealed. Null when created without the server secret. */
+  callbackSecret: string | null;
 }
 
 /** SHA-256 of an API key. Keys carry 256 random bits, so a fast hash is the right tool (no password hashing). */
@@ -95,7 +98,36 @@ export class AppsService {
   /** Called after an app changed or was deleted (other credential caches forget it). */
   onAppChanged: (appId: string) => void = () => undefined;
 
-  constructor(private readonly store: Store, private readonly clock: Clock, private readonly cacheMs = 5_000) {}
+  constructor(
+    private readonly store: Store,
+    private readonly clock: Clock,
+    /** Seals callback secrets; without it (a CLI run with no server secret) apps start without one. */
+    private readonly keys: CodeKeys | null = null,
+    /** Refuses a callback URL destination (production SSRF guard); null = allowed. */
+    private readonly checkUrl: ((url: string) => Promise<string | null>) | null = null,
+    private readonly cacheMs = 5_000,
+  ) {}
+
+  private newCallbackSecret(appId: string): { secret: string; sealed: Buffer } | null {
+    if (!this.keys) return null;
+    const secret = `whsec_${randomBytes(24).toString('base64')}`;
+    return { secret, sealed: sealCode(this.keys, appId, secret) };
+  }
+
+  private async checkCallbackUrl(settings: AppSettings): Promise<void> {
+    if (!settings.callbackUrl || !this.checkUrl) return;
+    const why = await this.checkUrl(settings.callbackUrl);
+    if (why) throw new OtpdError('invalid_request', `settings.callbackUrl is refused: ${why}`, { extensions: { errors: [{ pointer: '/settings/callbackUrl', detail: why }] } });
+  }
+
+  /** A new callback secret for the app (the previous one stops signing at once); returned once. */
+  async rotateCallbackSecret(appId: string, actor = 'admin'): Promise<string> {
+    await this.get(appId);
+    const fresh = this.newCallbackSecret(appId);
+    if (!fresh) throw new OtpdError('internal', 'No server secret to seal the callback secret with');
+    await this.store.setCallbackSecret(appId, fresh.sealed, [this.entry(actor, 'app.callback_secret.rotate', 'app', appId, appId, null, null)]);
+    return fresh.secret;
+  }
 
   private entry(actor: string, action: string, targetType: AuditEntry['targetType'], targetId: string, appId: string | null, before: unknown, after: unknown): AuditEntry {
     const at = this.clock.now();
@@ -123,14 +155,17 @@ export class AppsService {
     const name = input.name.trim();
     if (name.length < 1 || name.length > 100) throw new OtpdError('invalid_request', 'name must be 1 to 100 characters');
     const settings = validateSettings(input.settings ?? {});
+    await this.checkCallbackUrl(settings);
     const now = this.clock.now();
     const app: AppRecord = { id: newId('app', now), name, enabled: true, settings, createdAt: now, updatedAt: now };
+    const callback = this.newCallbackSecret(app.id);
+    if (settings.callbackUrl && !callback) throw new OtpdError('invalid_request', 'settings.callbackUrl needs a callback secret, which needs the server secret (OTPD_SECRET)');
     const { record, apiKey } = this.newKey(app.id, input.keyName ?? 'default', null);
     await this.store.createApp(app, record, [
       this.entry(actor, 'app.create', 'app', app.id, app.id, null, appView(app)),
       this.entry(actor, 'api_key.create', 'api_key', record.id, app.id, null, keyView(record)),
-    ]);
-    return { id: app.id, name, enabled: true, settings, createdAt: new Date(now).toISOString(), keyId: record.id, apiKey };
+    ], callback?.sealed);
+    return { id: app.id, name, enabled: true, settings, createdAt: new Date(now).toISOString(), keyId: record.id, apiKey, callbackSecret: callback?.secret ?? null };
   }
 
   /** One app (404 `not_found` when unknown). */
@@ -143,6 +178,10 @@ export class AppsService {
   /** Changes name, enabled flag and settings (a merge patch); validated, audited, effective on the next request. */
   async update(id: string, patch: { name?: string; enabled?: boolean; settings?: Record<string, unknown> }, actor = 'admin'): Promise<AppRecord> {
     const now = this.clock.now();
+    if (patch.settings && typeof patch.settings.callbackUrl === 'string') {
+      await this.checkCallbackUrl({ callbackUrl: patch.settings.callbackUrl });
+      if (!(await this.store.hasCallbackSecret(id))) throw new OtpdError('invalid_request', 'Create a callback secret first (POST /admin/v1/apps/{id}/callback-secret): callbacks are signed with it');
+    }
     const after = await this.store.updateApp(id, (before) => {
       const name = patch.name?.trim() ?? before.name;
       if (name.length < 1 || name.length > 100) throw new OtpdError('invalid_request', 'name must be 1 to 100 characters');

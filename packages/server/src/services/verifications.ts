@@ -27,6 +27,8 @@ export interface StartInput {
   channels?: Channel[] | undefined;
   /** Seconds to wait for a delivery receipt before the next channel (15-300). */
   stepTimeout?: number | undefined;
+  /** Seed 001's status callback URL for this verification (else the app's setting). */
+  callbackUrl?: string | undefined;
   locale?: string | undefined;
   codeLength?: number | undefined;
   codeType?: CodeType | undefined;
@@ -76,6 +78,8 @@ export interface VerificationsDeps {
   route: (app: AppRecord, channel: Channel, countryIso: string) => string[];
   templates: TemplatesService;
   senders: SendersService;
+  /** Refuses a callback URL destination (production SSRF guard). */
+  checkUrl?: ((url: string) => Promise<string | null>) | null;
   /** Called after a commit that queued a message for (app, recipient): wakes the outbox worker. */
   onQueued: (appId: string, to: string) => void;
   /** How long an Idempotency-Key is remembered. */
@@ -187,6 +191,14 @@ export class VerificationsService {
     if (new Set(channels).size !== channels.length) {
       throw new OtpdError('invalid_request', 'channels must not repeat a channel', { extensions: { errors: [{ pointer: '/channels', detail: 'repeats a channel' }] } });
     }
+    const callbackUrl = input.callbackUrl ?? s.callbackUrl ?? null;
+    if (input.callbackUrl !== undefined) {
+      const why = !/^https?:\/\/[^\s/]+/.test(input.callbackUrl) ? 'must be an http(s) URL' : this.d.checkUrl ? await this.d.checkUrl(input.callbackUrl) : null;
+      if (why) throw new OtpdError('invalid_request', `callbackUrl ${why}`, { extensions: { errors: [{ pointer: '/callbackUrl', detail: why }] } });
+      if (!(await this.d.store.hasCallbackSecret(app.id))) {
+        throw new OtpdError('invalid_request', 'This app has no callback secret yet: an admin creates one with POST /admin/v1/apps/{id}/callback-secret', { extensions: { errors: [{ pointer: '/callbackUrl', detail: 'no callback secret' }] } });
+      }
+    }
     const stepTimeout = input.stepTimeout ?? s.stepTimeout ?? 30;
     assertInRange('stepTimeout', stepTimeout);
     const kinds = new Set(channels.map(kindOf));
@@ -225,7 +237,7 @@ export class VerificationsService {
           sends: decision.state.sends, maxSends: policy.maxSends,
           resendAvailableAt: now + policy.resendCooldown * 1000, expiresAt: now + policy.ttl * 1000,
           createdAt: now, updatedAt: now, verifiedAt: null, parts, cost, metadata: input.metadata ?? null,
-          channels, step: 0, stepTimeout,
+          channels, step: 0, stepTimeout, callbackUrl,
         };
         const response = JSON.stringify(toView(v, now, this.d.prices.currency));
         return { ok: true, phone: decision.state, verification: v, messages: steps.map((m) => this.message(v, m, now)), response };

@@ -108,8 +108,10 @@ export interface ClaimedDelivery extends WebhookDeliveryRecord {
   eventType: string;
   eventCreatedAt: number;
   eventData: unknown;
-  /** The endpoint's sealed secret (null: the endpoint is gone or disabled, so the delivery is canceled). */
+  /** The sealed signing secret: the endpoint's, or the app's callback secret for a per-verification callback URL (null: gone or disabled). */
   secretSealed: Buffer | null;
+  /** The id the secret is sealed under (the endpoint id, or the app id for callbacks). */
+  secretOwner: string;
 }
 
 export interface DeliveryOutcome {
@@ -296,7 +298,7 @@ export interface Store {
   ping(): Promise<void>;
   close(): Promise<void>;
 
-  createApp(app: AppRecord, key: ApiKeyRecord, audit?: AuditEntry[]): Promise<void>;
+  createApp(app: AppRecord, key: ApiKeyRecord, audit?: AuditEntry[], callbackSecretSealed?: Buffer): Promise<void>;
   listApps(): Promise<AppRecord[]>;
   getApp(id: string): Promise<AppRecord | null>;
   /**
@@ -313,6 +315,9 @@ export interface Store {
   /** Notes that keys were used (batched by the caller; at most one write per key and minute). */
   touchKeys(uses: { keyId: string; at: number }[]): Promise<void>;
   /** Phones of an app that are locked at `now` (or the one phone `to`, locked or not), newest lock first. */
+  /** Stores a new sealed callback secret for an app (rotation), with its audit entry; false when the app is unknown. */
+  setCallbackSecret(appId: string, sealed: Buffer, audit: AuditEntry[]): Promise<boolean>;
+  hasCallbackSecret(appId: string): Promise<boolean>;
   createEndpoint(e: WebhookEndpointRecord, audit: AuditEntry[]): Promise<void>;
   listEndpoints(appId: string): Promise<WebhookEndpointRecord[]>;
   /** Read-modify-write (or delete, when `after` is null) of an endpoint of the app. Null when unknown. */

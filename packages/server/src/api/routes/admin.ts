@@ -33,6 +33,7 @@ const settingsFields = {
   defaultChannel: Channel,
   defaultChannels: Type.Array(Channel, { minItems: 1, uniqueItems: true }),
   brandName: Type.String({ minLength: 1, maxLength: 40, pattern: '^[^{}]*$' }),
+  callbackUrl: Type.String({ maxLength: 2000, description: 'Status callback URL (seed 001): every event of the app\'s verifications, signed with the app\'s callback secret' }),
   routing: Type.Record(Type.String(), Type.Array(Type.Object({ countries: Type.Optional(Type.Array(Iso)), providers: Type.Array(Type.String(), { minItems: 1 }) }, { additionalProperties: false }))),
 } satisfies Record<string, TSchema>;
 
@@ -108,13 +109,20 @@ export async function adminRoutes(app: TypedApp, apps: AppsService, oauth: OAuth
     schema: {
       tags: ['admin'], security, summary: 'Create an app (and its first API key, shown once)',
       body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), settings: Type.Optional(Settings), keyName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })) }, { additionalProperties: false }),
-      response: { 201: Type.Object({ app: AppOut, apiKey: NewKeyOut }), ...problems(400, 401, 422, 429) },
+      response: { 201: Type.Object({ app: AppOut, apiKey: NewKeyOut, callbackSecret: Type.Union([Type.String(), Type.Null()], { description: 'Signs status callbacks (whsec_…); shown once' }) }), ...problems(400, 401, 422, 429) },
     },
   }, async (req, reply) => {
     const created = await apps.create({ name: req.body.name, settings: req.body.settings as never, keyName: req.body.keyName });
     const [key] = (await apps.listKeys(created.id)).filter((k) => k.id === created.keyId);
-    return reply.code(201).send({ app: appView(await apps.get(created.id)), apiKey: { ...key!, apiKey: created.apiKey } });
+    return reply.code(201).send({ app: appView(await apps.get(created.id)), apiKey: { ...key!, apiKey: created.apiKey }, callbackSecret: created.callbackSecret });
   });
+
+  app.post('/apps/:id/callback-secret', {
+    schema: {
+      tags: ['admin'], security, summary: 'Create or rotate the app\'s callback secret (signs status callbacks); shown once', params: AppParams,
+      response: { 200: Type.Object({ callbackSecret: Type.String() }), ...problems(401, 404) },
+    },
+  }, async (req) => ({ callbackSecret: await apps.rotateCallbackSecret(appId(req.params.id)) }));
 
   app.get('/apps', {
     schema: { tags: ['admin'], security, summary: 'List apps', response: { 200: Type.Object({ data: Type.Array(AppOut) }), ...problems(401) } },

@@ -312,6 +312,11 @@ CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id, id);
 -- The expiry sweeper closes pending verifications whose time is up (so verification.expired is sent even when
 -- nobody checks the code again).
 CREATE INDEX verifications_pending_expiry ON verifications(expires_at) WHERE status = 'pending';
+
+-- Seed 001's status callback URL: per verification (the request's, else the app setting), signed with a per-app
+-- callback secret (sealed with the server key).
+ALTER TABLE apps ADD COLUMN callback_secret_sealed BLOB;
+ALTER TABLE verifications ADD COLUMN callback_url TEXT;
 `,
   },
 ];

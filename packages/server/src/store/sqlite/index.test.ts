@@ -78,6 +78,6 @@ describe('SqliteStore', () => {
     await start('ver_D', '+33655555555', 'msg_D');
     expect(() => store.db.prepare(`INSERT INTO verifications SELECT 'ver_E', app_id, to_addr, country_iso, channel, locale, status, code_type, code_length,
       code_hash, code_sealed, attempts, max_attempts, sends, max_sends, resend_available_at, expires_at, created_at, updated_at, verified_at, parts, cost, metadata,
-      channels, step, step_timeout FROM verifications WHERE id = 'ver_D'`).run()).toThrow(/UNIQUE/);
+      channels, step, step_timeout, callback_url FROM verifications WHERE id = 'ver_D'`).run()).toThrow(/UNIQUE/);
   });
 });

@@ -53,6 +53,7 @@ function toVerification(r: Row): VerificationRecord {
     channels: channelsOf(r),
     step: num(r.step ?? 0),
     stepTimeout: num(r.step_timeout ?? 30),
+    callbackUrl: (r.callback_url as string | null | undefined) ?? null,
   };
 }
 
@@ -274,10 +275,10 @@ export class SqliteStore implements Store {
         WHERE app_id = @app_id AND to_addr = @to_addr AND status = 'pending' RETURNING *`),
       verInsert: d.prepare(`INSERT INTO verifications (id, app_id, to_addr, country_iso, channel, locale, status, code_type, code_length,
           code_hash, code_sealed, attempts, max_attempts, sends, max_sends, resend_available_at, expires_at, created_at, updated_at,
-          verified_at, parts, cost, metadata, channels, step, step_timeout)
+          verified_at, parts, cost, metadata, channels, step, step_timeout, callback_url)
         VALUES (@id, @app_id, @to_addr, @country_iso, @channel, @locale, @status, @code_type, @code_length,
           @code_hash, @code_sealed, @attempts, @max_attempts, @sends, @max_sends, @resend_available_at, @expires_at, @created_at, @updated_at,
-          @verified_at, @parts, @cost, @metadata, @channels, @step, @step_timeout)`),
+          @verified_at, @parts, @cost, @metadata, @channels, @step, @step_timeout, @callback_url)`),
       verGet: d.prepare('SELECT * FROM verifications WHERE id = ? AND app_id = ?'),
       verNewestFor: d.prepare('SELECT id FROM verifications WHERE app_id = ? AND to_addr = ? ORDER BY id DESC LIMIT 1'),
       // The try is counted here, atomically and only while the code can still be tried.
@@ -351,6 +352,9 @@ export class SqliteStore implements Store {
       verExpireDue: d.prepare(`UPDATE verifications SET status = 'expired', code_sealed = NULL, updated_at = @now
         WHERE id IN (SELECT id FROM verifications WHERE status = 'pending' AND expires_at <= @now ORDER BY expires_at LIMIT @limit) RETURNING *`),
       verExpireAny: d.prepare(`SELECT 1 FROM verifications WHERE status = 'pending' AND expires_at <= ? LIMIT 1`),
+      appSetCallbackSecret: d.prepare('UPDATE apps SET callback_secret_sealed = ? WHERE id = ?'),
+      appCallbackSecret: d.prepare('SELECT callback_secret_sealed FROM apps WHERE id = ?'),
+      verCallbackUrl: d.prepare('SELECT callback_url FROM verifications WHERE id = ?'),
       whkActive: d.prepare('SELECT id, url, events FROM webhook_endpoints WHERE app_id = ? AND enabled = 1'),
       whkInsert: d.prepare(`INSERT INTO webhook_endpoints (id, app_id, url, events, secret_sealed, description, enabled, disabled_reason, created_at, updated_at)
         VALUES (@id, @app_id, @url, @events, @secret_sealed, @description, @enabled, @disabled_reason, @created_at, @updated_at)`),
@@ -460,17 +464,21 @@ export class SqliteStore implements Store {
    * Records an event and one delivery per endpoint that listens to it, inside the caller's transaction. Apps
    * without endpoints pay one cached lookup and no write.
    */
-  private emit(appId: string, type: EventType, data: Record<string, unknown>, refs: { verificationId?: string; messageId?: string }, now: number): void {
+  private emit(appId: string, type: EventType, data: Record<string, unknown>, refs: { verificationId?: string; messageId?: string; callbackUrl?: string | null }, now: number): void {
     const targets = this.endpointsOf(appId, now).filter((e) => e.events.length === 0 || e.events.includes(type));
-    if (targets.length === 0) return;
+    // A per-verification callback URL (seed 001) hears every event of its verification.
+    const callback = refs.callbackUrl !== undefined ? refs.callbackUrl
+      : refs.verificationId ? ((this.s.verCallbackUrl.get(refs.verificationId) as { callback_url: string | null } | undefined)?.callback_url ?? null) : null;
+    if (targets.length === 0 && !callback) return;
     const eventId = newId('evt', now);
     this.s.evtInsert.run(eventId, appId, type, refs.verificationId ?? null, refs.messageId ?? null, JSON.stringify(data), now);
     for (const t of targets) this.s.whdInsert.run(newId('whd', now), appId, t.id, t.url, eventId, now, now, now);
+    if (callback) this.s.whdInsert.run(newId('whd', now), appId, null, callback, eventId, now, now, now);
     this.emitted = true;
   }
 
   private emitVerification(type: EventType, v: VerificationRecord, now: number): void {
-    this.emit(v.appId, type, verificationEventData(v), { verificationId: v.id }, now);
+    this.emit(v.appId, type, verificationEventData(v), { verificationId: v.id, callbackUrl: v.callbackUrl ?? null }, now);
   }
 
   /**
@@ -512,9 +520,10 @@ export class SqliteStore implements Store {
     }
   }
 
-  async createApp(app: AppRecord, key: ApiKeyRecord, audit: AuditEntry[] = []): Promise<void> {
+  async createApp(app: AppRecord, key: ApiKeyRecord, audit: AuditEntry[] = [], callbackSecretSealed?: Buffer): Promise<void> {
     await this.tx(() => {
       this.s.appInsert.run(app.id, app.name, app.enabled ? 1 : 0, JSON.stringify(app.settings), app.createdAt, app.updatedAt);
+      if (callbackSecretSealed) this.s.appSetCallbackSecret.run(callbackSecretSealed, app.id);
       this.s.keyInsert.run(key.id, key.appId, key.name, key.prefix, key.hash, key.createdAt, key.expiresAt, key.revokedAt);
       this.writeAudit(audit);
     });
@@ -567,6 +576,18 @@ export class SqliteStore implements Store {
     await this.tx(() => { for (const u of uses) this.s.keyTouch.run(u.at, u.keyId); });
   }
 
+  async setCallbackSecret(appId: string, sealed: Buffer, audit: AuditEntry[]): Promise<boolean> {
+    return this.tx(() => {
+      const changed = this.s.appSetCallbackSecret.run(sealed, appId).changes === 1;
+      if (changed) this.writeAudit(audit);
+      return changed;
+    });
+  }
+
+  async hasCallbackSecret(appId: string): Promise<boolean> {
+    return !!(this.s.appCallbackSecret.get(appId) as Row | undefined)?.callback_secret_sealed;
+  }
+
   async createEndpoint(e: WebhookEndpointRecord, audit: AuditEntry[]): Promise<void> {
     await this.tx(() => {
       this.s.whkInsert.run({
@@ -612,10 +633,12 @@ export class SqliteStore implements Store {
         const d = toDelivery(r);
         const ev = this.s.evtGet.get(d.eventId) as Row | undefined;
         const ep = d.endpointId ? (this.s.whkSecret.get(d.endpointId) as Row | undefined) : undefined;
+        const appSecret = d.endpointId ? undefined : (this.s.appCallbackSecret.get(d.appId) as Row | undefined);
         return {
           ...d, eventType: (ev?.type as string) ?? 'unknown', eventCreatedAt: ev ? num(ev.created_at) : now,
           eventData: ev ? JSON.parse(ev.data as string) : null,
-          secretSealed: ep && num(ep.enabled) === 1 ? (ep.secret_sealed as Buffer) : null,
+          secretSealed: d.endpointId ? (ep && num(ep.enabled) === 1 ? (ep.secret_sealed as Buffer) : null) : bufOrNull(appSecret?.callback_secret_sealed),
+          secretOwner: d.endpointId ?? d.appId,
         };
       });
     });
@@ -849,7 +872,7 @@ export class SqliteStore implements Store {
         attempts: v.attempts, max_attempts: v.maxAttempts, sends: v.sends, max_sends: v.maxSends,
         resend_available_at: v.resendAvailableAt, expires_at: v.expiresAt, created_at: v.createdAt, updated_at: v.updatedAt,
         verified_at: v.verifiedAt, parts: v.parts, cost: v.cost, metadata: v.metadata === null ? null : JSON.stringify(v.metadata),
-        channels: JSON.stringify(v.channels), step: v.step, step_timeout: v.stepTimeout,
+        channels: JSON.stringify(v.channels), step: v.step, step_timeout: v.stepTimeout, callback_url: v.callbackUrl ?? null,
       });
       for (const m of d.messages) this.insertMessage(m);
       this.putPhone(appId, to, d.phone);
