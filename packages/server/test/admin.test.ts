@@ -94,6 +94,32 @@ describe('apps', () => {
   });
 });
 
+describe('per-app policy bounds and prices', () => {
+  it('requests may tighten the app settings but not loosen them', async () => {
+    const a = (await admin('POST', '/apps', { name: 'Strict', settings: { maxAttempts: 3, ttl: 300, codeLength: 6 } })).body;
+    const key = a.apiKey.apiKey;
+    for (const [extra, pointer] of [[{ maxAttempts: 5 }, '/maxAttempts'], [{ ttl: 600 }, '/ttl'], [{ codeLength: 4 }, '/codeLength']] as const) {
+      const r = await start(key, extra);
+      expect(r.status, JSON.stringify(extra)).toBe(422);
+      expect(r.body.errors[0].pointer).toBe(pointer);
+      expect(r.body.detail).toMatch(/for this app/);
+    }
+    expect((await start(key, { maxAttempts: 1, ttl: 120, codeLength: 8 })).status).toBe(201);
+    // Without app settings, the global ranges apply.
+    expect((await start(h.key, { maxAttempts: 10, ttl: 1800, codeLength: 4 })).status).toBe(201);
+  });
+
+  it('an app price table overrides the server one, in its own currency', async () => {
+    const a = (await admin('POST', '/apps', { name: 'Priced', settings: { prices: { currency: 'USD', sms: { FR: 0.09 } } } })).body;
+    const r = await start(a.apiKey.apiKey);
+    expect(r.body).toMatchObject({ cost: 0.09, currency: 'USD' });
+    expect((await h.req('GET', `/v1/verifications/${r.body.id}`, undefined, { key: a.apiKey.apiKey })).body.currency).toBe('USD');
+    for (const prices of [{ currency: 'euro' }, { sms: { FR: -1 } }, { sms: { France: 1 } }, { fax: { FR: 1 } }]) {
+      expect((await admin('POST', '/apps', { name: 'x', settings: { prices } })).status, JSON.stringify(prices)).toBe(422);
+    }
+  });
+});
+
 describe('API keys', () => {
   it('creates named keys with optional expiry, lists them without secrets, revokes at once, records last use', async () => {
     const a = (await admin('POST', '/apps', { name: 'Keys' })).body;

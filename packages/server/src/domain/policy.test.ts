@@ -6,8 +6,11 @@ describe('policy', () => {
     expect(DEFAULT_POLICY).toEqual({ codeType: 'numeric', codeLength: 6, ttl: 300, maxAttempts: 3, maxSends: 6, resendCooldown: 60, lockout: 86_400 });
     expect(resolvePolicy({})).toEqual(DEFAULT_POLICY);
   });
-  it('applies app settings, then request overrides', () => {
-    expect(resolvePolicy({ codeLength: 8, ttl: 600 }, { codeLength: 4 })).toMatchObject({ codeLength: 4, ttl: 600 });
+  it('applies app settings, then request overrides that tighten them', () => {
+    expect(resolvePolicy({ codeLength: 8, ttl: 600 }, { codeLength: 10, ttl: 120 })).toMatchObject({ codeLength: 10, ttl: 120 });
+    expect(() => resolvePolicy({ codeLength: 8 }, { codeLength: 4 })).toThrow('codeLength must be at least 8 for this app');
+    expect(() => resolvePolicy({ maxAttempts: 3 }, { maxAttempts: 4 })).toThrow('maxAttempts must be at most 3 for this app');
+    expect(resolvePolicy({}, { codeLength: 4, maxAttempts: 10 })).toMatchObject({ codeLength: 4, maxAttempts: 10 });
   });
   it('names the field and the range when out of range', () => {
     expect(() => resolvePolicy({}, { codeLength: 11 })).toThrow('codeLength must be an integer from 4 to 10');

@@ -67,6 +67,8 @@ export interface AppSettings extends Partial<Policy> {
   brandName?: string;
   /** Seed 001's OTP status callback URL: every event of the app's verifications is posted there. */
   callbackUrl?: string;
+  /** Price table overrides for this app (per channel, country or `*`), on top of the server's OTPD_PRICES. */
+  prices?: { currency?: string; sms?: Record<string, number>; whatsapp?: Record<string, number>; email?: Record<string, number> };
 }
 
 /** Per-request overrides accepted by `POST /v1/verifications`. */
@@ -105,6 +107,22 @@ export function validateSettings(s: AppSettings): AppSettings {
       return u;
     });
   };
+ if (s.prices !== undefined) {
+    const p = s.prices as Record<string, unknown>;
+    if (!p || typeof p !== 'object') throw new OtpdError('invalid_request', 'settings.prices must be an object');
+    for (const [k, v] of Object.entries(p)) {
+      if (k === 'currency') {
+        if (typeof v !== 'string' || !/^[A-Z]{3}$/.test(v)) throw new OtpdError('invalid_request', 'settings.prices.currency must be an ISO 4217 code such as EUR');
+        continue;
+      }
+      if (!CHANNELS.includes(k as Channel) || !v || typeof v !== 'object') throw new OtpdError('invalid_request', `settings.prices.${k}: expected currency or a channel (${CHANNELS.join(', ')}) with country -> price`);
+      for (const [c, price] of Object.entries(v as Record<string, unknown>)) {
+        if (!(c === '*' || /^[A-Z]{2}$/.test(c)) || typeof price !== 'number' || !(price >= 0) || price > 100) {
+          throw new OtpdError('invalid_request', `settings.prices.${k}.${c}: keys are ISO country codes or "*", values prices from 0 to 100`);
+        }
+      }
+    }
+  }
   if (s.callbackUrl !== undefined && !/^https?:\/\/[^\s/]+/.test(s.callbackUrl)) {
     throw new OtpdError('invalid_request', 'settings.callbackUrl must be an http(s) URL', { extensions: { errors: [{ pointer: '/settings/callbackUrl', detail: 'must be an http(s) URL' }] } });
   }
@@ -144,8 +162,20 @@ export function validateSettings(s: AppSettings): AppSettings {
   return out;
 }
 
-/** The app's policy with the request's overrides applied; every value is range-checked. */
+/**
+ * The app's policy with the request's overrides applied; every value is range-checked. A request may tighten
+ * what the app set but not loosen it: no more tries, no longer validity, no shorter code than the app's own
+ * settings (when the app set them).
+ */
 export function resolvePolicy(settings: AppSettings, overrides: PolicyOverrides = {}): Policy {
+  const limit = (field: 'maxAttempts' | 'ttl' | 'codeLength', ok: boolean, bound: string) => {
+    if (!ok) {
+      throw new OtpdError('invalid_request', `${field} must be ${bound} for this app (its setting)`, { extensions: { errors: [{ pointer: `/${field}`, detail: `must be ${bound}` }] } });
+    }
+  };
+  if (overrides.maxAttempts !== undefined && settings.maxAttempts !== undefined) limit('maxAttempts', overrides.maxAttempts <= settings.maxAttempts, `at most ${settings.maxAttempts}`);
+  if (overrides.ttl !== undefined && settings.ttl !== undefined) limit('ttl', overrides.ttl <= settings.ttl, `at most ${settings.ttl}`);
+  if (overrides.codeLength !== undefined && settings.codeLength !== undefined) limit('codeLength', overrides.codeLength >= settings.codeLength, `at least ${settings.codeLength}`);
   const p: Policy = {
     codeType: overrides.codeType ?? settings.codeType ?? DEFAULT_POLICY.codeType,
     codeLength: overrides.codeLength ?? settings.codeLength ?? DEFAULT_POLICY.codeLength,

@@ -47,3 +47,14 @@ export function messageCost(prices: PriceTable, channel: Channel, countryIso: st
   const cost = channel === 'sms' ? unit * parts : unit;
   return Math.round(cost * 1e6) / 1e6;
 }
+
+/** The server price table with an app's overrides on top (an app's country price replaces the server's). */
+export function pricesFor(server: PriceTable, app: Partial<PriceTable> | undefined): PriceTable {
+  if (!app) return server;
+  return {
+    currency: app.currency ?? server.currency,
+    sms: { ...server.sms, ...app.sms },
+    whatsapp: { ...server.whatsapp, ...app.whatsapp },
+    email: { ...server.email, ...app.email },
+  };
+}

@@ -9,7 +9,7 @@ import { OtpdError } from '../domain/errors.js';
 import { isId, newId } from '../domain/ids.js';
 import { assertCountryAllowed, parseEmail, parsePhone } from '../domain/phone.js';
 import { PHONE_CHANNELS, assertInRange, resolvePolicy, type Channel, type CodeType, type Policy } from '../domain/policy.js';
-import { countSegments, messageCost, type PriceTable } from '../domain/segments.js';
+import { countSegments, messageCost, pricesFor, type PriceTable } from '../domain/segments.js';
 import { BUILTIN_EMAIL_SUBJECTS, BUILTIN_TEMPLATES, chooseLocale, escapeHtml, renderEmail, renderTemplate } from '../domain/template.js';
 import {
   currentPhoneState, decideSend, effectiveStatus, toView, type Status, type VerificationRecord, type VerificationView,
@@ -145,12 +145,12 @@ export class VerificationsService {
         };
       }
       // Stored as JSON (subject, text, html) with {{pin}} still in each part.
-      return { body: JSON.stringify(email), parts: 1, cost: messageCost(this.d.prices, channel, '*', 1) };
+      return { body: JSON.stringify(email), parts: 1, cost: messageCost(pricesFor(this.d.prices, app.settings.prices), channel, '*', 1) };
     }
     const template = t?.text ?? BUILTIN_TEMPLATES[locale] ?? BUILTIN_TEMPLATES.en!;
     const body = renderTemplate(template, { ...vars, pin: '{{pin}}' });
     const parts = channel === 'sms' ? countSegments(renderTemplate(template, { ...vars, pin: '0'.repeat(policy.codeLength) })).parts : 1;
-    return { body, parts, cost: messageCost(this.d.prices, channel, dest.countryIso, parts) };
+    return { body, parts, cost: messageCost(pricesFor(this.d.prices, app.settings.prices), channel, dest.countryIso, parts) };
   }
 
   private message(v: VerificationRecord, m: { channel: Channel; step: number; route: string[]; body: string; parts: number; cost: number; waiting: boolean; sender: string | null }, now: number): OutboxRecord {
@@ -162,9 +162,9 @@ export class VerificationsService {
     };
   }
 
-  /** Public view of a verification. */
-  view(v: VerificationRecord): VerificationView {
-    return toView(v, this.d.clock.now(), this.d.prices.currency);
+  /** Public view of a verification (costs in the app's currency). */
+  view(v: VerificationRecord, app: AppRecord): VerificationView {
+    return toView(v, this.d.clock.now(), app.settings.prices?.currency ?? this.d.prices.currency);
   }
 
   /**
@@ -239,7 +239,7 @@ export class VerificationsService {
           createdAt: now, updatedAt: now, verifiedAt: null, parts, cost, metadata: input.metadata ?? null,
           channels, step: 0, stepTimeout, callbackUrl,
         };
-        const response = JSON.stringify(toView(v, now, this.d.prices.currency));
+        const response = JSON.stringify(toView(v, now, app.settings.prices?.currency ?? this.d.prices.currency));
         return { ok: true, phone: decision.state, verification: v, messages: steps.map((m) => this.message(v, m, now)), response };
       },
     );
@@ -251,7 +251,7 @@ export class VerificationsService {
   async get(app: AppRecord, id: string): Promise<VerificationView> {
     const v = isId('ver', id) ? await this.d.store.getVerification(app.id, id) : null;
     if (!v) throw notFound();
-    return this.view(v);
+    return this.view(v, app);
   }
 
   /** Newest first, cursor-paged. The cursor is the last id of the previous page. */
@@ -267,7 +267,7 @@ export class VerificationsService {
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {
-      data: page.map((v) => this.view(v)),
+      data: page.map((v) => this.view(v, app)),
       nextCursor: rows.length > limit && last ? Buffer.from(last.id).toString('base64url') : null,
     };
   }
@@ -335,7 +335,7 @@ export class VerificationsService {
     });
     if (!v) throw notFound();
     this.d.onQueued(app.id, v.to);
-    return this.view(v);
+    return this.view(v, app);
   }
 
   /** Cancels a pending verification; canceling a canceled one is a no-op, other terminal states are a 409. */
@@ -348,7 +348,7 @@ export class VerificationsService {
     if (status !== 'canceled') {
       throw new OtpdError('verification_not_pending', `The verification is ${status}`, { extensions: { verificationStatus: status } });
     }
-    return this.view(v);
+    return this.view(v, app);
   }
 
   /** The messages sent for a verification, oldest first. */

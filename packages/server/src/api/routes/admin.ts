@@ -33,6 +33,11 @@ const settingsFields = {
   defaultChannel: Channel,
   defaultChannels: Type.Array(Channel, { minItems: 1, uniqueItems: true }),
   brandName: Type.String({ minLength: 1, maxLength: 40, pattern: '^[^{}]*$' }),
+  prices: Type.Object({
+    currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$' })),
+    sms: Type.Optional(Type.Record(Type.String(), Type.Number())), whatsapp: Type.Optional(Type.Record(Type.String(), Type.Number())),
+    email: Type.Optional(Type.Record(Type.String(), Type.Number())),
+  }, { additionalProperties: false, description: 'Price overrides on top of OTPD_PRICES (per part for SMS, per message otherwise)' }),
   callbackUrl: Type.String({ maxLength: 2000, description: 'Status callback URL (seed 001): every event of the app\'s verifications, signed with the app\'s callback secret' }),
   routing: Type.Record(Type.String(), Type.Array(Type.Object({ countries: Type.Optional(Type.Array(Iso)), providers: Type.Array(Type.String(), { minItems: 1 }) }, { additionalProperties: false }))),
 } satisfies Record<string, TSchema>;
