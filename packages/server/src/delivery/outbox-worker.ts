@@ -20,6 +20,7 @@ import { newId } from '../domain/ids.js';
 import { ProviderError, type DeliveryProvider } from '../channels/types.js';
 import type { ClaimedMessage, MessageOutcome, Store } from '../store/ports.js';
 import { Breakers, backoffMs } from './breaker.js';
+import { DrainLoop } from './drain-loop.js';
 
 export interface OutboxWorkerOptions {
   batch?: number;
@@ -36,12 +37,7 @@ export interface OutboxWorkerOptions {
   random?: () => number;
 }
 
-export class OutboxWorker {
-  private running: Promise<void> = Promise.resolve();
-  private next: Promise<void> | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private timerAt = Infinity;
-  private stopped = true;
+export class OutboxWorker extends DrainLoop {
   /** Messages this process queued and has not handed to the provider yet, per `${appId} ${to}`. */
   private readonly inFlight = new Map<string, number>();
   /** Callers waiting until a drain that starts after their call has handed its messages to the provider. */
@@ -55,9 +51,10 @@ export class OutboxWorker {
     private readonly keys: CodeKeys,
     private readonly clock: Clock,
     providers: readonly DeliveryProvider[],
-    private readonly log: Logger,
+    log: Logger,
     opts: OutboxWorkerOptions = {},
   ) {
+    super(log, 'outbox');
     this.providers = new Map(providers.map((p) => [p.name, p]));
     this.breakers = opts.breakers ?? new Breakers();
     this.o = {
@@ -66,10 +63,12 @@ export class OutboxWorker {
     };
   }
 
-  /** Starts waking up on its own (timer for retries, fallbacks and expired leases). */
-  start(): void {
-    this.stopped = false;
-    this.kick();
+  protected now(): number {
+    return this.clock.now();
+  }
+
+  protected nextDueAt(): Promise<number | null> {
+    return this.store.nextDueAt();
   }
 
   /** Notes a message just committed for (app, recipient) and wakes the worker. */
@@ -91,24 +90,6 @@ export class OutboxWorker {
     else this.inFlight.delete(k);
   }
 
-  /** Asks for a drain soon; many kicks in a row coalesce into one drain. */
-  kick(): void {
-    if (this.stopped) return;
-    this.flush().catch((err: unknown) => this.log.error({ err }, 'outbox drain failed'));
-  }
-
-  /** Resolves after a drain that started after this call has finished. */
-  flush(): Promise<void> {
-    if (!this.next) {
-      this.next = this.running.then(() => {
-        this.next = null;
-        this.running = this.drain().finally(() => this.schedule());
-        return this.running;
-      });
-    }
-    return this.next;
-  }
-
   /**
    * Resolves once every message committed before the call has been handed to the provider (its outcome may not
    * be recorded yet). What `/dev/messages` waits on: one commit sooner than `flush()`.
@@ -120,31 +101,7 @@ export class OutboxWorker {
     });
   }
 
-  /** Stops waking up and waits for the drain in progress. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await (this.next ?? this.running).catch(() => undefined);
-  }
-
-  /** Sets the timer to the next due time the store knows of (a retry, a fallback, an expired lease). */
-  private schedule(): void {
-    if (this.stopped) return;
-    this.store.nextDueAt().then((at) => {
-      if (this.stopped || at === null) return;
-      if (this.timer && at >= this.timerAt) return;
-      if (this.timer) clearTimeout(this.timer);
-      this.timerAt = at;
-      // The clock may be a test's fake clock: a past-due time fires at once, a future one after at most 1 s so a
-      // later one is re-checked at least every minute (tests move a fake clock and call flush() themselves).
-      const delay = Math.min(Math.max(0, at - this.clock.now()), 60_000);
-      this.timer = setTimeout(() => { this.timer = null; this.timerAt = Infinity; this.kick(); }, delay);
-      this.timer.unref();
-    }, (err: unknown) => this.log.warn({ err }, 'outbox schedule failed'));
-  }
-
-  private async drain(): Promise<void> {
+  protected async drain(): Promise<void> {
     const waiting = this.handedWaiters.splice(0);
     const release = () => { for (const w of waiting.splice(0)) w(); };
     try {

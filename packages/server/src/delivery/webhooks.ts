@@ -10,6 +10,7 @@ import { Webhook } from 'standardwebhooks';
 import { openCode, type CodeKeys } from '../domain/code.js';
 import type { Clock } from '../domain/clock.js';
 import type { ClaimedDelivery, DeliveryOutcome, Store } from '../store/ports.js';
+import { DrainLoop } from './drain-loop.js';
 
 /** Delay before each attempt after the first (Standard Webhooks / Svix schedule), in ms. */
 export const RETRY_SCHEDULE_MS: readonly number[] = [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000];
@@ -27,57 +28,23 @@ export function openSecret(keys: CodeKeys, endpointId: string, sealed: Buffer): 
   return openCode(keys, endpointId, sealed);
 }
 
-export class WebhookWorker {
-  private running: Promise<void> = Promise.resolve();
-  private next: Promise<void> | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private stopped = true;
+export class WebhookWorker extends DrainLoop {
   private readonly o: Required<Omit<WebhookWorkerOptions, 'checkAddress'>> & Pick<WebhookWorkerOptions, 'checkAddress'>;
 
-  constructor(private readonly store: Store, private readonly keys: CodeKeys, private readonly clock: Clock, private readonly log: Logger, opts: WebhookWorkerOptions = {}) {
+  constructor(private readonly store: Store, private readonly keys: CodeKeys, private readonly clock: Clock, log: Logger, opts: WebhookWorkerOptions = {}) {
+    super(log, 'webhook');
     this.o = { timeoutMs: opts.timeoutMs ?? 10_000, leaseMs: opts.leaseMs ?? 60_000, batch: opts.batch ?? 64, checkAddress: opts.checkAddress };
   }
 
-  start(): void {
-    this.stopped = false;
-    this.kick();
+  protected now(): number {
+    return this.clock.now();
   }
 
-  kick(): void {
-    if (this.stopped) return;
-    this.flush().catch((err: unknown) => this.log.error({ err }, 'webhook drain failed'));
+  protected nextDueAt(): Promise<number | null> {
+    return this.store.nextDeliveryDueAt();
   }
 
-  /** Resolves after a drain that started after this call has finished. */
-  flush(): Promise<void> {
-    if (!this.next) {
-      this.next = this.running.then(() => {
-        this.next = null;
-        this.running = this.drain().finally(() => this.schedule());
-        return this.running;
-      });
-    }
-    return this.next;
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await (this.next ?? this.running).catch(() => undefined);
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.store.nextDeliveryDueAt().then((at) => {
-      if (this.stopped || at === null) return;
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = setTimeout(() => { this.timer = null; this.kick(); }, Math.min(Math.max(0, at - this.clock.now()), 60_000));
-      this.timer.unref();
-    }, (err: unknown) => this.log.warn({ err }, 'webhook schedule failed'));
-  }
-
-  private async drain(): Promise<void> {
+  protected async drain(): Promise<void> {
     for (;;) {
       const claimed = await this.store.claimDeliveries(this.clock.now(), this.o.batch, this.o.leaseMs);
       if (claimed.length === 0) return;

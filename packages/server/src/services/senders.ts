@@ -6,6 +6,7 @@
  * default (no country), then the provider's configured sender.
  */
 import type { Clock } from '../domain/clock.js';
+import { PerAppCache } from './per-app-cache.js';
 import { OtpdError } from '../domain/errors.js';
 import { isId, newId } from '../domain/ids.js';
 import { parseEmail } from '../domain/phone.js';
@@ -42,19 +43,15 @@ function validate(channel: Channel, value: string, country: string | null | unde
 }
 
 export class SendersService {
-  private readonly cache = new Map<string, { list: SenderRecord[]; until: number }>();
+  private readonly cache: PerAppCache<SenderRecord[]>;
 
-  constructor(private readonly store: Store, private readonly clock: Clock, private readonly cacheMs = 5_000) {}
+  constructor(private readonly store: Store, private readonly clock: Clock) {
+    this.cache = new PerAppCache(clock, (appId) => store.listSenders(appId));
+  }
 
   /** The app's senders (cached briefly; changes made in this process are seen at once). */
   async forApp(appId: string): Promise<SenderRecord[]> {
-    const now = this.clock.now();
-    const hit = this.cache.get(appId);
-    if (hit && hit.until > now) return hit.list;
-    const list = await this.store.listSenders(appId);
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(appId, { list, until: now + this.cacheMs });
-    return list;
+    return this.cache.get(appId);
   }
 
   private audit(actor: string, action: string, x: SenderRecord, before: unknown, after: unknown): AuditEntry {
@@ -71,7 +68,7 @@ export class SendersService {
     const now = this.clock.now();
     const rec: SenderRecord = { id: newId('snd', now), appId: app.id, channel: input.channel, country: v.country, value: v.value, createdAt: now };
     await this.store.createSender(rec, [this.audit(actor, 'sender.create', rec, null, view(rec))]);
-    this.cache.delete(app.id);
+    this.cache.forget(app.id);
     return view(rec);
   }
 
@@ -84,6 +81,6 @@ export class SendersService {
   async remove(app: AppRecord, id: string, actor: string): Promise<void> {
     const ok = isId('snd', id) && (await this.store.deleteSender(app.id, id, (before) => [this.audit(actor, 'sender.delete', before, view(before), null)]));
     if (!ok) throw new OtpdError('not_found', `No sender ${id}`);
-    this.cache.delete(app.id);
+    this.cache.forget(app.id);
   }
 }

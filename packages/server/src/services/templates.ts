@@ -5,6 +5,7 @@
  * app's default for the channel, then the built-in texts.
  */
 import type { Clock } from '../domain/clock.js';
+import { PerAppCache } from './per-app-cache.js';
 import { OtpdError } from '../domain/errors.js';
 import { isId, newId } from '../domain/ids.js';
 import { CHANNELS, type Channel } from '../domain/policy.js';
@@ -89,19 +90,15 @@ function validate(i: TemplateInput): TemplateInput {
 }
 
 export class TemplatesService {
-  private readonly cache = new Map<string, { list: TemplateRecord[]; until: number }>();
+  private readonly cache: PerAppCache<TemplateRecord[]>;
 
-  constructor(private readonly store: Store, private readonly clock: Clock, private readonly prices: PriceTable, private readonly cacheMs = 5_000) {}
+  constructor(private readonly store: Store, private readonly clock: Clock, private readonly prices: PriceTable) {
+    this.cache = new PerAppCache(clock, (appId) => store.listTemplates(appId));
+  }
 
   /** The app's templates (cached briefly; changes made in this process are seen at once). */
   async forApp(appId: string): Promise<TemplateRecord[]> {
-    const now = this.clock.now();
-    const hit = this.cache.get(appId);
-    if (hit && hit.until > now) return hit.list;
-    const list = await this.store.listTemplates(appId);
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(appId, { list, until: now + this.cacheMs });
-    return list;
+    return this.cache.get(appId);
   }
 
   private audit(actor: string, action: string, appId: string, id: string, before: TemplateRecord | null, after: TemplateRecord | null): AuditEntry {
@@ -121,7 +118,7 @@ export class TemplatesService {
       };
       return { after: rec, audit: [this.audit(actor, 'template.create', app.id, id, null, rec)] };
     });
-    this.cache.delete(app.id);
+    this.cache.forget(app.id);
     return templateView(t!);
   }
 
@@ -135,7 +132,7 @@ export class TemplatesService {
       const rec: TemplateRecord = { ...before, channel: v.channel, name: v.name, locale: v.locale ?? null, country: v.country ?? null, prefix: v.prefix ?? null, text: v.text, subject: v.subject ?? null, html: v.html ?? null, updatedAt: now };
       return { after: rec, audit: [this.audit(actor, 'template.update', app.id, id, before, rec)] };
     });
-    this.cache.delete(app.id);
+    this.cache.forget(app.id);
     return templateView(t!);
   }
 
@@ -146,7 +143,7 @@ export class TemplatesService {
       if (!before) throw new OtpdError('not_found', `No template ${id}`);
       return { after: null, audit: [this.audit(actor, 'template.delete', app.id, id, before, null)] };
     });
-    this.cache.delete(app.id);
+    this.cache.forget(app.id);
   }
 
   /** One template of the app. */
