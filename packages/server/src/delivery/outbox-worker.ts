@@ -110,7 +110,9 @@ export class OutboxWorker extends DrainLoop {
         const now = this.clock.now();
         const claimed = await this.store.claimMessages(now, this.o.batch, this.o.leaseMs, (m) => this.choose(m, now));
         if (claimed.length === 0) return;
-        const outcomes = await Promise.all(claimed.map((m) => this.deliver(m)));
+        const outcomes = await Promise.all(claimed.map(async (m): Promise<MessageOutcome> => ({
+          ...(await this.deliver(m)), appId: m.appId, verificationId: m.verificationId, step: m.step,
+        })));
         for (const m of claimed) this.handedOne(m.appId, m.to);
         const last = claimed.length < this.o.batch;
         if (last) release();
@@ -139,7 +141,7 @@ export class OutboxWorker extends DrainLoop {
     return `${this.o.publicUrl}/webhooks/${provider.type}/${encodeURIComponent(provider.name)}?msg=${m.id}&t=${callbackToken(this.keys, provider.name, m.id)}`;
   }
 
-  private async deliver(m: ClaimedMessage): Promise<MessageOutcome> {
+  private async deliver(m: ClaimedMessage): Promise<Omit<MessageOutcome, 'appId' | 'verificationId' | 'step'>> {
     const now = this.clock.now();
     const fallbackAt = m.hasNextStep ? now + m.stepTimeout * 1000 : null;
     if (m.crashedAttempt) {

@@ -3,7 +3,7 @@
  * choice of a locale: the request's, then the destination country's language, then the app default.
  */
 
-/** Built-in SMS/WhatsApp texts. Apps get their own templates through the admin API (a later issue). */
+/** Built-in SMS/WhatsApp texts, used when an app has no template for the message (see services/templates.ts). */
 export const BUILTIN_TEMPLATES: Readonly<Record<string, string>> = Object.freeze({
   en: 'Your {{app}} verification code is {{pin}}. It expires in {{ttl}} minutes. Do not share it.',
   fr: 'Votre code de vérification {{app}} est {{pin}}. Il expire dans {{ttl}} minutes. Ne le partagez pas.',

@@ -223,6 +223,10 @@ export type ChooseProvider = (m: ClaimedMessage) => { provider: string; routeInd
 /** The outcome of handling one claimed message, written in one go. */
 export interface MessageOutcome {
   id: string;
+  /** Of the claimed message (so recording the outcome needs no read to know where it belongs). */
+  appId: string;
+  verificationId: string;
+  step: number;
   /** The attempt to close, if a provider was called (or a crashed attempt is being settled). */
   attempt?: { id: string; outcome: Exclude<AttemptRecord['outcome'], 'started'>; httpStatus?: number | undefined; errorCode?: string | undefined; error?: string | undefined; providerMessageId?: string | undefined; finishedAt: number };
   status: 'queued' | 'sent' | 'failed' | 'skipped';

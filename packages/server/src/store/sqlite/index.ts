@@ -450,35 +450,34 @@ export class SqliteStore implements Store {
     }
   }
 
-  private endpointsOf(appId: string, now: number): { id: string; url: string; events: string[] }[] {
+  private endpointsOf(appId: string): { id: string; url: string; events: string[] }[] {
     const hit = this.endpointCache.get(appId);
     if (hit && hit.until > Date.now()) return hit.list;
     const list = (this.s.whkActive.all(appId) as Row[]).map((r) => ({ id: r.id as string, url: r.url as string, events: JSON.parse(r.events as string) as string[] }));
     if (this.endpointCache.size > 10_000) this.endpointCache.clear();
     this.endpointCache.set(appId, { list, until: Date.now() + 5_000 });
-    void now;
     return list;
   }
 
   /**
    * Records an event and one delivery per endpoint that listens to it, inside the caller's transaction. Apps
-   * without endpoints pay one cached lookup and no write.
+   * without listeners pay one cached lookup, no write, and the payload is never built.
    */
-  private emit(appId: string, type: EventType, data: Record<string, unknown>, refs: { verificationId?: string; messageId?: string; callbackUrl?: string | null }, now: number): void {
-    const targets = this.endpointsOf(appId, now).filter((e) => e.events.length === 0 || e.events.includes(type));
+  private emit(appId: string, type: EventType, data: () => Record<string, unknown>, refs: { verificationId?: string; messageId?: string; callbackUrl?: string | null }, now: number): void {
+    const targets = this.endpointsOf(appId).filter((e) => e.events.length === 0 || e.events.includes(type));
     // A per-verification callback URL (seed 001) hears every event of its verification.
     const callback = refs.callbackUrl !== undefined ? refs.callbackUrl
       : refs.verificationId ? ((this.s.verCallbackUrl.get(refs.verificationId) as { callback_url: string | null } | undefined)?.callback_url ?? null) : null;
     if (targets.length === 0 && !callback) return;
     const eventId = newId('evt', now);
-    this.s.evtInsert.run(eventId, appId, type, refs.verificationId ?? null, refs.messageId ?? null, JSON.stringify(data), now);
+    this.s.evtInsert.run(eventId, appId, type, refs.verificationId ?? null, refs.messageId ?? null, JSON.stringify(data()), now);
     for (const t of targets) this.s.whdInsert.run(newId('whd', now), appId, t.id, t.url, eventId, now, now, now);
     if (callback) this.s.whdInsert.run(newId('whd', now), appId, null, callback, eventId, now, now, now);
     this.emitted = true;
   }
 
   private emitVerification(type: EventType, v: VerificationRecord, now: number): void {
-    this.emit(v.appId, type, verificationEventData(v), { verificationId: v.id, callbackUrl: v.callbackUrl ?? null }, now);
+    this.emit(v.appId, type, () => verificationEventData(v), { verificationId: v.id, callbackUrl: v.callbackUrl ?? null }, now);
   }
 
   /**
@@ -1032,13 +1031,9 @@ export class SqliteStore implements Store {
           sent_at: o.sentAt ?? null, failed_at: o.failedAt ?? null, fallback_at: o.fallbackAt ?? null, outcome_unknown: o.outcomeUnknown ? 1 : 0,
         }).changes;
         if (changed && (o.status === 'sent' || o.status === 'failed')) {
-          const m = toOutbox(this.s.outGet.get(o.id) as Row);
-          this.emit(m.appId, o.status === 'sent' ? 'message.sent' : 'message.failed', messageEventData(m), { verificationId: m.verificationId, messageId: m.id }, now);
+          this.emit(o.appId, o.status === 'sent' ? 'message.sent' : 'message.failed', () => messageEventData(toOutbox(this.s.outGet.get(o.id) as Row)), { verificationId: o.verificationId, messageId: o.id }, now);
         }
-        if (changed && o.advance) {
-          const row = this.s.outGet.get(o.id) as Row;
-          this.advanceSync(null, row.verification_id as string, num(row.step), now);
-        }
+        if (changed && o.advance) this.advanceSync(null, o.verificationId, o.step, now);
       }
     });
   }
@@ -1092,8 +1087,7 @@ export class SqliteStore implements Store {
           error_code = CASE WHEN @status = 'delivered' THEN error_code ELSE coalesce(@code, error_code) END,
           outcome_unknown = 0
         WHERE id = @id`).run({ id: m.id, status: r.status, pmid: r.providerMessageId ?? null, at: r.at, code: r.errorCode ?? null });
-      const after = toOutbox(this.s.outGet.get(m.id) as Row);
-      this.emit(after.appId, `message.${r.status}` as EventType, messageEventData(after), { verificationId: after.verificationId, messageId: after.id }, r.at);
+      this.emit(m.app_id as string, `message.${r.status}` as EventType, () => messageEventData(toOutbox(this.s.outGet.get(m.id) as Row)), { verificationId: m.verification_id as string, messageId: m.id as string }, r.at);
       let advanced = false;
       if (r.status !== 'delivered') advanced = this.advanceSync(null, m.verification_id as string, num(m.step), r.at) !== null;
       return { result: 'applied', advanced, appId: m.app_id as string, to: m.to_addr as string };
