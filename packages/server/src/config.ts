@@ -17,6 +17,10 @@ export interface Config {
   host: string;
   port: number;
   databaseUrl: string;
+  /** PostgreSQL: connections per node. */
+  poolSize: number;
+  /** Verifications, messages, events and deliveries older than this are deleted (0: never). */
+  retentionDays: number;
   dataDir: string;
   /** HMAC key for codes (and the root of the sealing key). */
   secret: string;
@@ -145,9 +149,13 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
   const port = Number(portRaw);
   if (!/^\d+$/.test(portRaw) || port > 65535) throw new ConfigError(`OTPD_PORT must be a port number, not ${portRaw}`);
   const databaseUrl = overrides.databaseUrl ?? environ.OTPD_DATABASE_URL ?? 'sqlite:./data/otpd.sqlite';
-  if (!databaseUrl.startsWith('sqlite:')) {
-    throw new ConfigError(`OTPD_DATABASE_URL: only sqlite: URLs are supported so far (got ${databaseUrl.split(':')[0]}:)`);
+  if (!databaseUrl.startsWith('sqlite:') && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError(`OTPD_DATABASE_URL must be sqlite:<file> or postgres://user:pass@host:port/db (got ${databaseUrl.split(':')[0]}:)`);
   }
+  const poolSize = Number(environ.OTPD_PG_POOL_SIZE ?? 10);
+  if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000) throw new ConfigError('OTPD_PG_POOL_SIZE must be an integer from 1 to 1000');
+  const retentionDays = Number(environ.OTPD_RETENTION_DAYS ?? 30);
+  if (!Number.isFinite(retentionDays) || retentionDays < 0) throw new ConfigError('OTPD_RETENTION_DAYS must be a number of days >= 0 (0 keeps everything)');
   const dataDirRaw = environ.OTPD_DATA_DIR ?? './data';
   const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(dataDirRaw);
   const delivery = (environ.OTPD_DELIVERY ?? (environ.OTPD_PROVIDERS ? 'providers' : env === 'development' ? 'console' : 'none')) as DeliveryMode;
@@ -174,6 +182,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
     host,
     port,
     databaseUrl,
+    poolSize,
+    retentionDays,
     dataDir,
     secret,
     secretSource: source,

@@ -26,6 +26,8 @@ import { WebhookWorker, type WebhookWorkerOptions } from './delivery/webhooks.js
 import { VerificationsService } from './services/verifications.js';
 import type { Store } from './store/ports.js';
 import { SqliteStore, sqliteFileFromUrl } from './store/sqlite/index.js';
+import { PgStore, isPostgresUrl } from './store/postgres/index.js';
+import { RetentionJob } from './services/retention.js';
 
 export interface OtpdOptions {
   clock?: Clock;
@@ -48,16 +50,29 @@ export interface Otpd {
   webhookWorker: WebhookWorker;
   devInbox: DevInbox | null;
   logger: Logger;
+  retention: RetentionJob;
   /** Listens on the configured host and port (or the given ones); returns the base URL. */
   listen(opts?: { host?: string; port?: number }): Promise<string>;
   /** Graceful stop: refuse new requests, finish in-flight ones, stop the worker, close the database. */
   close(): Promise<void>;
 }
 
-/** Opens the store a database URL names. */
-export function openStore(databaseUrl: string): Store {
-  if (databaseUrl.startsWith('sqlite:')) return new SqliteStore(sqliteFileFromUrl(databaseUrl));
-  throw new Error(`unsupported database URL ${databaseUrl}`);
+/**
+ * Opens the store a database URL names and applies pending migrations. `listen` (PostgreSQL): hear other nodes'
+ * notifications — a server does, a one-shot CLI command does not.
+ */
+export async function openStore(databaseUrl: string, opts: { poolSize?: number; listen?: boolean } = {}): Promise<Store> {
+  const store: Store = databaseUrl.startsWith('sqlite:') ? new SqliteStore(sqliteFileFromUrl(databaseUrl))
+    : isPostgresUrl(databaseUrl) ? new PgStore(databaseUrl, { poolSize: opts.poolSize ?? 10, listen: opts.listen ?? false })
+      : null as never;
+  if (!store) throw new Error(`unsupported database URL ${databaseUrl}`);
+  try {
+    await store.migrate();
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  return store;
 }
 
 /**
@@ -73,7 +88,7 @@ export function createLogger(level: string, stream?: Writable): Logger {
 export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promise<Otpd> {
   const clock = opts.clock ?? systemClock;
   const logger = createLogger(config.logLevel, opts.logStream);
-  const store = openStore(config.databaseUrl);
+  const store = await openStore(config.databaseUrl, { poolSize: config.poolSize, listen: true });
   const keys = deriveKeys(config.secret);
   const apps = new AppsService(store, clock, keys, config.env === 'production' ? checkDestination : null);
   const oauth = new OAuthService(store, clock, keys, config.oauthTokenTtl);
@@ -100,6 +115,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     ...(config.env === 'production' ? { checkAddress: checkDestination } : {}), ...opts.webhooks,
   });
   store.onEvents = () => webhookWorker.kick();
+  store.onWork = () => worker?.kick();
   const verifications = new VerificationsService({
     store, clock, keys, prices: config.prices, templates, senders, checkUrl: config.env === 'production' ? checkDestination : null, onQueued: (appId, to) => worker?.queued(appId, to),
     route: (app, channel, countryIso) => routeFor({ channel, countryIso, appRouting: app.settings.routing, serverRouting: config.providers.routing, providersByChannel }),
@@ -108,6 +124,15 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const receipts = worker
     ? new ReceiptsService(store, keys, clock, new Map(providers.map((p) => [p.name, p])), config.publicUrl, (appId, to) => worker.queued(appId, to), logger.child({ component: 'receipts' }))
     : undefined;
+
+  // Another node (or this one) changed an app's configuration: every cache of it here forgets it.
+  store.onAppChanged = (appId) => {
+    apps.forgetApp(appId);
+    oauth.forgetApp(appId);
+    templates.forget(appId);
+    senders.forget(appId);
+  };
+  const retention = new RetentionJob(store, clock, config.retentionDays, logger.child({ component: 'retention' }));
 
   let closing = false;
   const ready = async () => {
@@ -138,11 +163,12 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
 
   let closed: Promise<void> | null = null;
   return {
-    config, app, store, apps, verifications, worker, webhookWorker, devInbox, logger,
+    config, app, store, apps, verifications, worker, webhookWorker, devInbox, logger, retention,
     async listen(o = {}) {
       worker?.start();
       worker?.kick(); // messages a previous run left queued
       webhookWorker.start();
+      retention.start();
       return app.listen({ host: o.host ?? config.host, port: o.port ?? config.port });
     },
     close() {
@@ -151,6 +177,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
         clearInterval(purge);
         clearInterval(sweep);
         await app.close();
+        await retention.stop();
         await worker?.stop();
         await webhookWorker.stop();
         await store.close();

@@ -3,6 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { inject } from 'vitest';
 import { loadConfig, type Config } from '../src/config.js';
 import { FakeClock } from '../src/domain/clock.js';
 import type { AppSettings } from '../src/domain/policy.js';
@@ -30,12 +33,44 @@ export interface Res {
   text: string;
 }
 
+/** Which store this test run uses: the `postgres` vitest project sets OTPD_TEST_STORE=postgres. */
+export const STORE: 'sqlite' | 'postgres' = process.env.OTPD_TEST_STORE === 'postgres' ? 'postgres' : 'sqlite';
+
+/**
+ * A fresh, empty database for one test: a SQLite file in `dir`, or a new schema in the run's throwaway PostgreSQL
+ * cluster (the URL sets search_path, so otpd's tables land in it). `drop` removes the schema.
+ */
+export async function testDatabase(dir: string): Promise<{ url: string; schema: string | null; drop(): Promise<void> }> {
+  if (STORE === 'sqlite') return { url: `sqlite:${join(dir, 'otpd.sqlite')}`, schema: null, drop: async () => undefined };
+  const base = inject('pgUrl');
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  await sql(base, `CREATE SCHEMA ${schema}`);
+  return {
+    url: `${base}?options=${encodeURIComponent(`-c search_path=${schema}`)}`,
+    schema,
+    drop: () => sql(base, `DROP SCHEMA ${schema} CASCADE`).then(() => undefined),
+  };
+}
+
+/** Runs one statement on a PostgreSQL URL with a short-lived connection. */
+export async function sql(url: string, text: string, values: unknown[] = []): Promise<pg.QueryResult> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await c.query(text, values);
+  } finally {
+    await c.end();
+  }
+}
+
 export interface Harness {
   otpd: Otpd;
   url: string;
   clock: FakeClock;
   dir: string;
   dbFile: string;
+  /** The database URL this harness runs on. */
+  databaseUrl: string;
   logs: Capture;
   console: Capture;
   /** Every response body this harness saw (to prove codes never appear). */
@@ -49,19 +84,21 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(o: { settings?: AppSettings; config?: Partial<Config>; dir?: string; keepDir?: boolean; worker?: OtpdOptions['worker'] } = {}): Promise<Harness> {
+export async function startHarness(o: { settings?: AppSettings; config?: Partial<Config>; dir?: string; keepDir?: boolean; worker?: OtpdOptions['worker']; databaseUrl?: string; keepDatabase?: boolean; firstApp?: boolean } = {}): Promise<Harness> {
   const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'otpd-test-'));
   const dbFile = join(dir, 'otpd.sqlite');
-  const config = { ...loadConfig({ databaseUrl: `sqlite:${dbFile}` }, { OTPD_SECRET: SECRET, OTPD_ADMIN_TOKEN: ADMIN_TOKEN, OTPD_DATA_DIR: dir, OTPD_LOG_LEVEL: 'debug' }), ...o.config };
+  const db = o.databaseUrl ? { url: o.databaseUrl, drop: async () => undefined } : await testDatabase(dir);
+  const config = { ...loadConfig({ databaseUrl: db.url }, { OTPD_SECRET: SECRET, OTPD_ADMIN_TOKEN: ADMIN_TOKEN, OTPD_DATA_DIR: dir, OTPD_LOG_LEVEL: 'debug' }), ...o.config };
   const clock = new FakeClock(Date.UTC(2026, 0, 1, 12));
   const logs = new Capture();
   const consoleOut = new Capture();
   const otpd = await createOtpd(config, { clock, logStream: logs, consoleStream: consoleOut, worker: o.worker });
   const url = await otpd.listen({ host: '127.0.0.1', port: 0 });
   const bodies: { path: string; text: string }[] = [];
+  let closing: Promise<void> | null = null;
 
   const h: Harness = {
-    otpd, url, clock, dir, dbFile, logs, console: consoleOut, bodies, key: '', appId: '',
+    otpd, url, clock, dir, dbFile, databaseUrl: db.url, logs, console: consoleOut, bodies, key: '', appId: '',
     async newApp(name = 'Acme', settings = o.settings ?? {}) {
       const a = await otpd.apps.create({ name, settings });
       return { key: a.apiKey, appId: a.id };
@@ -88,14 +125,20 @@ export async function startHarness(o: { settings?: AppSettings; config?: Partial
       if (!msg) throw new Error(`no message for ${s.body.id}: ${m.text}`);
       return { id: s.body.id, code: msg.code, body: s.body };
     },
-    async close() {
-      await otpd.close();
-      if (!o.keepDir) rmSync(dir, { recursive: true, force: true });
+    close() {
+      closing ??= (async () => {
+        await otpd.close();
+        if (!o.keepDatabase) await db.drop();
+        if (!o.keepDir) rmSync(dir, { recursive: true, force: true });
+      })();
+      return closing;
     },
   };
-  const first = await h.newApp();
-  h.key = first.key;
-  h.appId = first.appId;
+  if (o.firstApp !== false) {
+    const first = await h.newApp();
+    h.key = first.key;
+    h.appId = first.appId;
+  }
   return h;
 }
 

@@ -1,7 +1,15 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { phone, startHarness, wrong, type Harness } from './helpers.js';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { phone, sql, startHarness, STORE, wrong, type Harness } from './helpers.js';
+
+/** Every file of a directory tree. */
+function walk(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? walk(p) : [p];
+  });
+}
 
 let h: Harness;
 const codes: string[] = [];
@@ -44,11 +52,18 @@ describe('a code never leaves except through its channel', () => {
     for (const c of codes) expect(logs).not.toContain(c);
   });
 
-  it('appears in no database file (main, WAL, shared memory)', async () => {
-    const files = readdirSync(h.dir).filter((f) => f.startsWith('otpd.sqlite'));
-    expect(files).toContain('otpd.sqlite-wal');
+  it('appears in no database file (SQLite: main, WAL, shared memory; PostgreSQL: every file of the cluster, WAL included)', async () => {
+    let files: string[];
+    if (STORE === 'sqlite') {
+      files = readdirSync(h.dir).filter((f) => f.startsWith('otpd.sqlite')).map((f) => join(h.dir, f));
+      expect(files.map((f) => f.slice(h.dir.length + 1))).toContain('otpd.sqlite-wal');
+    } else {
+      await sql(h.databaseUrl, 'CHECKPOINT'); // table files written out too, not only the WAL
+      files = walk(inject('pgDataDir'));
+      expect(files.some((f) => f.includes('pg_wal'))).toBe(true);
+    }
     for (const f of files) {
-      const bytes = readFileSync(join(h.dir, f));
+      const bytes = readFileSync(f);
       for (const c of codes) {
         expect(bytes.includes(Buffer.from(c, 'utf8')), `${c} in ${f}`).toBe(false);
         expect(bytes.includes(Buffer.from(c, 'utf16le')), `${c} (UTF-16) in ${f}`).toBe(false);

@@ -61,7 +61,7 @@ program
   .action(async (o: { database?: string }) => {
     try {
       const config = loadConfig({ databaseUrl: o.database }, process.env, { needSecret: false });
-      const store = openStore(config.databaseUrl);
+      const store = await openStore(config.databaseUrl);
       const applied = await store.migrate();
       await store.close();
       console.log(applied.length ? `applied: ${applied.join(', ')}` : 'database is up to date');
@@ -85,7 +85,7 @@ apps
   .action(async (o: { name: string; brand?: string; allowCountries?: string[]; denyCountries?: string[]; locale?: string; settings?: string; database?: string; json?: boolean }) => {
     try {
       const config = loadConfig({ databaseUrl: o.database }, process.env, { needSecret: 'optional' });
-      const store = openStore(config.databaseUrl);
+      const store = await openStore(config.databaseUrl);
       let extra: Record<string, unknown> = {};
       if (o.settings) {
         try { extra = JSON.parse(o.settings) as Record<string, unknown>; } catch { throw new OtpdError('invalid_request', '--settings is not valid JSON'); }
@@ -120,7 +120,7 @@ apps
   .action(async (o: { database?: string; json?: boolean }) => {
     try {
       const config = loadConfig({ databaseUrl: o.database }, process.env, { needSecret: false });
-      const store = openStore(config.databaseUrl);
+      const store = await openStore(config.databaseUrl);
       const all = await store.listApps();
       await store.close();
       if (o.json) console.log(JSON.stringify(all, null, 2));

@@ -145,6 +145,12 @@ export class AppsService {
     };
   }
 
+  /** Forgets cached credentials of an app (`*`: of every app), e.g. after another node changed it. */
+  forgetApp(appId: string): void {
+    if (appId === '*') this.cache.clear();
+    else this.invalidate((e) => e.app.id === appId);
+  }
+
   /** Forgets cached credentials of an app (after it changed), so the change applies to the next request. */
   private invalidate(pred: (e: { app: AppRecord; keyId: string }) => boolean): void {
     for (const [k, e] of this.cache) if (pred(e)) this.cache.delete(k);

@@ -155,6 +155,7 @@ export class OAuthService {
 
   /** Forgets cached clients of an app (after the app changed). */
   forgetApp(appId: string): void {
+    if (appId === '*') return this.cache.clear();
     for (const [k, e] of this.cache) if (e.app.id === appId) this.cache.delete(k);
   }
 }

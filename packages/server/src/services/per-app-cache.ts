@@ -20,7 +20,9 @@ export class PerAppCache<T> {
     return value;
   }
 
+  /** Forgets one app's value (`*`: every app's). */
   forget(appId: string): void {
-    this.entries.delete(appId);
+    if (appId === '*') this.entries.clear();
+    else this.entries.delete(appId);
   }
 }

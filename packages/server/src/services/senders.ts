@@ -54,6 +54,11 @@ export class SendersService {
     return this.cache.get(appId);
   }
 
+  /** Forgets the cached senders of an app (`*`: every app), e.g. after another node changed them. */
+  forget(appId: string): void {
+    this.cache.forget(appId);
+  }
+
   private audit(actor: string, action: string, x: SenderRecord, before: unknown, after: unknown): AuditEntry {
     const at = this.clock.now();
     return { id: newId('aud', at), actor, action, targetType: 'sender', targetId: x.id, appId: x.appId, before, after, at };

@@ -101,6 +101,11 @@ export class TemplatesService {
     return this.cache.get(appId);
   }
 
+  /** Forgets the cached templates of an app (`*`: every app), e.g. after another node changed them. */
+  forget(appId: string): void {
+    this.cache.forget(appId);
+  }
+
   private audit(actor: string, action: string, appId: string, id: string, before: TemplateRecord | null, after: TemplateRecord | null): AuditEntry {
     const at = this.clock.now();
     return { id: newId('aud', at), actor, action, targetType: 'template', targetId: id, appId, before: before && templateView(before), after: after && templateView(after), at };

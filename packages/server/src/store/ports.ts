@@ -293,8 +293,15 @@ export interface ListQuery {
   before?: string | undefined;
 }
 
+/** Rows deleted per table by one retention batch. */
+export type PurgeCounts = Record<string, number>;
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
+  /** Called when outbox work became due on another node (PostgreSQL: LISTEN/NOTIFY). */
+  onWork?: (() => void) | undefined;
+  /** Called when an app's configuration (credentials, templates, senders, endpoints) changed on any node; `*` = all. */
+  onAppChanged?: ((appId: string) => void) | undefined;
 
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
@@ -427,4 +434,9 @@ export interface Store {
 
   /** Deletes idempotency records past their expiry; returns how many. */
   purgeIdempotency(now: number): Promise<number>;
+  /**
+   * Retention: deletes at most `limit` rows per table of verifications, messages, attempts, events and webhook
+   * deliveries created before `before` (found by their time-ordered ids). Callers repeat while a table is full.
+   */
+  purgeBefore(before: number, limit: number): Promise<PurgeCounts>;
 }

@@ -8,190 +8,21 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { OtpdError } from '../../domain/errors.js';
-import type { AppSettings, Channel, CodeType } from '../../domain/policy.js';
 import { afterVerified, afterWrongCode, currentPhoneState, type PhoneState, type Status, type VerificationRecord } from '../../domain/verification.js';
+import { encodeTime } from 'ulidx';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
+import { RETAINED } from '../retention.js';
 import type {
   ApiKeyRecord, AppRecord, AttemptRecord, CheckResult, CheckTarget, ChooseProvider, ClaimedMessage, IdempotencyInput, ListQuery,
   AuditEntry, ClaimedDelivery, DeliveryOutcome, DeliveryStatus, MessageOutcome, OAuthClientRecord, SenderRecord, TemplateRecord,
-  WebhookDeliveryRecord, WebhookEndpointRecord, OutboxRecord, Receipt, ReceiptResult, ResendDecision, StartDecision, StartResult, Store,
+  WebhookDeliveryRecord, WebhookEndpointRecord, OutboxRecord, PurgeCounts, Receipt, ReceiptResult, ResendDecision, StartDecision, StartResult, Store,
 } from '../ports.js';
 import { newId } from '../../domain/ids.js';
 import { messageEventData, verificationEventData, type EventType } from '../../domain/events.js';
-
-type Row = Record<string, unknown>;
-
-const num = (v: unknown): number => Number(v);
-const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-const bufOrNull = (v: unknown): Buffer | null => (v === null || v === undefined ? null : (v as Buffer));
-
-function toVerification(r: Row): VerificationRecord {
-  return {
-    id: r.id as string,
-    appId: r.app_id as string,
-    to: r.to_addr as string,
-    countryIso: r.country_iso as string,
-    channel: r.channel as Channel,
-    locale: r.locale as string,
-    status: r.status as Status,
-    codeType: r.code_type as CodeType,
-    codeLength: num(r.code_length),
-    codeHash: r.code_hash as Buffer,
-    codeSealed: bufOrNull(r.code_sealed),
-    attempts: num(r.attempts),
-    maxAttempts: num(r.max_attempts),
-    sends: num(r.sends),
-    maxSends: num(r.max_sends),
-    resendAvailableAt: num(r.resend_available_at),
-    expiresAt: num(r.expires_at),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-    verifiedAt: numOrNull(r.verified_at),
-    parts: num(r.parts),
-    cost: num(r.cost),
-    metadata: r.metadata === null || r.metadata === undefined ? null : (JSON.parse(r.metadata as string) as Record<string, unknown>),
-    channels: channelsOf(r),
-    step: num(r.step ?? 0),
-    stepTimeout: num(r.step_timeout ?? 30),
-    callbackUrl: (r.callback_url as string | null | undefined) ?? null,
-  };
-}
-
-function channelsOf(r: Row): Channel[] {
-  const list = JSON.parse((r.channels as string | undefined) ?? '[]') as Channel[];
-  return list.length > 0 ? list : [r.channel as Channel];
-}
-
-function toPhoneState(r: Row | undefined): PhoneState | undefined {
-  if (!r) return undefined;
-  return {
-    sends: num(r.sends),
-    failures: num(r.failures),
-    windowStartedAt: num(r.window_started_at),
-    lastSendAt: numOrNull(r.last_send_at),
-    lockedUntil: numOrNull(r.locked_until),
-    lockReason: (r.lock_reason as PhoneState['lockReason']) ?? null,
-  };
-}
-
-function toOutbox(r: Row): OutboxRecord {
-  return {
-    id: r.id as string,
-    appId: r.app_id as string,
-    verificationId: r.verification_id as string,
-    channel: r.channel as Channel,
-    to: r.to_addr as string,
-    locale: r.locale as string,
-    body: r.body as string,
-    status: r.status as OutboxRecord['status'],
-    attempts: num(r.attempts),
-    availableAt: num(r.available_at),
-    createdAt: num(r.created_at),
-    sentAt: numOrNull(r.sent_at),
-    provider: (r.provider as string | null) ?? null,
-    error: (r.error as string | null) ?? null,
-    parts: num(r.parts),
-    cost: num(r.cost),
-    step: num(r.step),
-    route: JSON.parse(r.route as string) as string[],
-    sender: (r.sender as string | null | undefined) ?? null,
-    routeIndex: num(r.route_index),
-    providerAttempts: num(r.provider_attempts),
-    providerMessageId: (r.provider_message_id as string | null) ?? null,
-    errorCode: (r.error_code as string | null) ?? null,
-    price: numOrNull(r.price),
-    priceCurrency: (r.price_currency as string | null) ?? null,
-    deliveredAt: numOrNull(r.delivered_at),
-    failedAt: numOrNull(r.failed_at),
-    fallbackAt: numOrNull(r.fallback_at),
-    outcomeUnknown: num(r.outcome_unknown) === 1,
-  };
-}
-
-function toAttempt(r: Row): AttemptRecord {
-  return {
-    id: r.id as string,
-    messageId: r.message_id as string,
-    provider: r.provider as string,
-    outcome: r.outcome as AttemptRecord['outcome'],
-    httpStatus: numOrNull(r.http_status),
-    errorCode: (r.error_code as string | null) ?? null,
-    error: (r.error as string | null) ?? null,
-    providerMessageId: (r.provider_message_id as string | null) ?? null,
-    startedAt: num(r.started_at),
-    finishedAt: numOrNull(r.finished_at),
-  };
-}
-
-function toApp(r: Row): AppRecord {
-  return {
-    id: r.id as string,
-    name: r.name as string,
-    enabled: num(r.enabled) === 1,
-    settings: JSON.parse(r.settings as string) as AppSettings,
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  };
-}
-
-function toKey(r: Row): ApiKeyRecord {
-  return {
-    id: r.id as string,
-    appId: r.app_id as string,
-    name: r.name as string,
-    prefix: r.prefix as string,
-    hash: r.hash as Buffer,
-    createdAt: num(r.created_at),
-    expiresAt: numOrNull(r.expires_at),
-    revokedAt: numOrNull(r.revoked_at),
-    lastUsedAt: numOrNull(r.last_used_at),
-  };
-}
-
-function toClient(r: Row): OAuthClientRecord {
-  return {
-    id: r.id as string, appId: r.app_id as string, name: r.name as string, secretHash: r.secret_hash as Buffer,
-    previousSecretHash: bufOrNull(r.previous_secret_hash), previousValidUntil: numOrNull(r.previous_valid_until),
-    createdAt: num(r.created_at), rotatedAt: numOrNull(r.rotated_at), revokedAt: numOrNull(r.revoked_at), lastUsedAt: numOrNull(r.last_used_at),
-  };
-}
-
-function toSender(r: Row): SenderRecord {
-  return { id: r.id as string, appId: r.app_id as string, channel: r.channel as Channel, country: (r.country as string | null) ?? null, value: r.value as string, createdAt: num(r.created_at) };
-}
-
-function toTemplate(r: Row): TemplateRecord {
-  return {
-    id: r.id as string, appId: r.app_id as string, channel: r.channel as Channel, name: r.name as string,
-    locale: (r.locale as string | null) ?? null, country: (r.country as string | null) ?? null, prefix: (r.prefix as string | null) ?? null,
-    text: r.text as string, subject: (r.subject as string | null) ?? null, html: (r.html as string | null) ?? null,
-    createdAt: num(r.created_at), updatedAt: num(r.updated_at),
-  };
-}
-
-function toEndpoint(r: Row): WebhookEndpointRecord {
-  return {
-    id: r.id as string, appId: r.app_id as string, url: r.url as string, events: JSON.parse(r.events as string) as string[],
-    secretSealed: r.secret_sealed as Buffer, description: (r.description as string | null) ?? null, enabled: num(r.enabled) === 1,
-    disabledReason: (r.disabled_reason as string | null) ?? null, createdAt: num(r.created_at), updatedAt: num(r.updated_at),
-  };
-}
-
-function toDelivery(r: Row): WebhookDeliveryRecord {
-  return {
-    id: r.id as string, appId: r.app_id as string, endpointId: (r.endpoint_id as string | null) ?? null, url: r.url as string,
-    eventId: r.event_id as string, status: r.status as DeliveryStatus, attempts: num(r.attempts), nextAttemptAt: num(r.next_attempt_at),
-    lastStatusCode: numOrNull(r.last_status_code), lastError: (r.last_error as string | null) ?? null, createdAt: num(r.created_at), updatedAt: num(r.updated_at),
-  };
-}
-
-function toAudit(r: Row): AuditEntry {
-  const parse = (v: unknown) => (v === null || v === undefined ? null : (JSON.parse(v as string) as unknown));
-  return {
-    id: r.id as string, actor: r.actor as string, action: r.action as string, targetType: r.target_type as AuditEntry['targetType'],
-    targetId: r.target_id as string, appId: (r.app_id as string | null) ?? null, before: parse(r.before), after: parse(r.after), at: num(r.at),
-  };
-}
+import {
+  bufOrNull, channelsOf, json, num, numOrNull, toApp, toAttempt, toAudit, toClient, toDelivery, toEndpoint, toKey, toOutbox, toPhoneState,
+  toSender, toTemplate, toVerification, type Row,
+} from '../rows.js';
 
 /** Parses `sqlite:./data/otpd.sqlite`, `sqlite:///abs/path`, `sqlite::memory:` into a file name for better-sqlite3. */
 export function sqliteFileFromUrl(url: string): string {
@@ -404,6 +235,7 @@ export class SqliteStore implements Store {
       auditInsert: d.prepare(`INSERT INTO audit_log (id, actor, action, target_type, target_id, app_id, before, after, at)
         VALUES (@id, @actor, @action, @target_type, @target_id, @app_id, @before, @after, @at)`),
       ping: d.prepare('SELECT 1'),
+      purge: Object.fromEntries(RETAINED.map(([table]) => [table, d.prepare(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE id < ? ORDER BY id LIMIT ?)`)])),
     };
   }
 
@@ -485,7 +317,9 @@ export class SqliteStore implements Store {
    * Every parameter is bound to NULL; only the plan is read.
    */
   explainPlans(): { name: string; plan: string }[] {
-    return Object.entries(this.s).map(([name, stmt]) => {
+    const all = Object.entries(this.s).flatMap(([name, v]) =>
+      v instanceof Object && !('source' in v) ? Object.entries(v as Record<string, Database.Statement>).map(([k, st]) => [`${name}.${k}`, st] as const) : [[name, v] as const]);
+    return all.map(([name, stmt]) => {
       const sql = (stmt as Database.Statement).source;
       const named = [...new Set([...sql.matchAll(/@(\w+)/g)].map((m) => m[1]!))];
       const positional = (sql.match(/\?/g) ?? []).length;
@@ -1112,5 +946,15 @@ export class SqliteStore implements Store {
 
   async purgeIdempotency(now: number): Promise<number> {
     return this.s.idemPurge.run(now).changes;
+  }
+
+  /** One retention batch (see the port): each table's oldest rows by primary key, in one short transaction. */
+  async purgeBefore(before: number, limit: number): Promise<PurgeCounts> {
+    const time = encodeTime(before, 10);
+    return this.tx(() => {
+      const counts: PurgeCounts = {};
+      for (const [table, prefix] of RETAINED) counts[table] = this.s.purge[table]!.run(`${prefix}_${time}`, limit).changes;
+      return counts;
+    });
   }
 }

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { OtpdError } from '../../domain/errors.js';
-import type { VerificationRecord } from '../../domain/verification.js';
-import type { OutboxRecord, StartDecision } from '../ports.js';
-import { SqliteStore } from './index.js';
+import { OtpdError } from '../src/domain/errors.js';
+import type { VerificationRecord } from '../src/domain/verification.js';
+import type { OutboxRecord, StartDecision } from '../src/store/ports.js';
+import { SqliteStore } from '../src/store/sqlite/index.js';
 
 let dir: string;
 let store: SqliteStore;

@@ -1,0 +1,268 @@
+/**
+ * PostgreSQL schema, in order. A migration is never edited once released: add a new one. Each runs in its own
+ * transaction under an advisory lock, so N nodes starting together apply it once.
+ *
+ * The same tables as SQLite (store/migrations/sqlite.ts) with PostgreSQL types: times are epoch milliseconds in
+ * BIGINT, binary in BYTEA, JSON in JSONB, flags in BOOLEAN. Ids are prefixed ULIDs, so `ORDER BY id` is creation
+ * order and retention can walk the primary key.
+ *
+ * Rolling deploys: a migration must keep the previous release working (add columns with defaults, add tables and
+ * indexes; drop only in a later release once no node reads the old shape).
+ */
+export const POSTGRES_MIGRATIONS: readonly { name: string; sql: string }[] = [
+  {
+    name: '001_schema',
+    sql: `
+CREATE TABLE apps (
+  id                      TEXT PRIMARY KEY,
+  name                    TEXT NOT NULL,
+  enabled                 BOOLEAN NOT NULL DEFAULT TRUE,
+  settings                JSONB NOT NULL DEFAULT '{}',
+  callback_secret_sealed  BYTEA,
+  created_at              BIGINT NOT NULL,
+  updated_at              BIGINT NOT NULL
+);
+
+CREATE TABLE api_keys (
+  id            TEXT PRIMARY KEY,
+  app_id        TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+  name          TEXT NOT NULL,
+  prefix        TEXT NOT NULL,
+  hash          BYTEA NOT NULL UNIQUE,
+  created_at    BIGINT NOT NULL,
+  expires_at    BIGINT,
+  revoked_at    BIGINT,
+  last_used_at  BIGINT
+);
+CREATE INDEX api_keys_app ON api_keys(app_id, id);
+
+CREATE TABLE verifications (
+  id                   TEXT PRIMARY KEY,
+  app_id               TEXT NOT NULL,
+  to_addr              TEXT NOT NULL,
+  country_iso          TEXT NOT NULL,
+  channel              TEXT NOT NULL,
+  locale               TEXT NOT NULL,
+  status               TEXT NOT NULL CHECK (status IN ('pending','verified','failed','expired','canceled')),
+  code_type            TEXT NOT NULL,
+  code_length          INTEGER NOT NULL,
+  code_hash            BYTEA NOT NULL,
+  code_sealed          BYTEA,
+  attempts             INTEGER NOT NULL,
+  max_attempts         INTEGER NOT NULL,
+  sends                INTEGER NOT NULL,
+  max_sends            INTEGER NOT NULL,
+  resend_available_at  BIGINT NOT NULL,
+  expires_at           BIGINT NOT NULL,
+  created_at           BIGINT NOT NULL,
+  updated_at           BIGINT NOT NULL,
+  verified_at          BIGINT,
+  parts                INTEGER NOT NULL,
+  cost                 DOUBLE PRECISION NOT NULL,
+  metadata             JSONB,
+  channels             JSONB NOT NULL DEFAULT '[]',
+  step                 INTEGER NOT NULL DEFAULT 0,
+  step_timeout         INTEGER NOT NULL DEFAULT 30,
+  callback_url         TEXT
+);
+CREATE INDEX verifications_app_id ON verifications(app_id, id);
+CREATE INDEX verifications_app_to ON verifications(app_id, to_addr, id);
+-- At most one pending verification per (app, recipient): the invariant the start transaction keeps, enforced.
+CREATE UNIQUE INDEX verifications_one_pending ON verifications(app_id, to_addr) WHERE status = 'pending';
+CREATE INDEX verifications_pending_expiry ON verifications(expires_at) WHERE status = 'pending';
+
+-- One row per (app, recipient): the counters and lock every start, resend and check of that phone takes
+-- FOR UPDATE first, so concurrent requests for one phone serialise on it (and only on it).
+CREATE TABLE phone_states (
+  app_id             TEXT NOT NULL,
+  to_addr            TEXT NOT NULL,
+  sends              INTEGER NOT NULL,
+  failures           INTEGER NOT NULL,
+  window_started_at  BIGINT NOT NULL,
+  last_send_at       BIGINT,
+  locked_until       BIGINT,
+  lock_reason        TEXT,
+  PRIMARY KEY (app_id, to_addr)
+);
+CREATE INDEX phone_states_locked ON phone_states(app_id, locked_until) WHERE locked_until IS NOT NULL;
+
+CREATE TABLE outbox (
+  id                   TEXT PRIMARY KEY,
+  app_id               TEXT NOT NULL,
+  verification_id      TEXT NOT NULL,
+  channel              TEXT NOT NULL,
+  to_addr              TEXT NOT NULL,
+  locale               TEXT NOT NULL,
+  body                 TEXT NOT NULL, -- rendered text with the {{pin}} placeholder still in it: no code at rest
+  status               TEXT NOT NULL CHECK (status IN ('waiting','queued','sending','sent','delivered','undelivered','failed','skipped')),
+  attempts             INTEGER NOT NULL DEFAULT 0,
+  available_at         BIGINT NOT NULL,
+  created_at           BIGINT NOT NULL,
+  sent_at              BIGINT,
+  provider             TEXT,
+  error                TEXT,
+  parts                INTEGER NOT NULL,
+  cost                 DOUBLE PRECISION NOT NULL,
+  step                 INTEGER NOT NULL DEFAULT 0,
+  route                JSONB NOT NULL DEFAULT '[]',
+  route_index          INTEGER NOT NULL DEFAULT 0,
+  provider_attempts    INTEGER NOT NULL DEFAULT 0,
+  provider_message_id  TEXT,
+  error_code           TEXT,
+  price                DOUBLE PRECISION,
+  price_currency       TEXT,
+  delivered_at         BIGINT,
+  failed_at            BIGINT,
+  fallback_at          BIGINT,
+  outcome_unknown      BOOLEAN NOT NULL DEFAULT FALSE,
+  sender               TEXT
+);
+CREATE INDEX outbox_queued ON outbox(available_at) WHERE status = 'queued';
+CREATE INDEX outbox_sending ON outbox(available_at) WHERE status = 'sending';
+CREATE INDEX outbox_verification ON outbox(verification_id, step);
+CREATE INDEX outbox_fallback_due ON outbox(fallback_at) WHERE fallback_at IS NOT NULL;
+CREATE INDEX outbox_provider_id ON outbox(provider, provider_message_id) WHERE provider_message_id IS NOT NULL;
+
+CREATE TABLE message_attempts (
+  id                   TEXT PRIMARY KEY,
+  message_id           TEXT NOT NULL,
+  app_id               TEXT NOT NULL,
+  provider             TEXT NOT NULL,
+  outcome              TEXT NOT NULL CHECK (outcome IN ('started','accepted','rejected','transient','unknown')),
+  http_status          INTEGER,
+  error_code           TEXT,
+  error                TEXT,
+  provider_message_id  TEXT,
+  started_at           BIGINT NOT NULL,
+  finished_at          BIGINT
+);
+CREATE INDEX message_attempts_message ON message_attempts(message_id, id);
+
+CREATE TABLE rejected_callbacks (
+  id           TEXT PRIMARY KEY,
+  source       TEXT NOT NULL,
+  reason       TEXT NOT NULL,
+  received_at  BIGINT NOT NULL
+);
+
+CREATE TABLE idempotency_keys (
+  app_id        TEXT NOT NULL,
+  key           TEXT NOT NULL,
+  request_hash  BYTEA NOT NULL,
+  response      TEXT NOT NULL,
+  created_at    BIGINT NOT NULL,
+  expires_at    BIGINT NOT NULL,
+  PRIMARY KEY (app_id, key)
+);
+CREATE INDEX idempotency_expiry ON idempotency_keys(expires_at);
+
+CREATE TABLE audit_log (
+  id           TEXT PRIMARY KEY,
+  actor        TEXT NOT NULL,
+  action       TEXT NOT NULL,
+  target_type  TEXT NOT NULL,
+  target_id    TEXT NOT NULL,
+  app_id       TEXT,
+  before       JSONB,
+  after        JSONB,
+  at           BIGINT NOT NULL
+);
+CREATE INDEX audit_target ON audit_log(target_id, id);
+CREATE INDEX audit_app ON audit_log(app_id, id) WHERE app_id IS NOT NULL;
+
+CREATE TABLE oauth_clients (
+  id                    TEXT PRIMARY KEY,
+  app_id                TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+  name                  TEXT NOT NULL,
+  secret_hash           BYTEA NOT NULL,
+  previous_secret_hash  BYTEA,
+  previous_valid_until  BIGINT,
+  created_at            BIGINT NOT NULL,
+  rotated_at            BIGINT,
+  revoked_at            BIGINT,
+  last_used_at          BIGINT
+);
+CREATE INDEX oauth_clients_app ON oauth_clients(app_id, id);
+
+CREATE TABLE templates (
+  id          TEXT PRIMARY KEY,
+  app_id      TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+  channel     TEXT NOT NULL,
+  name        TEXT NOT NULL,
+  locale      TEXT,
+  country     TEXT,
+  prefix      TEXT,
+  text        TEXT NOT NULL,
+  subject     TEXT,
+  html        TEXT,
+  created_at  BIGINT NOT NULL,
+  updated_at  BIGINT NOT NULL
+);
+CREATE INDEX templates_app ON templates(app_id, channel, id);
+
+CREATE TABLE senders (
+  id          TEXT PRIMARY KEY,
+  app_id      TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+  channel     TEXT NOT NULL,
+  country     TEXT,
+  value       TEXT NOT NULL,
+  created_at  BIGINT NOT NULL
+);
+CREATE INDEX senders_app ON senders(app_id, channel, id);
+
+CREATE TABLE events (
+  id               TEXT PRIMARY KEY,
+  app_id           TEXT NOT NULL,
+  type             TEXT NOT NULL,
+  verification_id  TEXT,
+  message_id       TEXT,
+  data             JSONB NOT NULL,
+  created_at       BIGINT NOT NULL
+);
+CREATE INDEX events_app ON events(app_id, id);
+
+CREATE TABLE webhook_endpoints (
+  id               TEXT PRIMARY KEY,
+  app_id           TEXT NOT NULL REFERENCES apps(id) ON DELETE CASCADE,
+  url              TEXT NOT NULL,
+  events           JSONB NOT NULL DEFAULT '[]',
+  secret_sealed    BYTEA NOT NULL,
+  description      TEXT,
+  enabled          BOOLEAN NOT NULL DEFAULT TRUE,
+  disabled_reason  TEXT,
+  created_at       BIGINT NOT NULL,
+  updated_at       BIGINT NOT NULL
+);
+CREATE INDEX webhook_endpoints_app ON webhook_endpoints(app_id, id);
+
+CREATE TABLE webhook_deliveries (
+  id                TEXT PRIMARY KEY,
+  app_id            TEXT NOT NULL,
+  endpoint_id       TEXT,
+  url               TEXT NOT NULL,
+  event_id          TEXT NOT NULL,
+  status            TEXT NOT NULL CHECK (status IN ('pending','sending','succeeded','failed','canceled')),
+  attempts          INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at   BIGINT NOT NULL,
+  last_status_code  INTEGER,
+  last_error        TEXT,
+  created_at        BIGINT NOT NULL,
+  updated_at        BIGINT NOT NULL
+);
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries(next_attempt_at) WHERE status = 'pending';
+CREATE INDEX webhook_deliveries_sending ON webhook_deliveries(next_attempt_at) WHERE status = 'sending';
+CREATE INDEX webhook_deliveries_endpoint ON webhook_deliveries(endpoint_id, id);
+CREATE INDEX webhook_deliveries_app ON webhook_deliveries(app_id, id);
+
+CREATE TABLE webhook_attempts (
+  id           TEXT PRIMARY KEY,
+  delivery_id  TEXT NOT NULL,
+  status_code  INTEGER,
+  error        TEXT,
+  duration_ms  INTEGER NOT NULL,
+  at           BIGINT NOT NULL
+);
+CREATE INDEX webhook_attempts_delivery ON webhook_attempts(delivery_id, id);
+`,
+  },
+];

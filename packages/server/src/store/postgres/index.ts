@@ -1,0 +1,1009 @@
+/**
+ * The distributed store: PostgreSQL through a `pg` pool, for any number of stateless otpd nodes on one database.
+ *
+ * Each use case is one transaction (READ COMMITTED) on one pooled connection. Concurrent requests for one phone
+ * serialise on that phone's `phone_states` row, locked FIRST in every transaction that reads or writes its
+ * counters (start, check, resend, unblock); verification rows are locked after it. One lock order everywhere, so
+ * no deadlocks; a deadlock or serialization failure that happens anyway is retried. Counters move only inside
+ * those locks or by guarded `UPDATE … RETURNING`, so no node can give a phone an extra try.
+ *
+ * Workers on every node claim with `FOR UPDATE SKIP LOCKED` and wake on `LISTEN/NOTIFY` (channel `otpd`):
+ * `outbox` and `webhooks` when work became due, `app:<id>` when an app's configuration changed (caches forget it).
+ * A lost connection surfaces as `store_unavailable` (503); the pool reconnects by itself, the listener too.
+ */
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { encodeTime } from 'ulidx';
+import { OtpdError } from '../../domain/errors.js';
+import { messageEventData, verificationEventData, type EventType } from '../../domain/events.js';
+import { newId } from '../../domain/ids.js';
+import { afterVerified, afterWrongCode, currentPhoneState, type PhoneState, type Status, type VerificationRecord } from '../../domain/verification.js';
+import { POSTGRES_MIGRATIONS } from '../migrations/postgres.js';
+import type {
+  ApiKeyRecord, AppRecord, AttemptRecord, AuditEntry, CheckResult, CheckTarget, ChooseProvider, ClaimedDelivery, ClaimedMessage, DeliveryOutcome,
+  DeliveryStatus, IdempotencyInput, ListQuery, MessageOutcome, OAuthClientRecord, OutboxRecord, PurgeCounts, Receipt, ReceiptResult, ResendDecision,
+  SenderRecord, StartDecision, StartResult, Store, TemplateRecord, WebhookDeliveryRecord, WebhookEndpointRecord,
+} from '../ports.js';
+import {
+  bufOrNull, channelsOf, json, num, numOrNull, toApp, toAttempt, toAudit, toClient, toDelivery, toEndpoint, toKey, toOutbox, toPhoneState,
+  toSender, toTemplate, toVerification, type Row,
+} from '../rows.js';
+import { RETAINED } from '../retention.js';
+import { SQL, type SqlName } from './sql.js';
+
+type Client = pg.PoolClient;
+
+/** What a transaction did that others must hear of after its COMMIT. */
+interface TxCtx {
+  c: Client;
+  /** Events with deliveries were written. */
+  emitted: boolean;
+  /** Outbox messages became due. */
+  queued: boolean;
+}
+
+export interface PgStoreOptions {
+  /** Connections in the pool (per node). */
+  poolSize?: number;
+  /** How long a request waits for a connection before `store_unavailable`. */
+  connectTimeoutMs?: number;
+  /** Longest a statement may run. */
+  statementTimeoutMs?: number;
+  /** Listen for other nodes' notifications (tests of a single store turn it off). */
+  listen?: boolean;
+}
+
+// BIGINT columns hold epoch milliseconds and counts: well inside Number's exact range.
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
+  '57P01', '57P02', '57P03', '53300', '53400']);
+
+/** True for errors that say the database could not be reached or dropped the connection (not the query's fault). */
+export function isConnectionError(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && (code.startsWith('08') || CONNECTION_CODES.has(code))) return true;
+  return /Connection terminated|connection timeout|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed|Cannot use a pool after calling end/i.test(e.message);
+}
+
+const RETRYABLE = new Set(['40001', '40P01']);
+
+/** `postgres://…` or `postgresql://…`. */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//.test(url);
+}
+
+const MIGRATION_LOCK = 7_345_118_001;
+const RETENTION_LOCK = 7_345_118_002;
+
+export class PgStore implements Store {
+  readonly kind = 'postgres' as const;
+  readonly pool: pg.Pool;
+  /** This process, in NOTIFY payloads (a node does not wake itself twice). */
+  readonly node = randomUUID().slice(0, 8);
+  onEvents: (() => void) | undefined = undefined;
+  onWork: (() => void) | undefined = undefined;
+  onAppChanged: ((appId: string) => void) | undefined = undefined;
+  private readonly endpointCache = new Map<string, { list: { id: string; url: string; events: string[] }[]; until: number }>();
+  private listener: pg.Client | null = null;
+  private listenRetry: NodeJS.Timeout | null = null;
+  private closed = false;
+  private readonly pending = { outbox: false, webhooks: false };
+  private readonly inFlight = { outbox: false, webhooks: false };
+  private migrated: Promise<string[]> | null = null;
+
+  constructor(private readonly url: string, private readonly opts: PgStoreOptions = {}) {
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: opts.poolSize ?? 10,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
+      idleTimeoutMillis: 30_000,
+      keepAlive: true,
+      types,
+      statement_timeout: opts.statementTimeoutMs ?? 15_000,
+      application_name: 'otpd',
+    });
+    // An idle connection that dies (database restarted) is dropped from the pool; the next request opens another.
+    this.pool.on('error', () => undefined);
+  }
+
+  // ---- plumbing ------------------------------------------------------------------------------------------------
+
+  private unavailable(e: unknown): unknown {
+    return isConnectionError(e) ? new OtpdError('store_unavailable', 'The database connection failed; retry the request') : e;
+  }
+
+  private async q(c: Client | pg.Pool, name: SqlName, values: unknown[] = []): Promise<pg.QueryResult<Row>> {
+    return c.query<Row>({ name, text: SQL[name], values });
+  }
+
+  /** A statement outside any transaction (reads, single-statement writes). */
+  private async read(name: SqlName, values: unknown[] = []): Promise<Row[]> {
+    try {
+      return (await this.q(this.pool, name, values)).rows;
+    } catch (e) {
+      throw this.unavailable(e);
+    }
+  }
+
+  private async adhoc(text: string, values: unknown[]): Promise<Row[]> {
+    try {
+      return (await this.pool.query<Row>(text, values)).rows;
+    } catch (e) {
+      throw this.unavailable(e);
+    }
+  }
+
+  /**
+   * Runs `fn` in one transaction and answers after COMMIT. A deadlock or serialization failure rolls back and runs
+   * `fn` again (the decisions inside are pure, so a rerun is safe); a lost connection is `store_unavailable`.
+   */
+  private async tx<T>(fn: (t: TxCtx) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      let c: Client;
+      try {
+        c = await this.pool.connect();
+      } catch (e) {
+        throw this.unavailable(e);
+      }
+      const t: TxCtx = { c, emitted: false, queued: false };
+      let out: T;
+      try {
+        await c.query('BEGIN');
+        out = await fn(t);
+        await c.query('COMMIT');
+      } catch (e) {
+        let broken: Error | undefined;
+        if (isConnectionError(e)) {
+          broken = e as Error;
+        } else {
+          try {
+            await c.query('ROLLBACK');
+          } catch (re) {
+            broken = re as Error;
+          }
+        }
+        c.release(broken);
+        const code = (e as { code?: string }).code;
+        if (!broken && code && RETRYABLE.has(code) && attempt < 4) continue;
+        throw this.unavailable(e);
+      }
+      c.release();
+      this.afterCommit(t);
+      return out;
+    }
+  }
+
+  private afterCommit(t: TxCtx): void {
+    if (t.emitted) {
+      this.onEvents?.();
+      this.signal('webhooks');
+    }
+    if (t.queued) this.signal('outbox');
+  }
+
+  /**
+   * Tells other nodes that work is due. The local worker was already woken in-process, so this only has to reach
+   * the others: at most one NOTIFY per kind in flight, and signals arriving meanwhile coalesce into one more.
+   */
+  private signal(kind: 'outbox' | 'webhooks'): void {
+    if (this.opts.listen === false || this.closed) return;
+    if (this.inFlight[kind]) {
+      this.pending[kind] = true;
+      return;
+    }
+    this.inFlight[kind] = true;
+    this.pool.query('SELECT pg_notify($1, $2)', ['otpd', `${kind} ${this.node}`]).catch(() => undefined).finally(() => {
+      // Spaced out: under load one NOTIFY every few milliseconds is plenty for idle nodes to join in.
+      setTimeout(() => {
+        this.inFlight[kind] = false;
+        if (this.pending[kind] && !this.closed) {
+          this.pending[kind] = false;
+          this.signal(kind);
+        }
+      }, 5).unref();
+    });
+  }
+
+  /** Inside a transaction: other nodes' caches forget this app when it commits. */
+  private async appChanged(t: TxCtx, appId: string): Promise<void> {
+    this.endpointCache.delete(appId);
+    await t.c.query('SELECT pg_notify($1, $2)', ['otpd', `app ${this.node} ${appId}`]);
+  }
+
+  private async startListener(): Promise<void> {
+    if (this.closed || this.opts.listen === false) return;
+    const client = new pg.Client({ connectionString: this.url, types, application_name: 'otpd-listen', keepAlive: true });
+    const retry = () => {
+      if (this.listener === client) this.listener = null;
+      client.removeAllListeners();
+      client.on('error', () => undefined);
+      client.end().catch(() => undefined);
+      if (this.closed || this.listenRetry) return;
+      this.listenRetry = setTimeout(() => {
+        this.listenRetry = null;
+        this.startListener().catch(() => undefined);
+      }, 1_000);
+      this.listenRetry.unref();
+    };
+    client.on('error', retry);
+    client.on('end', retry);
+    client.on('notification', (n) => this.onNotification(n.payload ?? ''));
+    try {
+      await client.connect();
+      await client.query('LISTEN otpd');
+    } catch {
+      retry();
+      return;
+    }
+    const reconnected = this.listener === null && this.listenerEverUp;
+    this.listener = client;
+    this.listenerEverUp = true;
+    if (reconnected) {
+      // Notifications sent while we were away are lost: forget every cache and look for due work.
+      this.endpointCache.clear();
+      this.onAppChanged?.('*');
+      this.onWork?.();
+      this.onEvents?.();
+    }
+  }
+
+  private listenerEverUp = false;
+
+  private onNotification(payload: string): void {
+    const [kind, node, appId] = payload.split(' ');
+    if (kind === 'app' && appId) {
+      this.endpointCache.delete(appId);
+      this.onAppChanged?.(appId);
+      return;
+    }
+    if (node === this.node) return;
+    if (kind === 'outbox') this.onWork?.();
+    else if (kind === 'webhooks') this.onEvents?.();
+  }
+
+  private async audit(t: TxCtx, entries: AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    await this.q(t.c, 'auditInsert', [JSON.stringify(entries.map((a) => ({
+      id: a.id, actor: a.actor, action: a.action, target_type: a.targetType, target_id: a.targetId, app_id: a.appId,
+      before: a.before ?? null, after: a.after ?? null, at: a.at,
+    })))]);
+  }
+
+  private async endpointsOf(c: Client, appId: string): Promise<{ id: string; url: string; events: string[] }[]> {
+    const hit = this.endpointCache.get(appId);
+    if (hit && hit.until > Date.now()) return hit.list;
+    const list = (await this.q(c, 'whkActive', [appId])).rows.map((r) => ({ id: r.id as string, url: r.url as string, events: json<string[]>(r.events) }));
+    if (this.endpointCache.size > 10_000) this.endpointCache.clear();
+    this.endpointCache.set(appId, { list, until: Date.now() + 5_000 });
+    return list;
+  }
+
+  /** Records an event and one delivery per listener, inside the transaction (nothing at all when nobody listens). */
+  private async emit(t: TxCtx, appId: string, type: EventType, data: () => Promise<Record<string, unknown>> | Record<string, unknown>,
+    refs: { verificationId?: string; messageId?: string; callbackUrl?: string | null }, now: number): Promise<void> {
+    const targets = (await this.endpointsOf(t.c, appId)).filter((e) => e.events.length === 0 || e.events.includes(type));
+    const callback = refs.callbackUrl !== undefined ? refs.callbackUrl
+      : refs.verificationId ? (((await this.q(t.c, 'verCallbackUrl', [refs.verificationId])).rows[0]?.callback_url as string | null | undefined) ?? null) : null;
+    if (targets.length === 0 && !callback) return;
+    const deliveries = targets.map((e) => ({ id: newId('whd', now), endpoint_id: e.id, url: e.url }));
+    if (callback) deliveries.push({ id: newId('whd', now), endpoint_id: null as unknown as string, url: callback });
+    await this.q(t.c, 'evtInsert', [newId('evt', now), appId, type, refs.verificationId ?? null, refs.messageId ?? null, JSON.stringify(await data()),
+      JSON.stringify(deliveries), now]);
+    t.emitted = true;
+  }
+
+  private emitVerification(t: TxCtx, type: EventType, v: VerificationRecord, now: number): Promise<void> {
+    return this.emit(t, v.appId, type, () => verificationEventData(v), { verificationId: v.id, callbackUrl: v.callbackUrl ?? null }, now);
+  }
+
+  private phoneParams(p: PhoneState): unknown[] {
+    return [p.sends, p.failures, p.windowStartedAt, p.lastSendAt, p.lockedUntil, p.lockReason];
+  }
+
+  private putPhone(t: TxCtx, appId: string, to: string, p: PhoneState): Promise<unknown> {
+    return this.q(t.c, 'phonePut', [appId, to, ...this.phoneParams(p)]);
+  }
+
+  private static outboxRow(m: OutboxRecord): Record<string, unknown> {
+    return {
+      id: m.id, app_id: m.appId, verification_id: m.verificationId, channel: m.channel, to_addr: m.to, locale: m.locale, body: m.body,
+      status: m.status, attempts: m.attempts, available_at: m.availableAt, created_at: m.createdAt, sent_at: m.sentAt, provider: m.provider,
+      error: m.error, parts: m.parts, cost: m.cost, step: m.step, route: m.route, route_index: m.routeIndex, provider_attempts: m.providerAttempts ?? 0,
+      provider_message_id: m.providerMessageId ?? null, error_code: m.errorCode ?? null, price: m.price ?? null, price_currency: m.priceCurrency ?? null,
+      delivered_at: m.deliveredAt ?? null, failed_at: m.failedAt ?? null, fallback_at: m.fallbackAt ?? null, outcome_unknown: m.outcomeUnknown ?? false,
+      sender: m.sender ?? null,
+    };
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------------------------
+
+  /** Applies pending migrations (once per process; concurrent nodes serialise on an advisory lock). */
+  migrate(): Promise<string[]> {
+    this.migrated ??= this.runMigrations().then((applied) => {
+      this.startListener().catch(() => undefined);
+      return applied;
+    }, (e: unknown) => {
+      this.migrated = null;
+      throw this.unavailable(e);
+    });
+    return this.migrated;
+  }
+
+  private async runMigrations(): Promise<string[]> {
+    const c = await this.pool.connect();
+    try {
+      await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      try {
+        await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)');
+        const done = new Set((await c.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name));
+        const applied: string[] = [];
+        for (const m of POSTGRES_MIGRATIONS) {
+          if (done.has(m.name)) continue;
+          await c.query('BEGIN');
+          try {
+            await c.query(m.sql);
+            await c.query('INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)', [m.name, Date.now()]);
+            await c.query('COMMIT');
+          } catch (e) {
+            await c.query('ROLLBACK');
+            throw e;
+          }
+          applied.push(m.name);
+        }
+        return applied;
+      } finally {
+        await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+      }
+    } finally {
+      c.release();
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.read('ping');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.listenRetry) clearTimeout(this.listenRetry);
+    const l = this.listener;
+    this.listener = null;
+    if (l) {
+      l.removeAllListeners();
+      l.on('error', () => undefined);
+      await l.end().catch(() => undefined);
+    }
+    await this.pool.end().catch(() => undefined);
+  }
+
+  // ---- apps and credentials ----------------------------------------------------------------------------------
+
+  async createApp(app: AppRecord, key: ApiKeyRecord, audit: AuditEntry[] = [], callbackSecretSealed?: Buffer): Promise<void> {
+    await this.tx(async (t) => {
+      await this.q(t.c, 'appInsert', [app.id, app.name, app.enabled, JSON.stringify(app.settings), app.createdAt, app.updatedAt, callbackSecretSealed ?? null]);
+      await this.q(t.c, 'keyInsert', [key.id, key.appId, key.name, key.prefix, key.hash, key.createdAt, key.expiresAt, key.revokedAt]);
+      await this.audit(t, audit);
+    });
+  }
+
+  async listApps(): Promise<AppRecord[]> {
+    return (await this.read('appList')).map(toApp);
+  }
+
+  async getApp(id: string): Promise<AppRecord | null> {
+    const r = (await this.read('appGet', [id]))[0];
+    return r ? toApp(r) : null;
+  }
+
+  async updateApp(id: string, change: (before: AppRecord) => { after: AppRecord; audit: AuditEntry[] }): Promise<AppRecord | null> {
+    return this.tx(async (t) => {
+      const r = (await this.q(t.c, 'appGetForUpdate', [id])).rows[0];
+      if (!r) return null;
+      const { after, audit } = change(toApp(r));
+      await this.q(t.c, 'appUpdate', [id, after.name, after.enabled, JSON.stringify(after.settings), after.updatedAt]);
+      await this.audit(t, audit);
+      await this.appChanged(t, id);
+      return after;
+    });
+  }
+
+  async deleteApp(id: string, audit: (before: AppRecord) => AuditEntry[]): Promise<boolean> {
+    return this.tx(async (t) => {
+      const r = (await this.q(t.c, 'appGetForUpdate', [id])).rows[0];
+      if (!r) return false;
+      await this.q(t.c, 'appDelete', [id]);
+      await this.audit(t, audit(toApp(r)));
+      await this.appChanged(t, id);
+      return true;
+    });
+  }
+
+  async createKey(key: ApiKeyRecord, audit: AuditEntry[]): Promise<void> {
+    await this.tx(async (t) => {
+      await this.q(t.c, 'keyInsert', [key.id, key.appId, key.name, key.prefix, key.hash, key.createdAt, key.expiresAt, key.revokedAt]);
+      await this.audit(t, audit);
+    });
+  }
+
+  async listKeys(appId: string): Promise<ApiKeyRecord[]> {
+    return (await this.read('keyList', [appId])).map(toKey);
+  }
+
+  async revokeKey(appId: string, keyId: string, now: number, audit: (before: ApiKeyRecord) => AuditEntry[]): Promise<ApiKeyRecord | null> {
+    return this.tx(async (t) => {
+      const before = (await this.q(t.c, 'keyGetForUpdate', [keyId, appId])).rows[0];
+      if (!before) return null;
+      const after = (await this.q(t.c, 'keyRevoke', [now, keyId, appId])).rows[0]!;
+      if (before.revoked_at === null) {
+        await this.audit(t, audit(toKey(before)));
+        await this.appChanged(t, appId);
+      }
+      return toKey(after);
+    });
+  }
+
+  async touchKeys(uses: { keyId: string; at: number }[]): Promise<void> {
+    if (uses.length === 0) return;
+    await this.read('keyTouch', [JSON.stringify(uses.map((u) => ({ id: u.keyId, at: u.at })))]);
+  }
+
+  async findKey(hash: Buffer): Promise<{ key: ApiKeyRecord; app: AppRecord } | null> {
+    const r = (await this.read('keyFind', [hash]))[0];
+    return r ? { key: toKey(r), app: toApp(r.app as Row) } : null;
+  }
+
+  async setCallbackSecret(appId: string, sealed: Buffer, audit: AuditEntry[]): Promise<boolean> {
+    return this.tx(async (t) => {
+      const changed = (await this.q(t.c, 'appSetCallbackSecret', [sealed, appId])).rowCount === 1;
+      if (changed) await this.audit(t, audit);
+      return changed;
+    });
+  }
+
+  async hasCallbackSecret(appId: string): Promise<boolean> {
+    return !!(await this.read('appCallbackSecret', [appId]))[0]?.callback_secret_sealed;
+  }
+
+  async createClient(c: OAuthClientRecord, audit: AuditEntry[]): Promise<void> {
+    await this.tx(async (t) => {
+      await this.q(t.c, 'cliInsert', [c.id, c.appId, c.name, c.secretHash, c.previousSecretHash, c.previousValidUntil, c.createdAt, c.rotatedAt, c.revokedAt, c.lastUsedAt]);
+      await this.audit(t, audit);
+    });
+  }
+
+  async getClient(id: string): Promise<{ client: OAuthClientRecord; app: AppRecord } | null> {
+    const r = (await this.read('cliGet', [id]))[0];
+    return r ? { client: toClient(r), app: toApp(r.app as Row) } : null;
+  }
+
+  async listClients(appId: string): Promise<OAuthClientRecord[]> {
+    return (await this.read('cliList', [appId])).map(toClient);
+  }
+
+  async updateClient(appId: string, id: string, change: (before: OAuthClientRecord) => { after: OAuthClientRecord; audit: AuditEntry[] }): Promise<OAuthClientRecord | null> {
+    return this.tx(async (t) => {
+      const r = (await this.q(t.c, 'cliGetForUpdate', [id, appId])).rows[0];
+      if (!r) return null;
+      const { after: a, audit } = change(toClient(r));
+      await this.q(t.c, 'cliUpdate', [id, appId, a.secretHash, a.previousSecretHash, a.previousValidUntil, a.rotatedAt, a.revokedAt]);
+      await this.audit(t, audit);
+      await this.appChanged(t, appId);
+      return a;
+    });
+  }
+
+  async touchClient(id: string, at: number): Promise<void> {
+    await this.read('cliTouch', [at, id]);
+  }
+
+  async listPhoneStates(appId: string, q: { to?: string | undefined; now: number; limit: number }): Promise<(PhoneState & { to: string })[]> {
+    const rows = q.to !== undefined ? await this.read('phoneGet', [appId, q.to]) : await this.read('phoneLocked', [appId, q.now, q.limit]);
+    return rows.map((r) => ({ ...toPhoneState(r)!, to: r.to_addr as string }));
+  }
+
+  async clearPhoneState(appId: string, to: string, now: number, audit: (before: PhoneState) => AuditEntry[]): Promise<PhoneState | null> {
+    return this.tx(async (t) => {
+      const r = (await this.q(t.c, 'phoneLock', [appId, to])).rows[0]!;
+      if (r.fresh) throw new NoRow(); // nothing to clear: roll back the empty row
+      const before = toPhoneState(r)!;
+      await this.putPhone(t, appId, to, { sends: 0, failures: 0, windowStartedAt: now, lastSendAt: null, lockedUntil: null, lockReason: null });
+      await this.audit(t, audit(before));
+      return before;
+    }).catch((e: unknown) => {
+      if (e instanceof NoRow) return null;
+      throw e;
+    });
+  }
+
+  async listAudit(q: { appId?: string | undefined; targetId?: string | undefined; limit: number; before?: string | undefined }): Promise<AuditEntry[]> {
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const add = (cond: string, v: unknown) => { values.push(v); where.push(cond.replace('?', `$${values.length}`)); };
+    if (q.appId !== undefined) add('app_id = ?', q.appId);
+    if (q.targetId !== undefined) add('target_id = ?', q.targetId);
+    if (q.before !== undefined) add('id < ?', q.before);
+    values.push(q.limit);
+    return (await this.adhoc(`SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT $${values.length}`, values)).map(toAudit);
+  }
+
+  // ---- templates, senders, webhooks --------------------------------------------------------------------------
+
+  async listSenders(appId: string): Promise<SenderRecord[]> {
+    return (await this.read('sndList', [appId])).map(toSender);
+  }
+
+  async createSender(x: SenderRecord, audit: AuditEntry[]): Promise<void> {
+    await this.tx(async (t) => {
+      await this.q(t.c, 'sndInsert', [x.id, x.appId, x.channel, x.country, x.value, x.createdAt]);
+      await this.audit(t, audit);
+      await this.appChanged(t, x.appId);
+    });
+  }
+
+  async deleteSender(appId: string, id: string, audit: (before: SenderRecord) => AuditEntry[]): Promise<boolean> {
+    return this.tx(async (t) => {
+      const r = (await this.q(t.c, 'sndDelete', [id, appId])).rows[0];
+      if (!r) return false;
+      await this.audit(t, audit(toSender(r)));
+      await this.appChanged(t, appId);
+      return true;
+    });
+  }
+
+  async listTemplates(appId: string): Promise<TemplateRecord[]> {
+    return (await this.read('tplList', [appId])).map(toTemplate);
+  }
+
+  async saveTemplate(appId: string, id: string, change: (before: TemplateRecord | null) => { after: TemplateRecord | null; audit: AuditEntry[] }): Promise<TemplateRecord | null> {
+    return this.tx(async (t) => {
+      const r = (await this.q(t.c, 'tplGetForUpdate', [id, appId])).rows[0];
+      const { after: a, audit } = change(r ? toTemplate(r) : null);
+      if (a) {
+        await this.q(t.c, 'tplPut', [a.id, appId, a.channel, a.name, a.locale, a.country, a.prefix, a.text, a.subject, a.html, a.createdAt, a.updatedAt]);
+      } else {
+        await this.q(t.c, 'tplDelete', [id, appId]);
+      }
+      await this.audit(t, audit);
+      await this.appChanged(t, appId);
+      return a;
+    });
+  }
+
+  async createEndpoint(e: WebhookEndpointRecord, audit: AuditEntry[]): Promise<void> {
+    await this.tx(async (t) => {
+      await this.q(t.c, 'whkInsert', [e.id, e.appId, e.url, JSON.stringify(e.events), e.secretSealed, e.description, e.enabled, e.disabledReason, e.createdAt, e.updatedAt]);
+      await this.audit(t, audit);
+      await this.appChanged(t, e.appId);
+    });
+  }
+
+  async listEndpoints(appId: string): Promise<WebhookEndpointRecord[]> {
+    return (await this.read('whkList', [appId])).map(toEndpoint);
+  }
+
+  async updateEndpoint(appId: string, id: string, change: (before: WebhookEndpointRecord) => { after: WebhookEndpointRecord | null; audit: AuditEntry[] }): Promise<WebhookEndpointRecord | null | 'deleted'> {
+    return this.tx(async (t) => {
+      const r = (await this.q(t.c, 'whkGetForUpdate', [id, appId])).rows[0];
+      if (!r) return null;
+      const { after: a, audit } = change(toEndpoint(r));
+      await this.audit(t, audit);
+      await this.appChanged(t, appId);
+      if (!a) {
+        await this.q(t.c, 'whkDelete', [id, appId]);
+        await this.q(t.c, 'whdCancelEndpoint', [Date.now(), id]);
+        return 'deleted' as const;
+      }
+      await this.q(t.c, 'whkUpdate', [id, appId, a.url, JSON.stringify(a.events), a.description, a.enabled, a.disabledReason, a.updatedAt]);
+      return a;
+    });
+  }
+
+  async claimDeliveries(now: number, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+    return this.tx(async (t) => {
+      const rows = [
+        ...(await this.q(t.c, 'whdClaimExpired', [now, now + leaseMs, limit])).rows,
+        ...(await this.q(t.c, 'whdClaimPending', [now, now + leaseMs, limit])).rows,
+      ];
+      if (rows.length === 0) return [];
+      const events = new Map((await this.q(t.c, 'evtGet', [[...new Set(rows.map((r) => r.event_id as string))]])).rows.map((e) => [e.id as string, e]));
+      const out: ClaimedDelivery[] = [];
+      for (const r of rows) {
+        const d = toDelivery(r);
+        const ev = events.get(d.eventId);
+        let secretSealed: Buffer | null;
+        if (d.endpointId) {
+          const ep = (await this.q(t.c, 'whkSecret', [d.endpointId])).rows[0];
+          secretSealed = ep && ep.enabled === true ? (ep.secret_sealed as Buffer) : null;
+        } else {
+          secretSealed = bufOrNull((await this.q(t.c, 'appCallbackSecret', [d.appId])).rows[0]?.callback_secret_sealed);
+        }
+        out.push({
+          ...d, eventType: (ev?.type as string) ?? 'unknown', eventCreatedAt: ev ? num(ev.created_at) : now, eventData: ev ? json<unknown>(ev.data) : null,
+          secretSealed, secretOwner: d.endpointId ?? d.appId,
+        });
+      }
+      return out;
+    });
+  }
+
+  async completeDeliveries(outcomes: DeliveryOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    await this.tx(async (t) => {
+      for (const o of outcomes) {
+        await this.q(t.c, 'whdDone', [o.id, o.status, o.nextAttemptAt ?? null, o.statusCode, o.error, o.at, newId('wha', o.at), o.durationMs]);
+        if (o.disableEndpoint) {
+          const app = (await this.q(t.c, 'whkDisable', ['the endpoint answered 410 Gone', o.at, o.disableEndpoint])).rows[0]?.app_id as string | undefined;
+          await this.q(t.c, 'whdCancelEndpoint', [o.at, o.disableEndpoint]);
+          if (app) await this.appChanged(t, app);
+        }
+      }
+    });
+  }
+
+  async listDeliveries(appId: string, q: { endpointId?: string | undefined; status?: DeliveryStatus | undefined; limit: number; before?: string | undefined }): Promise<WebhookDeliveryRecord[]> {
+    const values: unknown[] = [appId];
+    const where = ['app_id = $1'];
+    const add = (cond: string, v: unknown) => { values.push(v); where.push(cond.replace('?', `$${values.length}`)); };
+    if (q.endpointId !== undefined) add('endpoint_id = ?', q.endpointId);
+    if (q.status !== undefined) add('status = ?', q.status);
+    if (q.before !== undefined) add('id < ?', q.before);
+    values.push(q.limit);
+    return (await this.adhoc(`SELECT * FROM webhook_deliveries WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${values.length}`, values)).map(toDelivery);
+  }
+
+  async getDelivery(appId: string, id: string): Promise<WebhookDeliveryRecord | null> {
+    const r = (await this.read('whdGet', [id, appId]))[0];
+    return r ? toDelivery(r) : null;
+  }
+
+  async listDeliveryAttempts(deliveryId: string): Promise<{ id: string; statusCode: number | null; error: string | null; durationMs: number; at: number }[]> {
+    return (await this.read('whaList', [deliveryId])).map((r) => ({ id: r.id as string, statusCode: numOrNull(r.status_code), error: (r.error as string | null) ?? null, durationMs: num(r.duration_ms), at: num(r.at) }));
+  }
+
+  async replayDelivery(appId: string, deliveryId: string, now: number, audit: AuditEntry[]): Promise<WebhookDeliveryRecord | null> {
+    return this.tx(async (t) => {
+      const r = (await this.q(t.c, 'whdReplay', [now, now, deliveryId, appId])).rows[0];
+      if (!r) return null;
+      await this.audit(t, audit);
+      t.emitted = true;
+      return toDelivery(r);
+    });
+  }
+
+  async nextDeliveryDueAt(): Promise<number | null> {
+    return numOrNull((await this.read('whdNextDue'))[0]?.t);
+  }
+
+  // ---- verifications -----------------------------------------------------------------------------------------
+
+  async startVerification(
+    input: { appId: string; to: string; now: number; lockout: number; idempotency?: IdempotencyInput | undefined },
+    decide: (phone: PhoneState | undefined) => StartDecision,
+  ): Promise<StartResult> {
+    const { appId, to, now, idempotency } = input;
+    const out = await this.tx(async (t): Promise<StartResult | { kind: 'refused'; error: OtpdError }> => {
+      if (idempotency) {
+        // Same key twice at once: the second waits here for the first to commit, then replays its answer.
+        await this.q(t.c, 'idemLock', [appId, idempotency.key]);
+        const prior = (await this.q(t.c, 'idemGet', [appId, idempotency.key])).rows[0];
+        if (prior) {
+          if (!(prior.request_hash as Buffer).equals(idempotency.requestHash)) {
+            return { kind: 'refused', error: new OtpdError('idempotency_key_reused', 'This Idempotency-Key was used with another request body') };
+          }
+          return { kind: 'replayed', response: prior.response as string };
+        }
+      }
+      const ph = (await this.q(t.c, 'phoneLock', [appId, to])).rows[0]!;
+      const d = decide(ph.fresh ? undefined : toPhoneState(ph));
+      if (!d.ok) {
+        if (!d.phone) throw d.error; // nothing to record: roll back (the empty row too)
+        await this.putPhone(t, appId, to, d.phone);
+        return { kind: 'refused', error: d.error };
+      }
+      const v = d.verification;
+      const closed = (await this.q(t.c, 'startWrite', [
+        now, appId, to, v.id, v.countryIso, v.channel, v.locale, v.status, v.codeType, v.codeLength, v.codeHash, v.codeSealed,
+        v.attempts, v.maxAttempts, v.sends, v.maxSends, v.resendAvailableAt, v.expiresAt, v.createdAt, v.updatedAt, v.verifiedAt, v.parts, v.cost,
+        v.metadata === null ? null : JSON.stringify(v.metadata), JSON.stringify(v.channels), v.step, v.stepTimeout, v.callbackUrl ?? null,
+        JSON.stringify(d.messages.map(PgStore.outboxRow)), ...this.phoneParams(d.phone),
+      ])).rows;
+      for (const r of closed) {
+        const old = toVerification(r);
+        await this.emitVerification(t, old.status === 'expired' ? 'verification.expired' : 'verification.canceled', old, now);
+      }
+      await this.emitVerification(t, 'verification.created', v, now);
+      if (idempotency) await this.q(t.c, 'idemPut', [appId, idempotency.key, idempotency.requestHash, d.response, now, idempotency.expiresAt]);
+      if (d.messages.some((m) => m.status === 'queued')) t.queued = true;
+      return { kind: 'created', verification: v, response: d.response };
+    });
+    if (out.kind === 'refused') throw out.error;
+    return out;
+  }
+
+  async checkVerification(
+    input: { appId: string; target: CheckTarget; now: number; lockout: number },
+    judge: (v: VerificationRecord) => boolean,
+  ): Promise<CheckResult | null> {
+    const { appId, target, now, lockout } = input;
+    return this.tx(async (t): Promise<CheckResult | null> => {
+      let id: string;
+      if ('id' in target) id = target.id;
+      else {
+        await this.q(t.c, 'phoneLock', [appId, target.to]); // lock first, then find the newest (a start may be creating one)
+        const newest = (await this.q(t.c, 'verNewestFor', [appId, target.to])).rows[0];
+        if (!newest) throw new NoRow();
+        id = newest.id as string;
+      }
+      const r = (await this.q(t.c, 'checkBump', [id, appId, now])).rows[0]!;
+      if (r.id !== null) {
+        const v = toVerification(r);
+        const stored = r.ps_found ? toPhoneState({
+          sends: r.ps_sends, failures: r.ps_failures, window_started_at: r.ps_window_started_at, last_send_at: r.ps_last_send_at,
+          locked_until: r.ps_locked_until, lock_reason: r.ps_lock_reason,
+        }) : undefined;
+        const phone = currentPhoneState(stored, { lockout }, now);
+        if (judge(v)) {
+          await this.q(t.c, 'checkWrite', [id, appId, 'verified', now, now, v.to, ...this.phoneParams(afterVerified(now))]);
+          const done: VerificationRecord = { ...v, status: 'verified', verifiedAt: now, codeSealed: null };
+          await this.emitVerification(t, 'verification.verified', done, now);
+          return { outcome: 'verified', verification: done };
+        }
+        const exhausted = v.attempts >= v.maxAttempts;
+        await this.q(t.c, 'checkWrite', [id, appId, exhausted ? 'failed' : null, null, now, v.to, ...this.phoneParams(afterWrongCode(phone, { lockout }, now, exhausted))]);
+        if (exhausted) await this.emitVerification(t, 'verification.failed', { ...v, status: 'failed' }, now);
+        return { outcome: 'wrong', verification: exhausted ? { ...v, status: 'failed', codeSealed: null } : v };
+      }
+      const row = (await this.q(t.c, 'verGet', [id, appId])).rows[0];
+      if (!row) throw new NoRow();
+      let v = toVerification(row);
+      if (v.status === 'pending' && v.expiresAt <= now) {
+        await this.q(t.c, 'verExpire', [now, id]);
+        v = { ...v, status: 'expired', codeSealed: null, updatedAt: now };
+        await this.emitVerification(t, 'verification.expired', v, now);
+      }
+      return { outcome: 'closed', verification: v };
+    }).catch((e: unknown) => {
+      if (e instanceof NoRow) return null;
+      throw e;
+    });
+  }
+
+  async resendVerification(
+    input: { appId: string; id: string; now: number },
+    decide: (v: VerificationRecord, phone: PhoneState | undefined) => ResendDecision,
+  ): Promise<VerificationRecord | null> {
+    const { appId, id } = input;
+    const to = (await this.read('verTo', [id, appId]))[0]?.to_addr as string | undefined;
+    if (to === undefined) return null;
+    const out = await this.tx(async (t): Promise<VerificationRecord | { error: OtpdError }> => {
+      const ph = (await this.q(t.c, 'phoneLock', [appId, to])).rows[0]!;
+      const v = toVerification((await this.q(t.c, 'verGetForUpdate', [id, appId])).rows[0]!);
+      const d = decide(v, ph.fresh ? undefined : toPhoneState(ph));
+      if (!d.ok) {
+        if (!d.phone) throw d.error;
+        await this.putPhone(t, appId, v.to, d.phone);
+        return { error: d.error };
+      }
+      const n = d.verification;
+      await this.q(t.c, 'verResent', [id, n.channel, n.sends, n.resendAvailableAt, n.parts, n.cost, n.updatedAt]);
+      await this.q(t.c, 'outInsert', [JSON.stringify([PgStore.outboxRow(d.message)])]);
+      await this.putPhone(t, appId, v.to, d.phone);
+      if (d.message.status === 'queued') t.queued = true;
+      return n;
+    });
+    if ('error' in out) throw out.error;
+    return out;
+  }
+
+  async cancelVerification(appId: string, id: string, now: number): Promise<VerificationRecord | null> {
+    return this.tx(async (t) => {
+      const changed = (await this.q(t.c, 'verCancel', [id, appId, now])).rows[0];
+      if (changed) {
+        const v = toVerification(changed);
+        await this.emitVerification(t, v.status === 'expired' ? 'verification.expired' : 'verification.canceled', v, now);
+        return v;
+      }
+      const r = (await this.q(t.c, 'verGet', [id, appId])).rows[0];
+      return r ? toVerification(r) : null;
+    });
+  }
+
+  async getVerification(appId: string, id: string): Promise<VerificationRecord | null> {
+    const r = (await this.read('verGet', [id, appId]))[0];
+    return r ? toVerification(r) : null;
+  }
+
+  async listVerifications(appId: string, q: ListQuery, now: number): Promise<VerificationRecord[]> {
+    const values: unknown[] = [appId];
+    const where = ['app_id = $1'];
+    const add = (cond: string, ...vs: unknown[]) => {
+      let s = cond;
+      for (const v of vs) { values.push(v); s = s.replace('?', `$${values.length}`); }
+      where.push(s);
+    };
+    if (q.to !== undefined) add('to_addr = ?', q.to);
+    if (q.before !== undefined) add('id < ?', q.before);
+    if (q.status === 'expired') add(`(status = 'expired' OR (status = 'pending' AND expires_at <= ?))`, now);
+    else if (q.status === 'pending') add(`status = 'pending' AND expires_at > ?`, now);
+    else if (q.status !== undefined) add('status = ?', q.status);
+    values.push(q.limit);
+    return (await this.adhoc(`SELECT * FROM verifications WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT $${values.length}`, values)).map(toVerification);
+  }
+
+  async expireDue(now: number, limit: number): Promise<number> {
+    if ((await this.read('verExpireAny', [now])).length === 0) return 0; // a plain read first: usually nothing is due
+    return this.tx(async (t) => {
+      const rows = (await this.q(t.c, 'verExpireDue', [now, limit])).rows;
+      for (const r of rows) await this.emitVerification(t, 'verification.expired', toVerification(r), now);
+      return rows.length;
+    });
+  }
+
+  // ---- delivery ------------------------------------------------------------------------------------------------
+
+  async claimMessages(now: number, limit: number, leaseMs: number, choose: ChooseProvider): Promise<ClaimedMessage[]> {
+    return this.tx(async (t) => {
+      const expired = (await this.q(t.c, 'outClaimExpired', [now, now + leaseMs, limit])).rows;
+      const queued = expired.length < limit ? (await this.q(t.c, 'outClaimQueued', [now, now + leaseMs, limit - expired.length])).rows : [];
+      const rows: Row[] = expired.length ? [...expired.map((r): Row => ({ ...r, expired: 1 })), ...queued] : queued;
+      if (rows.length === 0) return [];
+      const vers = new Map((await this.q(t.c, 'outCodeOf', [[...new Set(rows.map((r) => r.verification_id as string))]])).rows.map((v) => [v.id as string, v]));
+      const attempts: { id: string; message_id: string; app_id: string; provider: string; started_at: number }[] = [];
+      const routes: { id: string; route_index: number; provider: string }[] = [];
+      const out: ClaimedMessage[] = [];
+      for (const r of rows) {
+        const v = vers.get(r.verification_id as string);
+        const last = r.expired ? (await this.q(t.c, 'attLast', [r.id])).rows[0] : undefined;
+        const m: ClaimedMessage = {
+          ...toOutbox(r),
+          codeSealed: v ? bufOrNull(v.code_sealed) : null,
+          verificationStatus: (v?.status as Status | undefined) ?? 'canceled',
+          ttlSeconds: v ? Math.round((num(v.expires_at) - num(v.created_at)) / 1000) : 0,
+          hasNextStep: v ? channelsOf(v).length > num(r.step) + 1 : false,
+          stepTimeout: v ? num(v.step_timeout) : 30,
+          crashedAttempt: last?.outcome === 'started' ? { id: last.id as string, provider: last.provider as string } : null,
+          attempt: null,
+        };
+        if (m.crashedAttempt || m.verificationStatus !== 'pending' || !m.codeSealed) { out.push(m); continue; }
+        const c = choose(m);
+        if (!c) { out.push(m); continue; }
+        attempts.push({ id: c.attemptId, message_id: m.id, app_id: m.appId, provider: c.provider, started_at: now });
+        if (c.routeIndex !== m.routeIndex) routes.push({ id: m.id, route_index: c.routeIndex, provider: c.provider });
+        out.push({ ...m, routeIndex: c.routeIndex, provider: c.provider, attempt: { id: c.attemptId, provider: c.provider } });
+      }
+      if (attempts.length) await this.q(t.c, 'attInsert', [JSON.stringify(attempts)]);
+      if (routes.length) await this.q(t.c, 'outRoute', [JSON.stringify(routes)]);
+      return out;
+    });
+  }
+
+  async completeMessages(outcomes: MessageOutcome[], now: number): Promise<void> {
+    if (outcomes.length === 0) return;
+    await this.tx(async (t) => {
+      const finished = outcomes.filter((o) => o.attempt).map((o) => {
+        const a = o.attempt!;
+        return { id: a.id, outcome: a.outcome, http_status: a.httpStatus ?? null, error_code: a.errorCode ?? null, error: a.error ?? null, provider_message_id: a.providerMessageId ?? null, finished_at: a.finishedAt };
+      });
+      if (finished.length) await this.q(t.c, 'attDone', [JSON.stringify(finished)]);
+      const changed = new Set((await this.q(t.c, 'outDone', [JSON.stringify(outcomes.map((o) => ({
+        id: o.id, status: o.status, available_at: o.availableAt ?? null, route_index: o.routeIndex ?? null, provider_attempts: o.providerAttempts ?? null,
+        provider: o.provider ?? null, provider_message_id: o.providerMessageId ?? null, error_code: o.errorCode ?? null, error: o.error ?? null,
+        price: o.price ?? null, price_currency: o.priceCurrency ?? null, sent_at: o.sentAt ?? null, failed_at: o.failedAt ?? null,
+        fallback_at: o.fallbackAt ?? null, outcome_unknown: !!o.outcomeUnknown,
+      })))])).rows.map((r) => r.id as string));
+      for (const o of outcomes) {
+        if (!changed.has(o.id)) continue;
+        if (o.status === 'queued') t.queued = true;
+        if (o.status === 'sent' || o.status === 'failed') {
+          await this.emit(t, o.appId, o.status === 'sent' ? 'message.sent' : 'message.failed',
+            async () => messageEventData(toOutbox((await this.q(t.c, 'outGet', [o.id])).rows[0]!)), { verificationId: o.verificationId, messageId: o.id }, now);
+        }
+        if (o.advance) await this.advance(t, null, o.verificationId, o.step, now);
+      }
+    });
+  }
+
+  private async advance(t: TxCtx, appId: string | null, verificationId: string, fromStep: number, now: number): Promise<number | null> {
+    const r = (await this.q(t.c, 'stepAdvance', [verificationId, appId, fromStep, now])).rows[0];
+    if (!r) return null;
+    await this.q(t.c, 'stepClearFallback', [verificationId, fromStep]);
+    await this.q(t.c, 'stepQueue', [verificationId, r.step, now]);
+    t.queued = true;
+    return num(r.step);
+  }
+
+  async advanceStep(appId: string, verificationId: string, fromStep: number, now: number): Promise<number | null> {
+    return this.tx((t) => this.advance(t, appId, verificationId, fromStep, now));
+  }
+
+  async fireFallbacks(now: number, limit: number): Promise<number> {
+    if ((await this.read('fallbackAny', [now])).length === 0) return 0;
+    return this.tx(async (t) => {
+      let n = 0;
+      for (const r of (await this.q(t.c, 'fallbackDue', [now, limit])).rows) {
+        if ((await this.advance(t, null, r.verification_id as string, num(r.step), now)) !== null) n++;
+      }
+      return n;
+    });
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    return numOrNull((await this.read('nextDue'))[0]?.t);
+  }
+
+  async applyReceipt(r: Receipt): Promise<ReceiptResult> {
+    return this.tx(async (t): Promise<ReceiptResult> => {
+      let id = r.messageId;
+      if (!id && r.providerMessageId) id = (await this.q(t.c, 'outByProvider', [r.provider, r.providerMessageId])).rows[0]?.id as string | undefined;
+      const m = id ? (await this.q(t.c, 'outByIdForUpdate', [id])).rows[0] : undefined;
+      if (!m || m.provider !== r.provider) return { result: 'unknown' };
+      if (r.providerMessageId && m.provider_message_id && m.provider_message_id !== r.providerMessageId) return { result: 'mismatch' };
+      const final = ['delivered', 'undelivered', 'failed'];
+      if (r.status === 'sent' || final.includes(m.status as string) || !['sending', 'sent'].includes(m.status as string)) {
+        if (r.providerMessageId && !m.provider_message_id) await this.q(t.c, 'outSetProviderId', [r.providerMessageId, m.id]);
+        return { result: 'ignored' };
+      }
+      await this.q(t.c, 'outReceipt', [m.id, r.status, r.providerMessageId ?? null, r.at, r.errorCode ?? null]);
+      await this.emit(t, m.app_id as string, `message.${r.status}` as EventType, async () => messageEventData(toOutbox((await this.q(t.c, 'outGet', [m.id])).rows[0]!)),
+        { verificationId: m.verification_id as string, messageId: m.id as string }, r.at);
+      let advanced = false;
+      if (r.status !== 'delivered') advanced = (await this.advance(t, null, m.verification_id as string, num(m.step), r.at)) !== null;
+      return { result: 'applied', advanced, appId: m.app_id as string, to: m.to_addr as string };
+    });
+  }
+
+  async recordRejectedCallback(source: string, reason: string, at: number): Promise<void> {
+    await this.read('cbInsert', [newId('cb', at), source, reason.slice(0, 200), at]);
+  }
+
+  async rejectedCallbackCounts(): Promise<{ source: string; reason: string; count: number }[]> {
+    return (await this.read('cbCounts')).map((r) => ({ source: r.source as string, reason: r.reason as string, count: num(r.count) }));
+  }
+
+  async listAttempts(messageId: string): Promise<AttemptRecord[]> {
+    return (await this.read('attList', [messageId])).map(toAttempt);
+  }
+
+  async listMessages(appId: string, verificationId: string): Promise<OutboxRecord[]> {
+    return (await this.read('outList', [appId, verificationId])).map(toOutbox);
+  }
+
+  // ---- housekeeping ------------------------------------------------------------------------------------------
+
+  async purgeIdempotency(now: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = (await this.pool.query({ name: 'idemPurge', text: SQL.idemPurge, values: [now, 1000] }).catch((e: unknown) => { throw this.unavailable(e); })).rowCount ?? 0;
+      total += n;
+      if (n < 1000) return total;
+    }
+  }
+
+  /**
+   * One batch of retention: rows created before `before` (by their time-ordered ids, so each batch is a short
+   * primary-key range scan whatever the table's size), at most `limit` per table. One node at a time: the others
+   * skip the round while the advisory lock is held.
+   */
+  async purgeBefore(before: number, limit: number): Promise<PurgeCounts> {
+    return this.tx(async (t) => {
+      const got = (await t.c.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [RETENTION_LOCK])).rows[0]!.ok;
+      const counts: PurgeCounts = {};
+      if (!got) return counts;
+      const time = encodeTime(before, 10);
+      for (const [table, prefix] of RETAINED) {
+        const res = await t.c.query(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE id < $1 ORDER BY id LIMIT $2)`, [`${prefix}_${time}`, limit]);
+        counts[table] = res.rowCount ?? 0;
+      }
+      return counts;
+    });
+  }
+}
+
+/** Thrown inside a transaction to roll it back and answer "not found". */
+class NoRow extends Error {}

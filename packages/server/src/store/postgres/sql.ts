@@ -1,0 +1,232 @@
+/**
+ * The PostgreSQL adapter's statements, by name. Each is sent as a named prepared statement (parsed and planned
+ * once per connection). Parameters are positional; the comment before a statement says what they are when it is
+ * not obvious.
+ */
+export const SQL = {
+  ping: 'SELECT 1',
+  idemLock: `SELECT pg_advisory_xact_lock(hashtextextended('idem|' || $1 || '|' || $2, 0))`,
+  idemGet: 'SELECT request_hash, response FROM idempotency_keys WHERE app_id = $1 AND key = $2',
+  idemPut: 'INSERT INTO idempotency_keys (app_id, key, request_hash, response, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)',
+  idemPurge: `DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(SELECT ctid FROM idempotency_keys WHERE expires_at <= $1 LIMIT $2))`,
+  // Locks the phone's row, creating an empty one first if needed; `fresh` tells that it did not exist.
+  phoneLock: `INSERT INTO phone_states AS p (app_id, to_addr, sends, failures, window_started_at) VALUES ($1, $2, 0, 0, 0)
+    ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = p.sends
+    RETURNING p.*, (p.xmax = 0) AS fresh`,
+  phoneGet: 'SELECT * FROM phone_states WHERE app_id = $1 AND to_addr = $2',
+  phoneLocked: 'SELECT * FROM phone_states WHERE app_id = $1 AND locked_until > $2 ORDER BY locked_until DESC LIMIT $3',
+  // $1 app, $2 to, $3 sends, $4 failures, $5 window_started_at, $6 last_send_at, $7 locked_until, $8 lock_reason
+  phonePut: `INSERT INTO phone_states (app_id, to_addr, sends, failures, window_started_at, last_send_at, locked_until, lock_reason)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+    ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = EXCLUDED.sends, failures = EXCLUDED.failures,
+      window_started_at = EXCLUDED.window_started_at, last_send_at = EXCLUDED.last_send_at,
+      locked_until = EXCLUDED.locked_until, lock_reason = EXCLUDED.lock_reason`,
+  /**
+   * The start's writes in one statement: the phone's pending verification closed, the new one inserted (after the
+   * close: its INSERT reads the close's result, so the one-pending index never sees two), its messages (a JSON
+   * array of outbox rows) and the phone's counters. Returns the closed verifications.
+   * $1 now, $2 app, $3 to, $4..$28 the verification, $29 messages, $30..$35 phone state.
+   */
+  startWrite: `WITH closed AS (
+      UPDATE verifications SET status = CASE WHEN expires_at <= $1::bigint THEN 'expired' ELSE 'canceled' END, code_sealed = NULL, updated_at = $1
+      WHERE app_id = $2::text AND to_addr = $3::text AND status = 'pending' RETURNING *
+    ), ins AS (
+      INSERT INTO verifications (id, app_id, to_addr, country_iso, channel, locale, status, code_type, code_length, code_hash, code_sealed,
+        attempts, max_attempts, sends, max_sends, resend_available_at, expires_at, created_at, updated_at, verified_at, parts, cost,
+        metadata, channels, step, step_timeout, callback_url)
+      SELECT $4::text, $2::text, $3::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::int, $11::bytea, $12::bytea,
+        $13::int, $14::int, $15::int, $16::int, $17::bigint, $18::bigint, $19::bigint, $20::bigint, $21::bigint, $22::int, $23::double precision,
+        $24::jsonb, $25::jsonb, $26::int, $27::int, $28::text
+      WHERE (SELECT count(*) FROM closed) >= 0
+      RETURNING id
+    ), msgs AS (
+      INSERT INTO outbox SELECT * FROM jsonb_populate_recordset(NULL::outbox, $29::jsonb) WHERE (SELECT count(*) FROM ins) = 1
+    ), ph AS (
+      INSERT INTO phone_states (app_id, to_addr, sends, failures, window_started_at, last_send_at, locked_until, lock_reason)
+      VALUES ($2, $3, $30, $31, $32, $33, $34, $35)
+      ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = EXCLUDED.sends, failures = EXCLUDED.failures,
+        window_started_at = EXCLUDED.window_started_at, last_send_at = EXCLUDED.last_send_at,
+        locked_until = EXCLUDED.locked_until, lock_reason = EXCLUDED.lock_reason
+    )
+    SELECT * FROM closed`,
+  verGet: 'SELECT * FROM verifications WHERE id = $1 AND app_id = $2',
+  verGetForUpdate: 'SELECT * FROM verifications WHERE id = $1 AND app_id = $2 FOR UPDATE',
+  verNewestFor: 'SELECT id FROM verifications WHERE app_id = $1 AND to_addr = $2 ORDER BY id DESC LIMIT 1',
+  verTo: 'SELECT to_addr FROM verifications WHERE id = $1 AND app_id = $2',
+  /**
+   * A check's first statement: the phone's row is locked FIRST (the order every transaction on a phone takes its
+   * locks in: phone, then verification), then the try is counted by the guarded UPDATE, atomically and only while
+   * the code can still be tried. The UPDATE's filter reads the lock's result, so the lock is taken before it runs.
+   * Returns one row: the verification after the try (null columns when no try was counted) and the phone's state.
+   * $1 id, $2 app, $3 now.
+   */
+  checkBump: `WITH p AS (
+      SELECT p.* FROM phone_states p JOIN verifications v ON p.app_id = v.app_id AND p.to_addr = v.to_addr
+      WHERE v.id = $1 AND v.app_id = $2 FOR UPDATE OF p
+    ), b AS (
+      UPDATE verifications SET attempts = attempts + 1, updated_at = $3
+      WHERE id = $1 AND app_id = $2 AND status = 'pending' AND expires_at > $3 AND attempts < max_attempts AND (SELECT count(*) FROM p) >= 0
+      RETURNING *
+    )
+    SELECT b.*, p.sends AS ps_sends, p.failures AS ps_failures, p.window_started_at AS ps_window_started_at, p.last_send_at AS ps_last_send_at,
+      p.locked_until AS ps_locked_until, p.lock_reason AS ps_lock_reason, (p.app_id IS NOT NULL) AS ps_found
+    FROM (SELECT 1) one LEFT JOIN b ON TRUE LEFT JOIN p ON TRUE`,
+  /** A check's writes: the verification settled ($3 status or null to leave it pending), the phone's counters. */
+  checkWrite: `WITH s AS (
+      UPDATE verifications SET status = $3, verified_at = $4, code_sealed = NULL, updated_at = $5
+      WHERE id = $1 AND status = 'pending' AND $3::text IS NOT NULL
+    )
+    INSERT INTO phone_states (app_id, to_addr, sends, failures, window_started_at, last_send_at, locked_until, lock_reason)
+    VALUES ($2, $6, $7, $8, $9, $10, $11, $12)
+    ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = EXCLUDED.sends, failures = EXCLUDED.failures,
+      window_started_at = EXCLUDED.window_started_at, last_send_at = EXCLUDED.last_send_at,
+      locked_until = EXCLUDED.locked_until, lock_reason = EXCLUDED.lock_reason`,
+  verExpire: `UPDATE verifications SET status = 'expired', code_sealed = NULL, updated_at = $1 WHERE id = $2 AND status = 'pending' AND expires_at <= $1`,
+  verCancel: `UPDATE verifications SET status = CASE WHEN expires_at <= $3 THEN 'expired' ELSE 'canceled' END, code_sealed = NULL, updated_at = $3
+    WHERE id = $1 AND app_id = $2 AND status = 'pending' RETURNING *`,
+  verResent: `UPDATE verifications SET channel = $2, sends = $3, resend_available_at = $4, parts = $5, cost = $6, updated_at = $7
+    WHERE id = $1 AND status = 'pending'`,
+  outInsert: `INSERT INTO outbox SELECT * FROM jsonb_populate_recordset(NULL::outbox, $1::jsonb)`,
+  // Claims: rows due in 'queued', and rows whose lease ran out in 'sending' (a worker died), each with what
+  // rendering needs from the verification. SKIP LOCKED: workers on other nodes claim other rows, never wait.
+  outClaimQueued: `WITH due AS (
+      SELECT id FROM outbox WHERE status = 'queued' AND available_at <= $1 ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED
+    )
+    UPDATE outbox o SET status = 'sending', attempts = o.attempts + 1, available_at = $2 FROM due
+    WHERE o.id = due.id
+    RETURNING o.*`,
+  outClaimExpired: `WITH due AS (
+      SELECT id FROM outbox WHERE status = 'sending' AND available_at <= $1 ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED
+    )
+    UPDATE outbox o SET attempts = o.attempts + 1, available_at = $2 FROM due
+    WHERE o.id = due.id
+    RETURNING o.*`,
+  outCodeOf: 'SELECT id, code_sealed, status, expires_at, created_at, channels, channel, step, step_timeout FROM verifications WHERE id = ANY($1::text[])',
+  outDone: `UPDATE outbox o SET status = x.status, available_at = coalesce(x.available_at, o.available_at),
+      route_index = coalesce(x.route_index, o.route_index), provider_attempts = coalesce(x.provider_attempts, o.provider_attempts),
+      provider = coalesce(x.provider, o.provider), provider_message_id = coalesce(x.provider_message_id, o.provider_message_id),
+      error_code = x.error_code, error = x.error, price = coalesce(x.price, o.price), price_currency = coalesce(x.price_currency, o.price_currency),
+      sent_at = coalesce(x.sent_at, o.sent_at), failed_at = coalesce(x.failed_at, o.failed_at), fallback_at = x.fallback_at,
+      outcome_unknown = x.outcome_unknown
+    FROM jsonb_to_recordset($1::jsonb) AS x(id text, status text, available_at bigint, route_index int, provider_attempts int, provider text,
+      provider_message_id text, error_code text, error text, price double precision, price_currency text, sent_at bigint, failed_at bigint,
+      fallback_at bigint, outcome_unknown boolean)
+    WHERE o.id = x.id AND o.status = 'sending'
+    RETURNING o.id`,
+  outList: 'SELECT * FROM outbox WHERE app_id = $1 AND verification_id = $2 ORDER BY step, id',
+  outGet: 'SELECT * FROM outbox WHERE id = $1',
+  outRoute: `UPDATE outbox o SET route_index = x.route_index, provider = x.provider
+    FROM jsonb_to_recordset($1::jsonb) AS x(id text, route_index int, provider text) WHERE o.id = x.id`,
+  attLast: 'SELECT id, provider, outcome FROM message_attempts WHERE message_id = $1 ORDER BY id DESC LIMIT 1',
+  attInsert: `INSERT INTO message_attempts (id, message_id, app_id, provider, outcome, started_at)
+    SELECT x.id, x.message_id, x.app_id, x.provider, 'started', x.started_at
+    FROM jsonb_to_recordset($1::jsonb) AS x(id text, message_id text, app_id text, provider text, started_at bigint)`,
+  attDone: `UPDATE message_attempts a SET outcome = x.outcome, http_status = x.http_status, error_code = x.error_code, error = x.error,
+      provider_message_id = x.provider_message_id, finished_at = x.finished_at
+    FROM jsonb_to_recordset($1::jsonb) AS x(id text, outcome text, http_status int, error_code text, error text, provider_message_id text, finished_at bigint)
+    WHERE a.id = x.id AND a.outcome = 'started'`,
+  attList: 'SELECT * FROM message_attempts WHERE message_id = $1 ORDER BY id',
+  // Workflow: the step after $3 becomes due, once (guarded on the verification's current step). $1 id, $2 app or null, $4 now.
+  stepAdvance: `UPDATE verifications SET step = step + 1, updated_at = $4,
+      channel = (SELECT channel FROM outbox WHERE verification_id = $1::text AND step = $3::int + 1 LIMIT 1),
+      cost = round((cost + coalesce((SELECT cost FROM outbox WHERE verification_id = $1::text AND step = $3::int + 1 LIMIT 1), 0))::numeric, 6)::double precision
+    WHERE id = $1::text AND app_id = coalesce($2::text, app_id) AND status = 'pending' AND expires_at > $4::bigint AND step = $3::int
+      AND EXISTS (SELECT 1 FROM outbox WHERE verification_id = $1::text AND step = $3::int + 1 AND status = 'waiting')
+    RETURNING step`,
+  stepQueue: `UPDATE outbox SET status = 'queued', available_at = $3 WHERE verification_id = $1 AND step = $2 AND status = 'waiting'`,
+  stepClearFallback: 'UPDATE outbox SET fallback_at = NULL WHERE verification_id = $1 AND step = $2',
+  fallbackDue: `UPDATE outbox SET fallback_at = NULL WHERE id IN (
+      SELECT id FROM outbox WHERE fallback_at <= $1 ORDER BY fallback_at LIMIT $2 FOR UPDATE SKIP LOCKED
+    ) RETURNING id, app_id, verification_id, step`,
+  fallbackAny: 'SELECT 1 FROM outbox WHERE fallback_at <= $1 LIMIT 1',
+  nextDue: `SELECT least((SELECT min(available_at) FROM outbox WHERE status = 'queued'), (SELECT min(available_at) FROM outbox WHERE status = 'sending'),
+      (SELECT min(fallback_at) FROM outbox WHERE fallback_at IS NOT NULL)) AS t`,
+  appInsert: 'INSERT INTO apps (id, name, enabled, settings, created_at, updated_at, callback_secret_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7)',
+  appGet: 'SELECT * FROM apps WHERE id = $1',
+  appGetForUpdate: 'SELECT * FROM apps WHERE id = $1 FOR UPDATE',
+  appList: 'SELECT * FROM apps ORDER BY id',
+  appUpdate: 'UPDATE apps SET name = $2, enabled = $3, settings = $4, updated_at = $5 WHERE id = $1',
+  appDelete: 'DELETE FROM apps WHERE id = $1',
+  appSetCallbackSecret: 'UPDATE apps SET callback_secret_sealed = $1 WHERE id = $2',
+  appCallbackSecret: 'SELECT callback_secret_sealed FROM apps WHERE id = $1',
+  keyInsert: 'INSERT INTO api_keys (id, app_id, name, prefix, hash, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+  keyFind: 'SELECT k.*, row_to_json(a.*) AS app FROM api_keys k JOIN apps a ON a.id = k.app_id WHERE k.hash = $1',
+  keyList: 'SELECT * FROM api_keys WHERE app_id = $1 ORDER BY id',
+  keyGetForUpdate: 'SELECT * FROM api_keys WHERE id = $1 AND app_id = $2 FOR UPDATE',
+  keyRevoke: 'UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2 AND app_id = $3 RETURNING *',
+  keyTouch: `UPDATE api_keys k SET last_used_at = greatest(coalesce(k.last_used_at, 0), x.at)
+    FROM jsonb_to_recordset($1::jsonb) AS x(id text, at bigint) WHERE k.id = x.id`,
+  verExpireDue: `UPDATE verifications SET status = 'expired', code_sealed = NULL, updated_at = $1
+    WHERE id IN (SELECT id FROM verifications WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+    RETURNING *`,
+  verExpireAny: `SELECT 1 FROM verifications WHERE status = 'pending' AND expires_at <= $1 LIMIT 1`,
+  verCallbackUrl: 'SELECT callback_url FROM verifications WHERE id = $1',
+  whkActive: 'SELECT id, url, events FROM webhook_endpoints WHERE app_id = $1 AND enabled',
+  whkInsert: `INSERT INTO webhook_endpoints (id, app_id, url, events, secret_sealed, description, enabled, disabled_reason, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+  whkList: 'SELECT * FROM webhook_endpoints WHERE app_id = $1 ORDER BY id',
+  whkGetForUpdate: 'SELECT * FROM webhook_endpoints WHERE id = $1 AND app_id = $2 FOR UPDATE',
+  whkUpdate: `UPDATE webhook_endpoints SET url = $3, events = $4, description = $5, enabled = $6, disabled_reason = $7, updated_at = $8
+    WHERE id = $1 AND app_id = $2`,
+  whkDelete: 'DELETE FROM webhook_endpoints WHERE id = $1 AND app_id = $2',
+  whkDisable: 'UPDATE webhook_endpoints SET enabled = FALSE, disabled_reason = $1, updated_at = $2 WHERE id = $3 RETURNING app_id',
+  whkSecret: 'SELECT secret_sealed, enabled FROM webhook_endpoints WHERE id = $1',
+  // One event and its deliveries ($7: JSON array of {id, endpoint_id, url}).
+  evtInsert: `WITH e AS (
+      INSERT INTO events (id, app_id, type, verification_id, message_id, data, created_at) VALUES ($1, $2, $3, $4, $5, $6, $8)
+    )
+    INSERT INTO webhook_deliveries (id, app_id, endpoint_id, url, event_id, status, attempts, next_attempt_at, created_at, updated_at)
+    SELECT x.id, $2, x.endpoint_id, x.url, $1, 'pending', 0, $8, $8, $8 FROM jsonb_to_recordset($7::jsonb) AS x(id text, endpoint_id text, url text)`,
+  evtGet: 'SELECT id, type, data, created_at FROM events WHERE id = ANY($1::text[])',
+  whdClaimPending: `UPDATE webhook_deliveries SET status = 'sending', next_attempt_at = $2, updated_at = $1
+    WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+    RETURNING *`,
+  whdClaimExpired: `UPDATE webhook_deliveries SET next_attempt_at = $2, updated_at = $1
+    WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = 'sending' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+    RETURNING *`,
+  whdDone: `WITH a AS (
+      INSERT INTO webhook_attempts (id, delivery_id, status_code, error, duration_ms, at) VALUES ($7, $1, $4, $5, $8, $6)
+    )
+    UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, next_attempt_at = coalesce($3, next_attempt_at),
+      last_status_code = $4, last_error = $5, updated_at = $6 WHERE id = $1 AND status = 'sending'`,
+  whdCancelEndpoint: `UPDATE webhook_deliveries SET status = 'canceled', updated_at = $1 WHERE endpoint_id = $2 AND status = 'pending'`,
+  whdGet: 'SELECT * FROM webhook_deliveries WHERE id = $1 AND app_id = $2',
+  whdReplay: `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $2 WHERE id = $3 AND app_id = $4 RETURNING *`,
+  whaList: 'SELECT * FROM webhook_attempts WHERE delivery_id = $1 ORDER BY id',
+  whdNextDue: `SELECT least((SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'),
+      (SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'sending')) AS t`,
+  sndList: 'SELECT * FROM senders WHERE app_id = $1 ORDER BY channel, id',
+  sndInsert: 'INSERT INTO senders (id, app_id, channel, country, value, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
+  sndDelete: 'DELETE FROM senders WHERE id = $1 AND app_id = $2 RETURNING *',
+  tplList: 'SELECT * FROM templates WHERE app_id = $1 ORDER BY channel, id',
+  tplGetForUpdate: 'SELECT * FROM templates WHERE id = $1 AND app_id = $2 FOR UPDATE',
+  tplPut: `INSERT INTO templates (id, app_id, channel, name, locale, country, prefix, text, subject, html, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+    ON CONFLICT (id) DO UPDATE SET channel = EXCLUDED.channel, name = EXCLUDED.name, locale = EXCLUDED.locale, country = EXCLUDED.country,
+      prefix = EXCLUDED.prefix, text = EXCLUDED.text, subject = EXCLUDED.subject, html = EXCLUDED.html, updated_at = EXCLUDED.updated_at`,
+  tplDelete: 'DELETE FROM templates WHERE id = $1 AND app_id = $2',
+  cliInsert: `INSERT INTO oauth_clients (id, app_id, name, secret_hash, previous_secret_hash, previous_valid_until, created_at, rotated_at, revoked_at, last_used_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+  cliGet: 'SELECT c.*, row_to_json(a.*) AS app FROM oauth_clients c JOIN apps a ON a.id = c.app_id WHERE c.id = $1',
+  cliGetForUpdate: 'SELECT * FROM oauth_clients WHERE id = $1 AND app_id = $2 FOR UPDATE',
+  cliList: 'SELECT * FROM oauth_clients WHERE app_id = $1 ORDER BY id',
+  cliUpdate: `UPDATE oauth_clients SET secret_hash = $3, previous_secret_hash = $4, previous_valid_until = $5, rotated_at = $6, revoked_at = $7
+    WHERE id = $1 AND app_id = $2`,
+  cliTouch: 'UPDATE oauth_clients SET last_used_at = greatest(coalesce(last_used_at, 0), $1) WHERE id = $2',
+  auditInsert: `INSERT INTO audit_log (id, actor, action, target_type, target_id, app_id, before, after, at)
+    SELECT x.id, x.actor, x.action, x.target_type, x.target_id, x.app_id, x.before, x.after, x.at
+    FROM jsonb_to_recordset($1::jsonb) AS x(id text, actor text, action text, target_type text, target_id text, app_id text, before jsonb, after jsonb, at bigint)`,
+  outByProvider: 'SELECT id, app_id, to_addr, verification_id, step, status, provider, provider_message_id FROM outbox WHERE provider = $1 AND provider_message_id = $2',
+  outByIdForUpdate: 'SELECT id, app_id, to_addr, verification_id, step, status, provider, provider_message_id FROM outbox WHERE id = $1 FOR UPDATE',
+  outSetProviderId: 'UPDATE outbox SET provider_message_id = $1 WHERE id = $2',
+  outReceipt: `UPDATE outbox SET status = $2, fallback_at = NULL, provider_message_id = coalesce(provider_message_id, $3),
+      delivered_at = CASE WHEN $2 = 'delivered' THEN $4 ELSE delivered_at END,
+      failed_at = CASE WHEN $2 = 'delivered' THEN failed_at ELSE $4 END,
+      error_code = CASE WHEN $2 = 'delivered' THEN error_code ELSE coalesce($5, error_code) END,
+      outcome_unknown = FALSE
+    WHERE id = $1`,
+  cbInsert: 'INSERT INTO rejected_callbacks (id, source, reason, received_at) VALUES ($1, $2, $3, $4)',
+  cbCounts: 'SELECT source, reason, count(*) AS count FROM rejected_callbacks GROUP BY source, reason ORDER BY source, reason',
+} as const;
+
+export type SqlName = keyof typeof SQL;

@@ -1,0 +1,183 @@
+/** Row mappers shared by the SQLite and PostgreSQL adapters (snake_case columns to records). */
+import type { AppSettings, Channel, CodeType } from '../domain/policy.js';
+import type { PhoneState, Status, VerificationRecord } from '../domain/verification.js';
+import type { ApiKeyRecord, AppRecord, AttemptRecord, AuditEntry, DeliveryStatus, OAuthClientRecord, OutboxRecord, SenderRecord, TemplateRecord, WebhookDeliveryRecord, WebhookEndpointRecord } from './ports.js';
+
+export type Row = Record<string, unknown>;
+
+export const num = (v: unknown): number => Number(v);
+export const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+export const bufOrNull = (v: unknown): Buffer | null => (v === null || v === undefined ? null : (v as Buffer));
+/** SQLite stores flags as 0/1, PostgreSQL as booleans. */
+const flag = (v: unknown): boolean => v === true || v === 1 || v === '1';
+/** SQLite stores JSON as text, PostgreSQL as JSONB (already parsed by the driver). */
+export const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
+const jsonOrNull = <T>(v: unknown): T | null => (v === null || v === undefined ? null : json<T>(v));
+
+export function toVerification(r: Row): VerificationRecord {
+  return {
+    id: r.id as string,
+    appId: r.app_id as string,
+    to: r.to_addr as string,
+    countryIso: r.country_iso as string,
+    channel: r.channel as Channel,
+    locale: r.locale as string,
+    status: r.status as Status,
+    codeType: r.code_type as CodeType,
+    codeLength: num(r.code_length),
+    codeHash: r.code_hash as Buffer,
+    codeSealed: bufOrNull(r.code_sealed),
+    attempts: num(r.attempts),
+    maxAttempts: num(r.max_attempts),
+    sends: num(r.sends),
+    maxSends: num(r.max_sends),
+    resendAvailableAt: num(r.resend_available_at),
+    expiresAt: num(r.expires_at),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+    verifiedAt: numOrNull(r.verified_at),
+    parts: num(r.parts),
+    cost: num(r.cost),
+    metadata: jsonOrNull<Record<string, unknown>>(r.metadata),
+    channels: channelsOf(r),
+    step: num(r.step ?? 0),
+    stepTimeout: num(r.step_timeout ?? 30),
+    callbackUrl: (r.callback_url as string | null | undefined) ?? null,
+  };
+}
+
+export function channelsOf(r: Row): Channel[] {
+  const list = r.channels === undefined || r.channels === null ? [] : json<Channel[]>(r.channels);
+  return list.length > 0 ? list : [r.channel as Channel];
+}
+
+export function toPhoneState(r: Row | undefined): PhoneState | undefined {
+  if (!r) return undefined;
+  return {
+    sends: num(r.sends),
+    failures: num(r.failures),
+    windowStartedAt: num(r.window_started_at),
+    lastSendAt: numOrNull(r.last_send_at),
+    lockedUntil: numOrNull(r.locked_until),
+    lockReason: (r.lock_reason as PhoneState['lockReason']) ?? null,
+  };
+}
+
+export function toOutbox(r: Row): OutboxRecord {
+  return {
+    id: r.id as string,
+    appId: r.app_id as string,
+    verificationId: r.verification_id as string,
+    channel: r.channel as Channel,
+    to: r.to_addr as string,
+    locale: r.locale as string,
+    body: r.body as string,
+    status: r.status as OutboxRecord['status'],
+    attempts: num(r.attempts),
+    availableAt: num(r.available_at),
+    createdAt: num(r.created_at),
+    sentAt: numOrNull(r.sent_at),
+    provider: (r.provider as string | null) ?? null,
+    error: (r.error as string | null) ?? null,
+    parts: num(r.parts),
+    cost: num(r.cost),
+    step: num(r.step),
+    route: json<string[]>(r.route),
+    sender: (r.sender as string | null | undefined) ?? null,
+    routeIndex: num(r.route_index),
+    providerAttempts: num(r.provider_attempts),
+    providerMessageId: (r.provider_message_id as string | null) ?? null,
+    errorCode: (r.error_code as string | null) ?? null,
+    price: numOrNull(r.price),
+    priceCurrency: (r.price_currency as string | null) ?? null,
+    deliveredAt: numOrNull(r.delivered_at),
+    failedAt: numOrNull(r.failed_at),
+    fallbackAt: numOrNull(r.fallback_at),
+    outcomeUnknown: flag(r.outcome_unknown),
+  };
+}
+
+export function toAttempt(r: Row): AttemptRecord {
+  return {
+    id: r.id as string,
+    messageId: r.message_id as string,
+    provider: r.provider as string,
+    outcome: r.outcome as AttemptRecord['outcome'],
+    httpStatus: numOrNull(r.http_status),
+    errorCode: (r.error_code as string | null) ?? null,
+    error: (r.error as string | null) ?? null,
+    providerMessageId: (r.provider_message_id as string | null) ?? null,
+    startedAt: num(r.started_at),
+    finishedAt: numOrNull(r.finished_at),
+  };
+}
+
+export function toApp(r: Row): AppRecord {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    enabled: flag(r.enabled),
+    settings: json<AppSettings>(r.settings),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+  };
+}
+
+export function toKey(r: Row): ApiKeyRecord {
+  return {
+    id: r.id as string,
+    appId: r.app_id as string,
+    name: r.name as string,
+    prefix: r.prefix as string,
+    hash: r.hash as Buffer,
+    createdAt: num(r.created_at),
+    expiresAt: numOrNull(r.expires_at),
+    revokedAt: numOrNull(r.revoked_at),
+    lastUsedAt: numOrNull(r.last_used_at),
+  };
+}
+
+export function toClient(r: Row): OAuthClientRecord {
+  return {
+    id: r.id as string, appId: r.app_id as string, name: r.name as string, secretHash: r.secret_hash as Buffer,
+    previousSecretHash: bufOrNull(r.previous_secret_hash), previousValidUntil: numOrNull(r.previous_valid_until),
+    createdAt: num(r.created_at), rotatedAt: numOrNull(r.rotated_at), revokedAt: numOrNull(r.revoked_at), lastUsedAt: numOrNull(r.last_used_at),
+  };
+}
+
+export function toSender(r: Row): SenderRecord {
+  return { id: r.id as string, appId: r.app_id as string, channel: r.channel as Channel, country: (r.country as string | null) ?? null, value: r.value as string, createdAt: num(r.created_at) };
+}
+
+export function toTemplate(r: Row): TemplateRecord {
+  return {
+    id: r.id as string, appId: r.app_id as string, channel: r.channel as Channel, name: r.name as string,
+    locale: (r.locale as string | null) ?? null, country: (r.country as string | null) ?? null, prefix: (r.prefix as string | null) ?? null,
+    text: r.text as string, subject: (r.subject as string | null) ?? null, html: (r.html as string | null) ?? null,
+    createdAt: num(r.created_at), updatedAt: num(r.updated_at),
+  };
+}
+
+export function toEndpoint(r: Row): WebhookEndpointRecord {
+  return {
+    id: r.id as string, appId: r.app_id as string, url: r.url as string, events: json<string[]>(r.events),
+    secretSealed: r.secret_sealed as Buffer, description: (r.description as string | null) ?? null, enabled: flag(r.enabled),
+    disabledReason: (r.disabled_reason as string | null) ?? null, createdAt: num(r.created_at), updatedAt: num(r.updated_at),
+  };
+}
+
+export function toDelivery(r: Row): WebhookDeliveryRecord {
+  return {
+    id: r.id as string, appId: r.app_id as string, endpointId: (r.endpoint_id as string | null) ?? null, url: r.url as string,
+    eventId: r.event_id as string, status: r.status as DeliveryStatus, attempts: num(r.attempts), nextAttemptAt: num(r.next_attempt_at),
+    lastStatusCode: numOrNull(r.last_status_code), lastError: (r.last_error as string | null) ?? null, createdAt: num(r.created_at), updatedAt: num(r.updated_at),
+  };
+}
+
+export function toAudit(r: Row): AuditEntry {
+  return {
+    id: r.id as string, actor: r.actor as string, action: r.action as string, targetType: r.target_type as AuditEntry['targetType'],
+    targetId: r.target_id as string, appId: (r.app_id as string | null) ?? null, before: jsonOrNull<unknown>(r.before), after: jsonOrNull<unknown>(r.after), at: num(r.at),
+  };
+}
+
