@@ -2,64 +2,27 @@
  * The real `otpd` binary (built dist/, as `npm test` builds first): CLI commands, kill -9 durability, two
  * processes racing on one SQLite file, graceful SIGTERM, production refusals.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, SECRET, phone, wrong } from './helpers.js';
+import { assertBuilt, call, cli, exited, killAll, serve } from './proc.js';
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '../dist/cli/main.js');
 let dir: string;
-const children = new Set<ChildProcess>();
 
 beforeAll(() => {
-  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build (npm test does)`);
+  assertBuilt();
   dir = mkdtempSync(join(tmpdir(), 'otpd-proc-'));
 });
 afterAll(() => {
-  for (const c of children) c.kill('SIGKILL');
+  killAll();
   rmSync(dir, { recursive: true, force: true });
 });
 
 const baseEnv = (db: string, extra: Record<string, string> = {}) => ({
   ...process.env, OTPD_DATABASE_URL: `sqlite:${db}`, OTPD_SECRET: SECRET, OTPD_ADMIN_TOKEN: ADMIN_TOKEN, OTPD_DATA_DIR: dir, OTPD_LOG_LEVEL: 'info', ...extra,
 });
-
-function cli(args: string[], env: NodeJS.ProcessEnv) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { env, encoding: 'utf8', timeout: 20_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Starts `otpd serve --port 0` and resolves with its URL once it logs that it listens. */
-function serve(env: NodeJS.ProcessEnv, args: string[] = []): Promise<{ child: ChildProcess; url: string; out: () => string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    child.on('exit', () => children.delete(child));
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out} ${err}`)), 15_000);
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /"url":"(http:\/\/[^"]+)","env"/.exec(out);
-      if (m) { clearTimeout(timer); resolve({ child, url: m[1]!, out: () => out }); }
-    });
-    child.stderr!.on("data", (d: Buffer) => { err += d.toString(); if (process.env.DEBUG_SERVE) process.stderr.write(d); });
-    child.on('exit', (code) => { clearTimeout(timer); reject(new Error(`serve exited ${code}: ${err}`)); });
-  });
-}
-
-const exited = (c: ChildProcess) => new Promise<number | null>((r) => (c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code))));
-
-async function call(url: string, key: string, method: string, path: string, body?: unknown) {
-  const r = await fetch(url + path, {
-    method, headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: r.status, body: (await r.json()) as any }; // eslint-disable-line @typescript-eslint/no-explicit-any
-}
 
 function createApp(db: string): { id: string; apiKey: string } {
   const r = cli(['apps', 'create', '--name', 'proc', '--json'], baseEnv(db));

@@ -4,7 +4,8 @@
  * root), a free port on 127.0.0.1, trust auth, stopped and deleted by `stop()`. When no binaries are installed this
  * throws: the suite fails loudly instead of skipping PostgreSQL.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,10 +15,10 @@ export interface Cluster {
   url: string;
   dir: string;
   port: number;
-  /** Restarts the server (`fast`: disconnects every client, like a crash of connections or a failover). */
-  restart(mode?: 'fast' | 'immediate'): void;
-  stopServer(mode?: 'fast' | 'immediate'): void;
-  startServer(): void;
+  /** Restarts the server (`fast`: disconnects every client, like a failover). Asynchronous: the event loop keeps running. */
+  restart(mode?: 'fast' | 'immediate'): Promise<void>;
+  stopServer(mode?: 'fast' | 'immediate'): Promise<void>;
+  startServer(): Promise<void>;
   stop(): void;
 }
 
@@ -43,10 +44,23 @@ export async function freePort(): Promise<number> {
 
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
+function command(bin: string, args: string[]): [string, string[]] {
+  return asRoot ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
+}
+
 function run(bin: string, args: string[]): void {
-  const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', bin, ...args]] : [bin, args];
+  const [cmd, argv] = command(bin, args);
   const r = spawnSync(cmd, argv, { encoding: 'utf8', cwd: '/' });
   if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed (${r.status}): ${r.stderr || r.stdout}`);
+}
+
+async function runAsync(bin: string, args: string[]): Promise<void> {
+  const [cmd, argv] = command(bin, args);
+  try {
+    await promisify(execFile)(cmd, argv, { encoding: 'utf8', cwd: '/' });
+  } catch (e) {
+    throw new Error(`${bin} ${args.join(' ')} failed: ${(e as { stderr?: string }).stderr ?? String(e)}`);
+  }
 }
 
 export async function startCluster(opts: { settings?: Record<string, string | number> } = {}): Promise<Cluster> {
@@ -65,21 +79,23 @@ export async function startCluster(opts: { settings?: Record<string, string | nu
   };
   const o = Object.entries(settings).map(([k, v]) => `-c ${k}=${v}`).join(' ');
   const log = join(dir, 'server.log');
-  const startServer = () => run(join(bin, 'pg_ctl'), ['-D', data, '-l', log, '-o', o, '-w', '-t', '60', 'start']);
-  const stopServer = (mode: 'fast' | 'immediate' = 'fast') => run(join(bin, 'pg_ctl'), ['-D', data, '-m', mode, '-w', 'stop']);
-  startServer();
+  const startArgs = ['-D', data, '-l', log, '-o', o, '-w', '-t', '60', 'start'];
+  const stopArgs = (mode: string) => ['-D', data, '-m', mode, '-w', 'stop'];
+  const startServer = () => runAsync(join(bin, 'pg_ctl'), startArgs);
+  const stopServer = (mode: 'fast' | 'immediate' = 'fast') => runAsync(join(bin, 'pg_ctl'), stopArgs(mode));
+  await startServer();
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     dir: data,
     port,
     startServer,
     stopServer,
-    restart(mode = 'fast') {
-      stopServer(mode);
-      startServer();
+    async restart(mode = 'fast') {
+      await stopServer(mode);
+      await startServer();
     },
     stop() {
-      try { stopServer('immediate'); } catch { /* already down */ }
+      try { run(join(bin, 'pg_ctl'), stopArgs('immediate')); } catch { /* already down */ }
       rmSync(dir, { recursive: true, force: true });
     },
   };

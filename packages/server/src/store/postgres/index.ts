@@ -107,8 +107,10 @@ export class PgStore implements Store {
       statement_timeout: opts.statementTimeoutMs ?? 15_000,
       application_name: 'otpd',
     });
-    // An idle connection that dies (database restarted) is dropped from the pool; the next request opens another.
+    // A connection that dies (database restarted) is dropped from the pool; the next request opens another. The
+    // query in flight on it rejects (-> store_unavailable); its 'error' event must not crash the process.
     this.pool.on('error', () => undefined);
+    this.pool.on('connect', (client) => { client.on('error', () => undefined); });
   }
 
   // ---- plumbing ------------------------------------------------------------------------------------------------

@@ -1,0 +1,157 @@
+/**
+ * Many nodes: three real `otpd serve` processes on one PostgreSQL database, started together (they migrate under
+ * an advisory lock), delivering through one HTTP provider. Every race of the core, spread over the three nodes.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeProvider } from '../fakes/http-provider.js';
+import { ADMIN_TOKEN, SECRET, phone, sql, testDatabase, wrong } from '../helpers.js';
+import { assertBuilt, call, cli, killAll, serve } from '../proc.js';
+
+let dir: string;
+let db: Awaited<ReturnType<typeof testDatabase>>;
+const provider = new FakeProvider();
+let nodes: string[] = [];
+let key = '';
+let env: NodeJS.ProcessEnv;
+
+beforeAll(async () => {
+  assertBuilt();
+  dir = mkdtempSync(join(tmpdir(), 'otpd-nodes-'));
+  db = await testDatabase(dir);
+  await provider.start();
+  env = {
+    ...process.env, OTPD_DATABASE_URL: db.url, OTPD_SECRET: SECRET, OTPD_ADMIN_TOKEN: ADMIN_TOKEN, OTPD_DATA_DIR: dir, OTPD_LOG_LEVEL: 'info',
+    OTPD_DELIVERY: 'providers',
+    OTPD_PROVIDERS: JSON.stringify({
+      providers: [{
+        name: 'gw', type: 'http', url: `${provider.url}/send`, apiKey: 'k', auth: 'bearer', senderName: 'Acme',
+        body: { to: '{{to}}', text: '{{text}}', ref: '{{messageId}}' }, successField: { path: 'status', equals: 'ok' }, messageIdPath: 'id',
+      }],
+    }),
+  };
+  // Started at the same time: each applies migrations on start, one at a time.
+  nodes = (await Promise.all([serve(env), serve(env), serve(env)])).map((n) => n.url);
+  const created = cli(['apps', 'create', '--name', 'Acme', '--settings', JSON.stringify({ resendCooldown: 0, maxSends: 3, maxAttempts: 3 }), '--json'], env);
+  expect(created.code, created.stderr).toBe(0);
+  key = (JSON.parse(created.stdout) as { apiKey: string }).apiKey;
+}, 60_000);
+
+afterAll(async () => {
+  killAll();
+  await provider.close();
+  await db.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const node = (i: number) => nodes[i % nodes.length]!;
+const api = (i: number, method: string, path: string, body?: unknown, headers?: Record<string, string>) => call(node(i), key, method, path, body, headers);
+
+/** The code the provider was asked to send for a verification (the message's text holds it). */
+async function codeFor(to: string): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const hit = [...provider.requests].reverse().find((r) => r.json?.to === to);
+    if (hit) return /\b(\d{6})\b/.exec(hit.json.text as string)![1]!;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`no message to ${to}`);
+}
+
+describe('three nodes on one database', () => {
+  it('all three migrated the same schema once and serve', async () => {
+    const applied = await sql(db.url, 'SELECT name FROM schema_migrations');
+    expect(applied.rows.map((r) => r.name)).toEqual(['001_schema']);
+    for (let i = 0; i < 3; i++) expect((await call(node(i), '', 'GET', '/readyz')).status).toBe(200);
+  });
+
+  it('50 concurrent wrong checks over the 3 nodes count exactly maxAttempts tries', async () => {
+    const to = phone();
+    const s = await api(0, 'POST', '/v1/verifications', { to });
+    expect(s.status).toBe(201);
+    const code = await codeFor(to);
+    const rs = await Promise.all(Array.from({ length: 50 }, (_, i) => api(i, 'POST', `/v1/verifications/${s.body.id}/check`, { code: wrong(code) })));
+    expect(rs.every((r) => r.status === 200 && r.body.valid === false)).toBe(true);
+    expect(rs.filter((r) => r.body.status === 'pending')).toHaveLength(2);
+    const v = (await api(1, 'GET', `/v1/verifications/${s.body.id}`)).body;
+    expect(v.attempts).toBe(3);
+    expect(v.status).toBe('failed');
+    // The lock recorded by whichever node counted the last try holds on every node.
+    for (let i = 0; i < 3; i++) {
+      const again = await api(i, 'POST', '/v1/verifications', { to });
+      expect(again.status).toBe(429);
+      expect(again.body.code).toBe('phone_locked');
+    }
+  });
+
+  it('20 concurrent correct checks over the 3 nodes verify exactly once', async () => {
+    const to = phone();
+    const s = await api(2, 'POST', '/v1/verifications', { to });
+    const code = await codeFor(to);
+    const rs = await Promise.all(Array.from({ length: 20 }, (_, i) => api(i, 'POST', `/v1/verifications/${s.body.id}/check`, { code })));
+    expect(rs.filter((r) => r.body.valid === true)).toHaveLength(1);
+    expect(rs.every((r) => r.status === 200 && r.body.status === 'verified')).toBe(true);
+  });
+
+  it('one Idempotency-Key sent to all nodes at once creates one verification and sends one message', async () => {
+    const to = phone();
+    const before = provider.requests.length;
+    const rs = await Promise.all(Array.from({ length: 9 }, (_, i) => api(i, 'POST', '/v1/verifications', { to }, { 'idempotency-key': `k-${to}` })));
+    expect(rs.map((r) => r.status)).toEqual(Array(9).fill(201));
+    expect(new Set(rs.map((r) => r.body.id)).size).toBe(1);
+    const list = await api(0, 'GET', `/v1/verifications?to=${encodeURIComponent(to)}`);
+    expect(list.body.data).toHaveLength(1);
+    await codeFor(to);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(provider.requests.slice(before).filter((r) => r.json?.to === to)).toHaveLength(1);
+  });
+
+  it('sends per phone are counted across nodes: never more than maxSends, then the phone is locked everywhere', async () => {
+    const to = phone();
+    const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => api(i, 'POST', '/v1/verifications', { to })));
+    const ok = rs.filter((r) => r.status === 201).length;
+    expect(ok).toBeGreaterThanOrEqual(1);
+    expect(ok).toBeLessThanOrEqual(3);
+    // Refused ones lost the race for the phone's row (a node's clock read before the lock may predate the
+    // winner's send by a millisecond: rate_limited) or found the phone locked.
+    for (const r of rs.filter((x) => x.status !== 201)) expect(['rate_limited', 'phone_locked']).toContain(r.body.code);
+    let more = 0;
+    for (let i = 0; i < 10; i++) {
+      const r = await api(i, 'POST', '/v1/verifications', { to });
+      if (r.status === 201) more++;
+      else if (r.body.code === 'phone_locked') break;
+    }
+    expect(ok + more).toBe(3);
+    for (let i = 0; i < 3; i++) expect((await api(i, 'POST', '/v1/verifications', { to })).body.code).toBe('phone_locked');
+    const pending = await api(1, 'GET', `/v1/verifications?to=${encodeURIComponent(to)}&status=pending`);
+    expect(pending.body.data).toHaveLength(1);
+  });
+
+  it('outbox workers on every node send each message exactly once', async () => {
+    const phones = Array.from({ length: 60 }, () => phone());
+    const mine = () => provider.requests.filter((r) => phones.includes(r.json?.to));
+    const rs = await Promise.all(phones.map((to, i) => api(i, 'POST', '/v1/verifications', { to })));
+    expect(rs.every((r) => r.status === 201)).toBe(true);
+    for (let i = 0; i < 400 && mine().length < 60; i++) await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 300)); // would a second send arrive?
+    const sent = mine();
+    expect(sent).toHaveLength(60);
+    expect(new Set(sent.map((r) => r.json.ref)).size).toBe(60);
+    expect(new Set(sent.map((r) => r.json.to))).toEqual(new Set(phones));
+    const states = await sql(db.url, `SELECT status, count(*)::int AS n FROM outbox WHERE to_addr = ANY($1) GROUP BY status`, [phones]);
+    expect(states.rows).toEqual([{ status: 'sent', n: 60 }]);
+  });
+
+  it('an API key revoked on one node is refused by the others at once (cache invalidated by NOTIFY)', async () => {
+    const created = cli(['apps', 'create', '--name', 'Revoke', '--json'], env);
+    const app = JSON.parse(created.stdout) as { id: string; apiKey: string };
+    // Warm every node's credential cache.
+    for (let i = 0; i < 3; i++) expect((await call(node(i), app.apiKey, 'GET', '/v1/verifications')).status).toBe(200);
+    const keys = await call(node(0), ADMIN_TOKEN, 'GET', `/admin/v1/apps/${app.id}/keys`);
+    const r = await call(node(0), ADMIN_TOKEN, 'DELETE', `/admin/v1/apps/${app.id}/keys/${keys.body.data[0].id}`);
+    expect(r.status).toBe(200);
+    await new Promise((res) => setTimeout(res, 300));
+    for (let i = 0; i < 3; i++) expect((await call(node(i), app.apiKey, 'GET', '/v1/verifications')).status).toBe(401);
+  });
+});
