@@ -136,9 +136,11 @@ export const SQL = {
   stepQueue: `UPDATE outbox SET status = 'queued', available_at = $3 WHERE verification_id = $1 AND step = $2 AND status = 'waiting'`,
   stepClearFallback: 'UPDATE outbox SET fallback_at = NULL WHERE verification_id = $1 AND step = $2',
   fallbackDue: `UPDATE outbox SET fallback_at = NULL WHERE id IN (
-      SELECT id FROM outbox WHERE fallback_at <= $1 ORDER BY fallback_at LIMIT $2 FOR UPDATE SKIP LOCKED
+      SELECT id FROM outbox WHERE fallback_at IS NOT NULL AND fallback_at <= $1 ORDER BY fallback_at LIMIT $2 FOR UPDATE SKIP LOCKED
     ) RETURNING id, app_id, verification_id, step`,
-  fallbackAny: 'SELECT 1 FROM outbox WHERE fallback_at <= $1 LIMIT 1',
+  // ORDER BY the indexed column: with a generic plan the planner would otherwise guess a sequential scan finds a
+  // match soon (it does not: almost no row has a fallback pending).
+  fallbackAny: 'SELECT 1 FROM outbox WHERE fallback_at IS NOT NULL AND fallback_at <= $1 ORDER BY fallback_at LIMIT 1',
   nextDue: `SELECT least((SELECT min(available_at) FROM outbox WHERE status = 'queued'), (SELECT min(available_at) FROM outbox WHERE status = 'sending'),
       (SELECT min(fallback_at) FROM outbox WHERE fallback_at IS NOT NULL)) AS t`,
   appInsert: 'INSERT INTO apps (id, name, enabled, settings, created_at, updated_at, callback_secret_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7)',
@@ -159,7 +161,7 @@ export const SQL = {
   verExpireDue: `UPDATE verifications SET status = 'expired', code_sealed = NULL, updated_at = $1
     WHERE id IN (SELECT id FROM verifications WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
     RETURNING *`,
-  verExpireAny: `SELECT 1 FROM verifications WHERE status = 'pending' AND expires_at <= $1 LIMIT 1`,
+  verExpireAny: `SELECT 1 FROM verifications WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT 1`,
   verCallbackUrl: 'SELECT callback_url FROM verifications WHERE id = $1',
   whkActive: 'SELECT id, url, events FROM webhook_endpoints WHERE app_id = $1 AND enabled',
   whkInsert: `INSERT INTO webhook_endpoints (id, app_id, url, events, secret_sealed, description, enabled, disabled_reason, created_at, updated_at)
