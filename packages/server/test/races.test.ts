@@ -34,4 +34,30 @@ describe('concurrent checks (one process)', () => {
     const pending = await h.req('GET', `/v1/verifications?to=${encodeURIComponent(to)}&status=pending`);
     expect(pending.body.data).toHaveLength(1);
   });
+
+  it('many phones at once (batched into groups on PostgreSQL): each request answered as if it were alone', async () => {
+    const phones = Array.from({ length: 30 }, () => phone());
+    const starts = await Promise.all(phones.map((to) => h.req('POST', '/v1/verifications', { to })));
+    expect(starts.map((r) => r.status)).toEqual(Array(30).fill(201));
+    const codes = await Promise.all(phones.map(async (to, i) => {
+      const m = await h.req('GET', `/dev/messages?to=${encodeURIComponent(to)}`);
+      return m.body.messages.find((x: { verificationId: string }) => x.verificationId === starts[i]!.body.id).code as string;
+    }));
+    // Two wrong tries first for the last ten, so their next wrong try is the last one.
+    await Promise.all(phones.slice(20).map(async (_, j) => {
+      const i = 20 + j;
+      for (let k = 0; k < 2; k++) await h.req('POST', `/v1/verifications/${starts[i]!.body.id}/check`, { code: wrong(codes[i]!) });
+    }));
+    const checks = await Promise.all(phones.map((_, i) => h.req('POST', `/v1/verifications/${starts[i]!.body.id}/check`, { code: i < 10 ? codes[i] : wrong(codes[i]!) })));
+    checks.forEach((r, i) => {
+      expect(r.status).toBe(200);
+      if (i < 10) expect(r.body).toMatchObject({ valid: true, status: 'verified' });
+      else if (i < 20) expect(r.body).toMatchObject({ valid: false, status: 'pending', attemptsRemaining: 2 });
+      else expect(r.body).toMatchObject({ valid: false, status: 'failed', attemptsRemaining: 0 });
+    });
+    // The failed ones locked their phones; the verified ones cleared theirs.
+    const again = await Promise.all([phones[0]!, phones[25]!].map((to) => h.req('POST', '/v1/verifications', { to })));
+    expect(again[1]!.body.code).toBe('phone_locked');
+    expect(again[0]!.status === 201 || again[0]!.body.code === 'rate_limited').toBe(true);
+  });
 });

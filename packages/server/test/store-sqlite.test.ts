@@ -75,17 +75,5 @@ describe('SQLite store', () => {
     expect(scans).toEqual([]);
   });
 
-  it('group commit: an op that fails rolls back alone, leaving no half-written state', async () => {
-    // Same tick, so one group: the second reuses the first's id (primary key violation) after writing nothing else.
-    const results = await Promise.allSettled([
-      start('ver_A', '+33611111111', 'msg_A'),
-      start('ver_A', '+33622222222', 'msg_B'),
-      start('ver_C', '+33633333333', 'msg_C'),
-    ]);
-    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    expect(await count('SELECT count(*) AS n FROM verifications')).toBe(2);
-    expect(await count("SELECT count(*) AS n FROM outbox WHERE id = 'msg_B'")).toBe(0);
-    expect(await count("SELECT count(*) AS n FROM phone_states WHERE to_addr = '+33622222222'")).toBe(0);
-  });
 });
 

@@ -98,5 +98,16 @@ describe(`store contract (${STORE})`, () => {
     expect(await rows('SELECT to_addr FROM verifications')).toEqual([{ to_addr: '+33660000009' }]);
     expect(await count('SELECT count(*) AS n FROM outbox')).toBe(1);
   });
+  it('starts arriving together (SQLite group commit, PostgreSQL batched groups): one that fails fails alone, leaving no half-written state', async () => {
+    // Same tick, so one group: the second reuses the first's id (primary key violation) after writing nothing else.
+    const results = await Promise.allSettled([
+      start('ver_A', '+33611111111', 'msg_A'),
+      start('ver_A', '+33622222222', 'msg_B'),
+      start('ver_C', '+33633333333', 'msg_C'),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(await count('SELECT count(*) AS n FROM verifications')).toBe(2);
+    expect(await count("SELECT count(*) AS n FROM outbox WHERE id = 'msg_B'")).toBe(0);
+    expect(await count("SELECT count(*) AS n FROM phone_states WHERE to_addr = '+33622222222'")).toBe(0);
+  });
 });
-

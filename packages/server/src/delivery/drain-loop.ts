@@ -55,7 +55,8 @@ export abstract class DrainLoop {
   }
 
   private schedule(): void {
-    if (this.stopped) return;
+    // Another drain is already asked for (a busy server): it will schedule after itself; no need to ask the store.
+    if (this.stopped || this.next) return;
     this.nextDueAt().then((at) => {
       if (this.stopped || at === null) return;
       if (this.timer && at >= this.timerAt) return;

@@ -94,6 +94,20 @@ export class OutboxWorker extends DrainLoop {
    * Resolves once every message committed before the call has been handed to the provider (its outcome may not
    * be recorded yet). What `/dev/messages` waits on: one commit sooner than `flush()`.
    */
+  /** Outcome writes still in flight. */
+  private readonly completing = new Set<Promise<void>>();
+
+  /** Resolves after a drain that started after the call, and the recording of its outcomes, have finished. */
+  override async flush(): Promise<void> {
+    await super.flush();
+    while (this.completing.size > 0) await Promise.all([...this.completing]);
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    while (this.completing.size > 0) await Promise.all([...this.completing]);
+  }
+
   handed(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.handedWaiters.push(resolve);
@@ -116,7 +130,12 @@ export class OutboxWorker extends DrainLoop {
         for (const m of claimed) this.handedOne(m.appId, m.to);
         const last = claimed.length < this.o.batch;
         if (last) release();
-        await this.store.completeMessages(outcomes, this.clock.now());
+        // Outcomes are recorded while the next drain already claims: a busy worker's cycle is one claim long.
+        // (Claimed rows are leased, so no drain can take them again meanwhile; flush() waits for these writes.)
+        const done: Promise<void> = this.store.completeMessages(outcomes, this.clock.now())
+          .catch((err: unknown) => this.log.error({ err }, 'recording message outcomes failed; their leases will expire'))
+          .finally(() => this.completing.delete(done));
+        this.completing.add(done);
         if (last) return;
       }
     } finally {

@@ -95,8 +95,16 @@ export class PgStore implements Store {
   private readonly pending = { outbox: false, webhooks: false };
   private readonly inFlight = { outbox: false, webhooks: false };
   private migrated: Promise<string[]> | null = null;
+  private firstFallback = { at: -Infinity, until: 0 };
+  private readonly startQ: StartOp[] = [];
+  private readonly checkQ: CheckOp[] = [];
+  private readonly pumpScheduled = { start: false, check: false };
+  private readonly running = { start: 0, check: 0 };
+  /** Groups of one kind in flight at once (so a busy node forms bigger groups instead of using every connection). */
+  private readonly maxGroups: number;
 
   constructor(private readonly url: string, private readonly opts: PgStoreOptions = {}) {
+    this.maxGroups = Math.max(1, Math.floor((opts.poolSize ?? 10) / 3));
     this.pool = new pg.Pool({
       connectionString: url,
       max: opts.poolSize ?? 10,
@@ -684,10 +692,21 @@ export class PgStore implements Store {
 
   // ---- verifications -----------------------------------------------------------------------------------------
 
-  async startVerification(
-    input: { appId: string; to: string; now: number; lockout: number; idempotency?: IdempotencyInput | undefined },
-    decide: (phone: PhoneState | undefined) => StartDecision,
-  ): Promise<StartResult> {
+  /**
+   * Starts are batched: the starts that arrive while earlier groups run are done together in one transaction (one
+   * lock statement, one write statement, one COMMIT for all), at most one per phone per group. A start with an
+   * Idempotency-Key, or a group of one, takes the single path. A group that fails for any reason other than the
+   * connection is rolled back and each of its starts is run alone, so one bad start cannot fail the others.
+   */
+  startVerification(input: StartInput, decide: (phone: PhoneState | undefined) => StartDecision): Promise<StartResult> {
+    if (input.idempotency) return this.startOne(input, decide);
+    return new Promise((resolve, reject) => {
+      this.startQ.push({ input, decide, resolve, reject });
+      this.schedule('start');
+    });
+  }
+
+  private async startOne(input: StartInput, decide: (phone: PhoneState | undefined) => StartDecision): Promise<StartResult> {
     const { appId, to, now, idempotency } = input;
     const out = await this.tx(async (t): Promise<StartResult | { kind: 'refused'; error: OtpdError }> => {
       if (idempotency) {
@@ -728,10 +747,16 @@ export class PgStore implements Store {
     return out;
   }
 
-  async checkVerification(
-    input: { appId: string; target: CheckTarget; now: number; lockout: number },
-    judge: (v: VerificationRecord) => boolean,
-  ): Promise<CheckResult | null> {
+  /** Checks by id are batched like starts (at most one per verification per group); by recipient, alone. */
+  checkVerification(input: CheckInput, judge: (v: VerificationRecord) => boolean): Promise<CheckResult | null> {
+    if (!('id' in input.target)) return this.checkOne(input, judge);
+    return new Promise((resolve, reject) => {
+      this.checkQ.push({ input, judge, resolve, reject });
+      this.schedule('check');
+    });
+  }
+
+  private async checkOne(input: CheckInput, judge: (v: VerificationRecord) => boolean): Promise<CheckResult | null> {
     const { appId, target, now, lockout } = input;
     return this.tx(async (t): Promise<CheckResult | null> => {
       let id: string;
@@ -774,6 +799,159 @@ export class PgStore implements Store {
       if (e instanceof NoRow) return null;
       throw e;
     });
+  }
+
+  private schedule(kind: 'start' | 'check'): void {
+    if (this.pumpScheduled[kind]) return;
+    this.pumpScheduled[kind] = true;
+    // Next turn: the requests arriving in this one join the same group.
+    setImmediate(() => {
+      this.pumpScheduled[kind] = false;
+      this.pump(kind);
+    });
+  }
+
+  /** Starts groups while fewer than `maxGroups` of this kind run; requests arriving meanwhile wait for the next. */
+  private pump(kind: 'start' | 'check'): void {
+    const q: { input: { appId: string } }[] = kind === 'start' ? this.startQ : this.checkQ;
+    while (this.running[kind] < this.maxGroups && q.length > 0) {
+      // One op per phone (starts) or per verification (checks) in a group; the rest stay queued, in order.
+      const seen = new Set<string>();
+      const group: number[] = [];
+      for (let i = 0; i < q.length && group.length < MAX_GROUP; i++) {
+        const op = q[i]!;
+        const k = kind === 'start' ? `${op.input.appId}|${(op as StartOp).input.to}` : ((op as CheckOp).input.target as { id: string }).id;
+        if (seen.has(k)) continue;
+        seen.add(k);
+        group.push(i);
+      }
+      const taken = group.map((i) => q[i]!);
+      for (let j = group.length - 1; j >= 0; j--) q.splice(group[j]!, 1);
+      this.running[kind]++;
+      const run = kind === 'start' ? this.runStartGroup(taken as StartOp[]) : this.runCheckGroup(taken as CheckOp[]);
+      void run.finally(() => {
+        this.running[kind]--;
+        this.pump(kind);
+      });
+    }
+  }
+
+  private async runStartGroup(ops: StartOp[]): Promise<void> {
+    if (ops.length === 1) {
+      const op = ops[0]!;
+      await this.startOne(op.input, op.decide).then(op.resolve, op.reject);
+      return;
+    }
+    let outcomes: ({ ok: true; value: StartResult } | { ok: false; error: unknown })[];
+    try {
+      outcomes = await this.tx(async (t) => {
+        const sorted = [...ops].sort((a, b) => cmp(a.input.appId, b.input.appId) || cmp(a.input.to, b.input.to));
+        const locked = new Map((await this.q(t.c, 'phoneLockMany', [sorted.map((o) => o.input.appId), sorted.map((o) => o.input.to)])).rows
+          .map((r) => [`${r.app_id as string}|${r.to_addr as string}`, r]));
+        const out: ({ ok: true; value: StartResult } | { ok: false; error: unknown })[] = [];
+        const closes: unknown[] = []; const vers: unknown[] = []; const msgs: unknown[] = []; const phones: unknown[] = []; const dels: unknown[] = [];
+        const created: VerificationRecord[] = [];
+        for (const op of ops) {
+          const { appId, to, now } = op.input;
+          const ph = locked.get(`${appId}|${to}`)!;
+          const d = op.decide(ph.fresh ? undefined : toPhoneState(ph));
+          if (!d.ok) {
+            if (d.phone) phones.push(phoneRow(appId, to, d.phone));
+            else if (ph.fresh) dels.push({ a: appId, t: to });
+            out.push({ ok: false, error: d.error });
+            continue;
+          }
+          closes.push({ a: appId, t: to, now });
+          vers.push(verificationRow(d.verification));
+          msgs.push(...d.messages.map(PgStore.outboxRow));
+          phones.push(phoneRow(appId, to, d.phone));
+          if (d.messages.some((m) => m.status === 'queued')) t.queued = true;
+          created.push(d.verification);
+          out.push({ ok: true, value: { kind: 'created', verification: d.verification, response: d.response } });
+        }
+        const closed = (await this.q(t.c, 'startWriteMany', [JSON.stringify(closes), JSON.stringify(vers), JSON.stringify(msgs), JSON.stringify(phones), JSON.stringify(dels)])).rows;
+        for (const r of closed) {
+          const old = toVerification(r);
+          await this.emitVerification(t, old.status === 'expired' ? 'verification.expired' : 'verification.canceled', old, old.updatedAt);
+        }
+        for (const v of created) await this.emitVerification(t, 'verification.created', v, v.createdAt);
+        return out;
+      });
+    } catch (e) {
+      if (e instanceof OtpdError && e.code === 'store_unavailable') {
+        for (const op of ops) op.reject(e);
+        return;
+      }
+      // Something in the group failed: each start on its own, so only the one at fault fails.
+      await Promise.all(ops.map((op) => this.startOne(op.input, op.decide).then(op.resolve, op.reject)));
+      return;
+    }
+    ops.forEach((op, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) op.resolve(o.value);
+      else op.reject(o.error);
+    });
+  }
+
+  private async runCheckGroup(ops: CheckOp[]): Promise<void> {
+    if (ops.length === 1) {
+      const op = ops[0]!;
+      await this.checkOne(op.input, op.judge).then(op.resolve, op.reject);
+      return;
+    }
+    const ids = ops.map((o) => (o.input.target as { id: string }).id);
+    let results: (CheckResult | undefined)[];
+    try {
+      results = await this.tx(async (t) => {
+        const bumped = new Map((await this.q(t.c, 'checkBumpMany', [ids, ops.map((o) => o.input.appId), ops.map((o) => o.input.now)])).rows
+          .map((r) => [r.id as string, r]));
+        const out: (CheckResult | undefined)[] = [];
+        const settles: unknown[] = [];
+        // The phone's state as this group leaves it, when two of its verifications are in the group.
+        const phones = new Map<string, { appId: string; to: string; state: PhoneState }>();
+        const events: [EventType, VerificationRecord, number][] = [];
+        ops.forEach((op, i) => {
+          const r = bumped.get(ids[i]!);
+          if (!r) { out.push(undefined); return; } // closed, expired or unknown: the single path answers it
+          const { now, lockout } = op.input;
+          const v = toVerification(r);
+          const key = `${v.appId}|${v.to}`;
+          const stored = phones.has(key) ? phones.get(key)!.state : r.phone ? toPhoneState(r.phone as Row) : undefined;
+          const phone = currentPhoneState(stored, { lockout }, now);
+          if (op.judge(v)) {
+            phones.set(key, { appId: v.appId, to: v.to, state: afterVerified(now) });
+            settles.push({ id: v.id, status: 'verified', verified_at: now, now });
+            const done: VerificationRecord = { ...v, status: 'verified', verifiedAt: now, codeSealed: null };
+            events.push(['verification.verified', done, now]);
+            out.push({ outcome: 'verified', verification: done });
+            return;
+          }
+          const exhausted = v.attempts >= v.maxAttempts;
+          phones.set(key, { appId: v.appId, to: v.to, state: afterWrongCode(phone, { lockout }, now, exhausted) });
+          if (exhausted) {
+            settles.push({ id: v.id, status: 'failed', verified_at: null, now });
+            events.push(['verification.failed', { ...v, status: 'failed' }, now]);
+          }
+          out.push({ outcome: 'wrong', verification: exhausted ? { ...v, status: 'failed', codeSealed: null } : v });
+        });
+        if (phones.size > 0) {
+          await this.q(t.c, 'checkWriteMany', [JSON.stringify(settles), JSON.stringify([...phones.values()].map((p) => phoneRow(p.appId, p.to, p.state)))]);
+        }
+        for (const [type, v, now] of events) await this.emitVerification(t, type, v, now);
+        return out;
+      });
+    } catch (e) {
+      if (e instanceof OtpdError && e.code === 'store_unavailable') {
+        for (const op of ops) op.reject(e);
+        return;
+      }
+      results = ops.map(() => undefined);
+    }
+    await Promise.all(ops.map((op, i) => {
+      const r = results[i];
+      if (r) { op.resolve(r); return undefined; }
+      return this.checkOne(op.input, op.judge).then(op.resolve, op.reject);
+    }));
   }
 
   async resendVerification(
@@ -851,24 +1029,22 @@ export class PgStore implements Store {
 
   async claimMessages(now: number, limit: number, leaseMs: number, choose: ChooseProvider): Promise<ClaimedMessage[]> {
     return this.tx(async (t) => {
-      const expired = (await this.q(t.c, 'outClaimExpired', [now, now + leaseMs, limit])).rows;
-      const queued = expired.length < limit ? (await this.q(t.c, 'outClaimQueued', [now, now + leaseMs, limit - expired.length])).rows : [];
-      const rows: Row[] = expired.length ? [...expired.map((r): Row => ({ ...r, expired: 1 })), ...queued] : queued;
+      const rows = (await this.q(t.c, 'outClaim', [now, now + leaseMs, limit])).rows;
       if (rows.length === 0) return [];
-      const vers = new Map((await this.q(t.c, 'outCodeOf', [[...new Set(rows.map((r) => r.verification_id as string))]])).rows.map((v) => [v.id as string, v]));
       const attempts: { id: string; message_id: string; app_id: string; provider: string; started_at: number }[] = [];
       const routes: { id: string; route_index: number; provider: string }[] = [];
       const out: ClaimedMessage[] = [];
       for (const r of rows) {
-        const v = vers.get(r.verification_id as string);
+        const found = r.v_id !== null;
+        // Only a row whose lease ran out can have an unfinished attempt (completing a message finishes its attempt).
         const last = r.expired ? (await this.q(t.c, 'attLast', [r.id])).rows[0] : undefined;
         const m: ClaimedMessage = {
           ...toOutbox(r),
-          codeSealed: v ? bufOrNull(v.code_sealed) : null,
-          verificationStatus: (v?.status as Status | undefined) ?? 'canceled',
-          ttlSeconds: v ? Math.round((num(v.expires_at) - num(v.created_at)) / 1000) : 0,
-          hasNextStep: v ? channelsOf(v).length > num(r.step) + 1 : false,
-          stepTimeout: v ? num(v.step_timeout) : 30,
+          codeSealed: found ? bufOrNull(r.v_code_sealed) : null,
+          verificationStatus: found ? (r.v_status as Status) : 'canceled',
+          ttlSeconds: found ? Math.round((num(r.v_expires_at) - num(r.v_created_at)) / 1000) : 0,
+          hasNextStep: found ? channelsOf({ channels: r.v_channels, channel: r.v_channel }).length > num(r.step) + 1 : false,
+          stepTimeout: found ? num(r.v_step_timeout) : 30,
           crashedAttempt: last?.outcome === 'started' ? { id: last.id as string, provider: last.provider as string } : null,
           attempt: null,
         };
@@ -892,19 +1068,19 @@ export class PgStore implements Store {
         const a = o.attempt!;
         return { id: a.id, outcome: a.outcome, http_status: a.httpStatus ?? null, error_code: a.errorCode ?? null, error: a.error ?? null, provider_message_id: a.providerMessageId ?? null, finished_at: a.finishedAt };
       });
-      if (finished.length) await this.q(t.c, 'attDone', [JSON.stringify(finished)]);
-      const changed = new Set((await this.q(t.c, 'outDone', [JSON.stringify(outcomes.map((o) => ({
+      const changed = new Map((await this.q(t.c, 'outDone', [JSON.stringify(finished), JSON.stringify(outcomes.map((o) => ({
         id: o.id, status: o.status, available_at: o.availableAt ?? null, route_index: o.routeIndex ?? null, provider_attempts: o.providerAttempts ?? null,
         provider: o.provider ?? null, provider_message_id: o.providerMessageId ?? null, error_code: o.errorCode ?? null, error: o.error ?? null,
         price: o.price ?? null, price_currency: o.priceCurrency ?? null, sent_at: o.sentAt ?? null, failed_at: o.failedAt ?? null,
         fallback_at: o.fallbackAt ?? null, outcome_unknown: !!o.outcomeUnknown,
-      })))])).rows.map((r) => r.id as string));
+      })))])).rows.map((r) => [r.id as string, (r.callback_url as string | null) ?? null]));
       for (const o of outcomes) {
         if (!changed.has(o.id)) continue;
+        if (o.fallbackAt !== undefined && o.fallbackAt !== null && o.fallbackAt < this.firstFallback.at) this.firstFallback.at = o.fallbackAt;
         if (o.status === 'queued') t.queued = true;
         if (o.status === 'sent' || o.status === 'failed') {
           await this.emit(t, o.appId, o.status === 'sent' ? 'message.sent' : 'message.failed',
-            async () => messageEventData(toOutbox((await this.q(t.c, 'outGet', [o.id])).rows[0]!)), { verificationId: o.verificationId, messageId: o.id }, now);
+            async () => messageEventData(toOutbox((await this.q(t.c, 'outGet', [o.id])).rows[0]!)), { verificationId: o.verificationId, messageId: o.id, callbackUrl: changed.get(o.id) ?? null }, now);
         }
         if (o.advance) await this.advance(t, null, o.verificationId, o.step, now);
       }
@@ -924,8 +1100,15 @@ export class PgStore implements Store {
     return this.tx((t) => this.advance(t, appId, verificationId, fromStep, now));
   }
 
+  /**
+   * Fallbacks due. The earliest pending fallback time is remembered for a second (fallbacks this node schedules
+   * lower it at once), so a busy worker does not ask the database before each drain.
+   */
   async fireFallbacks(now: number, limit: number): Promise<number> {
-    if ((await this.read('fallbackAny', [now])).length === 0) return 0;
+    if (now < this.firstFallback.at && Date.now() < this.firstFallback.until) return 0;
+    const first = numOrNull((await this.read('fallbackFirst'))[0]?.fallback_at);
+    this.firstFallback = { at: first ?? Infinity, until: Date.now() + 1_000 };
+    if (first === null || first > now) return 0;
     return this.tx(async (t) => {
       let n = 0;
       for (const r of (await this.q(t.c, 'fallbackDue', [now, limit])).rows) {
@@ -1005,6 +1188,46 @@ export class PgStore implements Store {
       return counts;
     });
   }
+}
+
+type StartInput = { appId: string; to: string; now: number; lockout: number; idempotency?: IdempotencyInput | undefined };
+type CheckInput = { appId: string; target: CheckTarget; now: number; lockout: number };
+interface StartOp {
+  input: StartInput;
+  decide: (phone: PhoneState | undefined) => StartDecision;
+  resolve: (r: StartResult) => void;
+  reject: (e: unknown) => void;
+}
+interface CheckOp {
+  input: CheckInput;
+  judge: (v: VerificationRecord) => boolean;
+  resolve: (r: CheckResult | null) => void;
+  reject: (e: unknown) => void;
+}
+
+/** Most requests one group carries. */
+const MAX_GROUP = 64;
+
+const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const hex = (b: Buffer | null): string | null => (b === null ? null : `\\x${b.toString('hex')}`);
+
+/** A phone_states row as JSON (jsonb_populate_recordset). */
+function phoneRow(appId: string, to: string, p: PhoneState): Record<string, unknown> {
+  return {
+    app_id: appId, to_addr: to, sends: p.sends, failures: p.failures, window_started_at: p.windowStartedAt, last_send_at: p.lastSendAt,
+    locked_until: p.lockedUntil, lock_reason: p.lockReason,
+  };
+}
+
+/** A verifications row as JSON (binary columns in bytea's hex input form). */
+function verificationRow(v: VerificationRecord): Record<string, unknown> {
+  return {
+    id: v.id, app_id: v.appId, to_addr: v.to, country_iso: v.countryIso, channel: v.channel, locale: v.locale, status: v.status,
+    code_type: v.codeType, code_length: v.codeLength, code_hash: hex(v.codeHash), code_sealed: hex(v.codeSealed), attempts: v.attempts,
+    max_attempts: v.maxAttempts, sends: v.sends, max_sends: v.maxSends, resend_available_at: v.resendAvailableAt, expires_at: v.expiresAt,
+    created_at: v.createdAt, updated_at: v.updatedAt, verified_at: v.verifiedAt, parts: v.parts, cost: v.cost, metadata: v.metadata,
+    channels: v.channels, step: v.step, step_timeout: v.stepTimeout, callback_url: v.callbackUrl ?? null,
+  };
 }
 
 /** Thrown inside a transaction to roll it back and answer "not found". */

@@ -49,6 +49,60 @@ export const SQL = {
         locked_until = EXCLUDED.locked_until, lock_reason = EXCLUDED.lock_reason
     )
     SELECT * FROM closed`,
+  // ---- batched use cases: many requests' starts (or checks) in one transaction, phones locked in one sorted order.
+  /** Locks (creating empty rows as needed) the phones of a group of starts, in (app, phone) order: no deadlocks. */
+  phoneLockMany: `INSERT INTO phone_states AS p (app_id, to_addr, sends, failures, window_started_at)
+    SELECT x.a, x.t, 0, 0, 0 FROM unnest($1::text[], $2::text[]) AS x(a, t) ORDER BY x.a, x.t
+    ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = p.sends
+    RETURNING p.*, (p.xmax = 0) AS fresh`,
+  /**
+   * A group's start writes in one statement: each phone's pending verification closed ($1 JSON [{a, t, now}]),
+   * the new verifications ($2), their messages ($3), the phones' counters ($4) and empty phone rows nobody needed
+   * removed ($5 [{a, t}]). Returns the closed verifications.
+   */
+  startWriteMany: `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(a text, t text, now bigint)),
+    closed AS (
+      UPDATE verifications v SET status = CASE WHEN v.expires_at <= x.now THEN 'expired' ELSE 'canceled' END, code_sealed = NULL, updated_at = x.now
+      FROM x WHERE v.app_id = x.a AND v.to_addr = x.t AND v.status = 'pending' RETURNING v.*
+    ), ins AS (
+      INSERT INTO verifications SELECT * FROM jsonb_populate_recordset(NULL::verifications, $2::jsonb) WHERE (SELECT count(*) FROM closed) >= 0
+      RETURNING id
+    ), msgs AS (
+      INSERT INTO outbox SELECT * FROM jsonb_populate_recordset(NULL::outbox, $3::jsonb) WHERE (SELECT count(*) FROM ins) >= 0
+    ), ph AS (
+      INSERT INTO phone_states SELECT * FROM jsonb_populate_recordset(NULL::phone_states, $4::jsonb)
+      ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = EXCLUDED.sends, failures = EXCLUDED.failures,
+        window_started_at = EXCLUDED.window_started_at, last_send_at = EXCLUDED.last_send_at,
+        locked_until = EXCLUDED.locked_until, lock_reason = EXCLUDED.lock_reason
+    ), del AS (
+      DELETE FROM phone_states p USING jsonb_to_recordset($5::jsonb) AS d(a text, t text)
+      WHERE p.app_id = d.a AND p.to_addr = d.t AND p.sends = 0 AND p.failures = 0 AND p.window_started_at = 0 AND p.locked_until IS NULL
+    )
+    SELECT * FROM closed`,
+  /**
+   * A group's checks: the phones locked first (sorted), then one try counted per verification (ids are distinct
+   * within a group). $1 ids, $2 apps, $3 nows. Returns the verifications that took a try, each with its phone.
+   */
+  checkBumpMany: `WITH x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(id, app, now)),
+    p AS (
+      SELECT p.* FROM phone_states p JOIN verifications v ON p.app_id = v.app_id AND p.to_addr = v.to_addr JOIN x ON v.id = x.id AND v.app_id = x.app
+      ORDER BY p.app_id, p.to_addr FOR UPDATE OF p
+    ), b AS (
+      UPDATE verifications v SET attempts = v.attempts + 1, updated_at = x.now FROM x
+      WHERE v.id = x.id AND v.app_id = x.app AND v.status = 'pending' AND v.expires_at > x.now AND v.attempts < v.max_attempts
+        AND (SELECT count(*) FROM p) >= 0
+      RETURNING v.*
+    )
+    SELECT b.*, (SELECT row_to_json(ps) FROM p ps WHERE ps.app_id = b.app_id AND ps.to_addr = b.to_addr LIMIT 1) AS phone FROM b`,
+  /** A group's check writes: verifications settled ($1 [{id, status, verified_at, now}]) and phones' counters ($2). */
+  checkWriteMany: `WITH s AS (
+      UPDATE verifications v SET status = x.status, verified_at = x.verified_at, code_sealed = NULL, updated_at = x.now
+      FROM jsonb_to_recordset($1::jsonb) AS x(id text, status text, verified_at bigint, now bigint) WHERE v.id = x.id AND v.status = 'pending'
+    )
+    INSERT INTO phone_states SELECT * FROM jsonb_populate_recordset(NULL::phone_states, $2::jsonb)
+    ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = EXCLUDED.sends, failures = EXCLUDED.failures,
+      window_started_at = EXCLUDED.window_started_at, last_send_at = EXCLUDED.last_send_at,
+      locked_until = EXCLUDED.locked_until, lock_reason = EXCLUDED.lock_reason`,
   verGet: 'SELECT * FROM verifications WHERE id = $1 AND app_id = $2',
   verGetForUpdate: 'SELECT * FROM verifications WHERE id = $1 AND app_id = $2 FOR UPDATE',
   verNewestFor: 'SELECT id FROM verifications WHERE app_id = $1 AND to_addr = $2 ORDER BY id DESC LIMIT 1',
@@ -89,30 +143,43 @@ export const SQL = {
   outInsert: `INSERT INTO outbox SELECT * FROM jsonb_populate_recordset(NULL::outbox, $1::jsonb)`,
   // Claims: rows due in 'queued', and rows whose lease ran out in 'sending' (a worker died), each with what
   // rendering needs from the verification. SKIP LOCKED: workers on other nodes claim other rows, never wait.
-  outClaimQueued: `WITH due AS (
-      SELECT id FROM outbox WHERE status = 'queued' AND available_at <= $1 ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED
-    )
-    UPDATE outbox o SET status = 'sending', attempts = o.attempts + 1, available_at = $2 FROM due
-    WHERE o.id = due.id
-    RETURNING o.*`,
-  outClaimExpired: `WITH due AS (
+  /**
+   * One claim statement: rows due in 'queued', and rows whose lease ran out in 'sending' (a worker died; `expired`
+   * tells them apart), each with what rendering needs from its verification. SKIP LOCKED: workers on other nodes
+   * claim other rows and never wait. $1 now, $2 lease end, $3 limit (per kind).
+   */
+  outClaim: `WITH e AS (
       SELECT id FROM outbox WHERE status = 'sending' AND available_at <= $1 ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED
+    ), q AS (
+      SELECT id FROM outbox WHERE status = 'queued' AND available_at <= $1 ORDER BY available_at LIMIT $3 FOR UPDATE SKIP LOCKED
+    ), u AS (
+      UPDATE outbox o SET status = 'sending', attempts = o.attempts + 1, available_at = $2
+      WHERE o.id IN (SELECT id FROM e UNION ALL SELECT id FROM q)
+      RETURNING o.*, o.id IN (SELECT id FROM e) AS expired
     )
-    UPDATE outbox o SET attempts = o.attempts + 1, available_at = $2 FROM due
-    WHERE o.id = due.id
-    RETURNING o.*`,
-  outCodeOf: 'SELECT id, code_sealed, status, expires_at, created_at, channels, channel, step, step_timeout FROM verifications WHERE id = ANY($1::text[])',
-  outDone: `UPDATE outbox o SET status = x.status, available_at = coalesce(x.available_at, o.available_at),
+    SELECT u.*, v.id AS v_id, v.code_sealed AS v_code_sealed, v.status AS v_status, v.expires_at AS v_expires_at, v.created_at AS v_created_at,
+      v.channels AS v_channels, v.channel AS v_channel, v.step_timeout AS v_step_timeout
+    FROM u LEFT JOIN verifications v ON v.id = u.verification_id
+    ORDER BY u.available_at, u.id`,
+  // The provider calls finished ($1) and the messages' outcomes ($2), in one statement; returns the messages that
+  // changed, with their verification's callback URL (for events).
+  outDone: `WITH a AS (
+      UPDATE message_attempts a SET outcome = x.outcome, http_status = x.http_status, error_code = x.error_code, error = x.error,
+        provider_message_id = x.provider_message_id, finished_at = x.finished_at
+      FROM jsonb_to_recordset($1::jsonb) AS x(id text, outcome text, http_status int, error_code text, error text, provider_message_id text, finished_at bigint)
+      WHERE a.id = x.id AND a.outcome = 'started'
+    )
+    UPDATE outbox o SET status = x.status, available_at = coalesce(x.available_at, o.available_at),
       route_index = coalesce(x.route_index, o.route_index), provider_attempts = coalesce(x.provider_attempts, o.provider_attempts),
       provider = coalesce(x.provider, o.provider), provider_message_id = coalesce(x.provider_message_id, o.provider_message_id),
       error_code = x.error_code, error = x.error, price = coalesce(x.price, o.price), price_currency = coalesce(x.price_currency, o.price_currency),
       sent_at = coalesce(x.sent_at, o.sent_at), failed_at = coalesce(x.failed_at, o.failed_at), fallback_at = x.fallback_at,
       outcome_unknown = x.outcome_unknown
-    FROM jsonb_to_recordset($1::jsonb) AS x(id text, status text, available_at bigint, route_index int, provider_attempts int, provider text,
+    FROM jsonb_to_recordset($2::jsonb) AS x(id text, status text, available_at bigint, route_index int, provider_attempts int, provider text,
       provider_message_id text, error_code text, error text, price double precision, price_currency text, sent_at bigint, failed_at bigint,
       fallback_at bigint, outcome_unknown boolean)
     WHERE o.id = x.id AND o.status = 'sending'
-    RETURNING o.id`,
+    RETURNING o.id, (SELECT callback_url FROM verifications v WHERE v.id = o.verification_id) AS callback_url`,
   outList: 'SELECT * FROM outbox WHERE app_id = $1 AND verification_id = $2 ORDER BY step, id',
   outGet: 'SELECT * FROM outbox WHERE id = $1',
   outRoute: `UPDATE outbox o SET route_index = x.route_index, provider = x.provider
@@ -121,10 +188,6 @@ export const SQL = {
   attInsert: `INSERT INTO message_attempts (id, message_id, app_id, provider, outcome, started_at)
     SELECT x.id, x.message_id, x.app_id, x.provider, 'started', x.started_at
     FROM jsonb_to_recordset($1::jsonb) AS x(id text, message_id text, app_id text, provider text, started_at bigint)`,
-  attDone: `UPDATE message_attempts a SET outcome = x.outcome, http_status = x.http_status, error_code = x.error_code, error = x.error,
-      provider_message_id = x.provider_message_id, finished_at = x.finished_at
-    FROM jsonb_to_recordset($1::jsonb) AS x(id text, outcome text, http_status int, error_code text, error text, provider_message_id text, finished_at bigint)
-    WHERE a.id = x.id AND a.outcome = 'started'`,
   attList: 'SELECT * FROM message_attempts WHERE message_id = $1 ORDER BY id',
   // Workflow: the step after $3 becomes due, once (guarded on the verification's current step). $1 id, $2 app or null, $4 now.
   stepAdvance: `UPDATE verifications SET step = step + 1, updated_at = $4,
@@ -140,7 +203,7 @@ export const SQL = {
     ) RETURNING id, app_id, verification_id, step`,
   // ORDER BY the indexed column: with a generic plan the planner would otherwise guess a sequential scan finds a
   // match soon (it does not: almost no row has a fallback pending).
-  fallbackAny: 'SELECT 1 FROM outbox WHERE fallback_at IS NOT NULL AND fallback_at <= $1 ORDER BY fallback_at LIMIT 1',
+  fallbackFirst: 'SELECT fallback_at FROM outbox WHERE fallback_at IS NOT NULL ORDER BY fallback_at LIMIT 1',
   nextDue: `SELECT least((SELECT min(available_at) FROM outbox WHERE status = 'queued'), (SELECT min(available_at) FROM outbox WHERE status = 'sending'),
       (SELECT min(fallback_at) FROM outbox WHERE fallback_at IS NOT NULL)) AS t`,
   appInsert: 'INSERT INTO apps (id, name, enabled, settings, created_at, updated_at, callback_secret_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7)',
