@@ -63,7 +63,7 @@ export const SQL = {
   startWriteMany: `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(a text, t text, now bigint)),
     closed AS (
       UPDATE verifications v SET status = CASE WHEN v.expires_at <= x.now THEN 'expired' ELSE 'canceled' END, code_sealed = NULL, updated_at = x.now
-      FROM x WHERE v.app_id = x.a AND v.to_addr = x.t AND v.status = 'pending' RETURNING v.*
+      FROM x WHERE v.app_id = x.a AND v.to_addr = x.t AND v.to_addr = ANY($6::text[]) AND v.status = 'pending' RETURNING v.*
     ), ins AS (
       INSERT INTO verifications SELECT * FROM jsonb_populate_recordset(NULL::verifications, $2::jsonb) WHERE (SELECT count(*) FROM closed) >= 0
       RETURNING id
@@ -76,7 +76,7 @@ export const SQL = {
         locked_until = EXCLUDED.locked_until, lock_reason = EXCLUDED.lock_reason
     ), del AS (
       DELETE FROM phone_states p USING jsonb_to_recordset($5::jsonb) AS d(a text, t text)
-      WHERE p.app_id = d.a AND p.to_addr = d.t AND p.sends = 0 AND p.failures = 0 AND p.window_started_at = 0 AND p.locked_until IS NULL
+      WHERE p.app_id = d.a AND p.to_addr = d.t AND p.to_addr = ANY($6::text[]) AND p.sends = 0 AND p.failures = 0 AND p.window_started_at = 0 AND p.locked_until IS NULL
     )
     SELECT * FROM closed`,
   /**
@@ -86,10 +86,11 @@ export const SQL = {
   checkBumpMany: `WITH x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(id, app, now)),
     p AS (
       SELECT p.* FROM phone_states p JOIN verifications v ON p.app_id = v.app_id AND p.to_addr = v.to_addr JOIN x ON v.id = x.id AND v.app_id = x.app
+      WHERE v.id = ANY($1::text[])
       ORDER BY p.app_id, p.to_addr FOR UPDATE OF p
     ), b AS (
       UPDATE verifications v SET attempts = v.attempts + 1, updated_at = x.now FROM x
-      WHERE v.id = x.id AND v.app_id = x.app AND v.status = 'pending' AND v.expires_at > x.now AND v.attempts < v.max_attempts
+      WHERE v.id = x.id AND v.id = ANY($1::text[]) AND v.app_id = x.app AND v.status = 'pending' AND v.expires_at > x.now AND v.attempts < v.max_attempts
         AND (SELECT count(*) FROM p) >= 0
       RETURNING v.*
     )
@@ -97,7 +98,8 @@ export const SQL = {
   /** A group's check writes: verifications settled ($1 [{id, status, verified_at, now}]) and phones' counters ($2). */
   checkWriteMany: `WITH s AS (
       UPDATE verifications v SET status = x.status, verified_at = x.verified_at, code_sealed = NULL, updated_at = x.now
-      FROM jsonb_to_recordset($1::jsonb) AS x(id text, status text, verified_at bigint, now bigint) WHERE v.id = x.id AND v.status = 'pending'
+      FROM jsonb_to_recordset($1::jsonb) AS x(id text, status text, verified_at bigint, now bigint)
+      WHERE v.id = x.id AND v.id = ANY($3::text[]) AND v.status = 'pending'
     )
     INSERT INTO phone_states SELECT * FROM jsonb_populate_recordset(NULL::phone_states, $2::jsonb)
     ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = EXCLUDED.sends, failures = EXCLUDED.failures,
@@ -167,7 +169,7 @@ export const SQL = {
       UPDATE message_attempts a SET outcome = x.outcome, http_status = x.http_status, error_code = x.error_code, error = x.error,
         provider_message_id = x.provider_message_id, finished_at = x.finished_at
       FROM jsonb_to_recordset($1::jsonb) AS x(id text, outcome text, http_status int, error_code text, error text, provider_message_id text, finished_at bigint)
-      WHERE a.id = x.id AND a.outcome = 'started'
+      WHERE a.id = x.id AND a.id = ANY($3::text[]) AND a.outcome = 'started'
     )
     UPDATE outbox o SET status = x.status, available_at = coalesce(x.available_at, o.available_at),
       route_index = coalesce(x.route_index, o.route_index), provider_attempts = coalesce(x.provider_attempts, o.provider_attempts),
@@ -178,12 +180,12 @@ export const SQL = {
     FROM jsonb_to_recordset($2::jsonb) AS x(id text, status text, available_at bigint, route_index int, provider_attempts int, provider text,
       provider_message_id text, error_code text, error text, price double precision, price_currency text, sent_at bigint, failed_at bigint,
       fallback_at bigint, outcome_unknown boolean)
-    WHERE o.id = x.id AND o.status = 'sending'
+    WHERE o.id = x.id AND o.id = ANY($4::text[]) AND o.status = 'sending'
     RETURNING o.id, (SELECT callback_url FROM verifications v WHERE v.id = o.verification_id) AS callback_url`,
   outList: 'SELECT * FROM outbox WHERE app_id = $1 AND verification_id = $2 ORDER BY step, id',
   outGet: 'SELECT * FROM outbox WHERE id = $1',
   outRoute: `UPDATE outbox o SET route_index = x.route_index, provider = x.provider
-    FROM jsonb_to_recordset($1::jsonb) AS x(id text, route_index int, provider text) WHERE o.id = x.id`,
+    FROM jsonb_to_recordset($1::jsonb) AS x(id text, route_index int, provider text) WHERE o.id = x.id AND o.id = ANY($2::text[])`,
   attLast: 'SELECT id, provider, outcome FROM message_attempts WHERE message_id = $1 ORDER BY id DESC LIMIT 1',
   attInsert: `INSERT INTO message_attempts (id, message_id, app_id, provider, outcome, started_at)
     SELECT x.id, x.message_id, x.app_id, x.provider, 'started', x.started_at
