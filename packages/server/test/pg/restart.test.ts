@@ -40,7 +40,9 @@ describe('the database goes away', () => {
     expect((await h.req('GET', '/readyz')).status).toBe(200);
     await cluster.stopServer('fast');
     try {
-      expectUnavailable(await h.req('POST', '/v1/verifications', { to: phone() }));
+      const refused = await h.req('POST', '/v1/verifications', { to: phone() });
+      expectUnavailable(refused);
+      expect(refused.headers.get('retry-after')).toBe('1');
       const ready = await h.req('GET', '/readyz');
       expect(ready.status).toBe(503);
       expect(ready.body.code).toBe('store_unavailable');

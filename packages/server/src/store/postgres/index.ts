@@ -131,7 +131,7 @@ export class PgStore implements Store {
   // ---- plumbing ------------------------------------------------------------------------------------------------
 
   private unavailable(e: unknown): unknown {
-    return isConnectionError(e) ? new OtpdError('store_unavailable', 'The database connection failed; retry the request') : e;
+    return isConnectionError(e) ? new OtpdError('store_unavailable', 'The database connection failed; retry the request', { retryAfter: 1 }) : e;
   }
 
   private async q(c: Client | pg.Pool, name: SqlName, values: unknown[] = []): Promise<pg.QueryResult<Row>> {
