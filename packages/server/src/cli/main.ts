@@ -2,6 +2,7 @@
 /** The `otpd` command: serve, migrate, apps. */
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type ConfigOverrides } from '../config.js';
+import { redactDatabaseUrl } from '../store/url.js';
 import { OtpdError } from '../domain/errors.js';
 import { systemClock } from '../domain/clock.js';
 import { AppsService } from '../services/apps.js';
@@ -36,7 +37,7 @@ program
       const config = loadConfig({ host: o.host, port: o.port, databaseUrl: o.database, env: o.env });
       const otpd = await createOtpd(config);
       const url = await otpd.listen();
-      otpd.logger.info({ url, env: config.env, database: config.databaseUrl.split('?')[0], delivery: config.delivery }, 'otpd listening');
+      otpd.logger.info({ url, env: config.env, database: redactDatabaseUrl(config.databaseUrl), delivery: config.delivery }, 'otpd listening');
       if (config.env === 'development') printWelcome(url, config.secretSource === 'generated' ? config.dataDir : null, config.adminTokenSource === 'env' ? null : config.adminToken);
       let stopping = false;
       const stop = (signal: string) => {

@@ -29,6 +29,7 @@ import {
   toSender, toTemplate, toVerification, type Row,
 } from '../rows.js';
 import { RETAINED } from '../retention.js';
+import { redactDatabaseUrl } from '../url.js';
 import { SQL, type SqlName } from './sql.js';
 
 type Client = pg.PoolClient;
@@ -346,7 +347,10 @@ export class PgStore implements Store {
       return applied;
     }, (e: unknown) => {
       this.migrated = null;
-      throw this.unavailable(e);
+      if (isConnectionError(e)) {
+        throw new OtpdError('store_unavailable', `cannot reach PostgreSQL at ${redactDatabaseUrl(this.url)}: ${(e as Error).message || (e as { code?: string }).code}`, { retryAfter: 1 });
+      }
+      throw e;
     });
     return this.migrated;
   }
