@@ -196,6 +196,7 @@ describe('resend and cancel', () => {
     const m = await h.req('GET', `/dev/messages?to=${encodeURIComponent(to)}`);
     expect(m.body.messages.map((x: { code: string }) => x.code)).toEqual([code, code]);
     expect(m.body.messages[0].channel).toBe('whatsapp');
+    await h.otpd.worker?.flush(); // /dev/messages answers once handed to the provider; the outcome is recorded after
     const msgs = await h.req('GET', `/v1/verifications/${id}/messages`);
     expect(msgs.body.data).toHaveLength(2);
     expect(msgs.body.data.every((x: { status: string; provider: string }) => x.status === 'sent' && x.provider === 'console')).toBe(true);
