@@ -20,7 +20,7 @@ import type {
 import { newId } from '../../domain/ids.js';
 import { messageEventData, verificationEventData, type EventType } from '../../domain/events.js';
 import {
-  bufOrNull, channelsOf, json, num, numOrNull, toApp, toAttempt, toAudit, toClient, toDelivery, toEndpoint, toKey, toOutbox, toPhoneState,
+  bufOrNull, channelsOf, num, numOrNull, toApp, toAttempt, toAudit, toClient, toDelivery, toEndpoint, toKey, toOutbox, toPhoneState,
   toSender, toTemplate, toVerification, type Row,
 } from '../rows.js';
 
