@@ -40,6 +40,8 @@ export interface OutboxWorkerOptions {
 export class OutboxWorker extends DrainLoop {
   /** Messages this process queued and has not handed to the provider yet, per `${appId} ${to}`. */
   private readonly inFlight = new Map<string, number>();
+  /** Drains started so far; `inFlight` values are the count at the time of queueing. */
+  private drains = 0;
   /** Callers waiting until a drain that starts after their call has handed its messages to the provider. */
   private handedWaiters: (() => void)[] = [];
   private readonly providers: Map<string, DeliveryProvider>;
@@ -74,7 +76,8 @@ export class OutboxWorker extends DrainLoop {
   /** Notes a message just committed for (app, recipient) and wakes the worker. */
   queued(appId: string, to: string): void {
     const k = `${appId} ${to}`;
-    this.inFlight.set(k, (this.inFlight.get(k) ?? 0) + 1);
+    // The drain that will pick it up (or see another node's worker took it) is the next one to start.
+    this.inFlight.set(k, this.drains + 1);
     this.kick();
   }
 
@@ -83,11 +86,13 @@ export class OutboxWorker extends DrainLoop {
     return this.inFlight.has(`${appId} ${to}`);
   }
 
-  private handedOne(appId: string, to: string): void {
-    const k = `${appId} ${to}`;
-    const n = (this.inFlight.get(k) ?? 0) - 1;
-    if (n > 0) this.inFlight.set(k, n);
-    else this.inFlight.delete(k);
+  /**
+   * After a drain that started at `started` found the queue empty: every message queued before it started is
+   * handed, by this node or, on PostgreSQL, by another node's worker. Forget those (a map that only this node's
+   * claims emptied would grow without end when other nodes deliver).
+   */
+  private handedUpTo(started: number): void {
+    for (const [k, n] of this.inFlight) if (n <= started) this.inFlight.delete(k);
   }
 
   /**
@@ -116,6 +121,7 @@ export class OutboxWorker extends DrainLoop {
   }
 
   protected async drain(): Promise<void> {
+    const started = ++this.drains;
     const waiting = this.handedWaiters.splice(0);
     const release = () => { for (const w of waiting.splice(0)) w(); };
     try {
@@ -123,13 +129,18 @@ export class OutboxWorker extends DrainLoop {
       for (;;) {
         const now = this.clock.now();
         const claimed = await this.store.claimMessages(now, this.o.batch, this.o.leaseMs, (m) => this.choose(m, now));
-        if (claimed.length === 0) return;
+        if (claimed.length === 0) {
+          this.handedUpTo(started);
+          return;
+        }
         const outcomes = await Promise.all(claimed.map(async (m): Promise<MessageOutcome> => ({
           ...(await this.deliver(m)), appId: m.appId, verificationId: m.verificationId, step: m.step,
         })));
-        for (const m of claimed) this.handedOne(m.appId, m.to);
         const last = claimed.length < this.o.batch;
-        if (last) release();
+        if (last) {
+          this.handedUpTo(started);
+          release();
+        }
         // Outcomes are recorded while the next drain already claims: a busy worker's cycle is one claim long.
         // (Claimed rows are leased, so no drain can take them again meanwhile; flush() waits for these writes.)
         const done: Promise<void> = this.store.completeMessages(outcomes, this.clock.now())
