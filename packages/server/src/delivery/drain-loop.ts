@@ -13,7 +13,8 @@ export abstract class DrainLoop {
   private timerAt = Infinity;
   protected stopped = true;
 
-  constructor(protected readonly log: Logger, private readonly what: string) {}
+  /** `idleRecheckMs`: how soon to look again when nothing is due (at most a minute). */
+  constructor(protected readonly log: Logger, private readonly what: string, private readonly idleRecheckMs = 60_000) {}
 
   /** One pass over everything due. */
   protected abstract drain(): Promise<void>;
@@ -57,8 +58,11 @@ export abstract class DrainLoop {
   private schedule(): void {
     // Another drain is already asked for (a busy server): it will schedule after itself; no need to ask the store.
     if (this.stopped || this.next) return;
-    this.nextDueAt().then((at) => {
-      if (this.stopped || at === null) return;
+    this.nextDueAt().then((due) => {
+      if (this.stopped) return;
+      // Nothing due that this store knows of: still look again within a minute, so work another node left behind
+      // (it died holding a lease, or scheduled a retry after our last look) is picked up without a kick.
+      const at = due ?? this.now() + this.idleRecheckMs;
       if (this.timer && at >= this.timerAt) return;
       if (this.timer) clearTimeout(this.timer);
       this.timerAt = at;

@@ -35,6 +35,8 @@ export interface OutboxWorkerOptions {
   publicUrl?: string | undefined;
   breakers?: Breakers;
   random?: () => number;
+  /** How soon to look for work again when nothing is due (default a minute); work other nodes left behind is found then. */
+  idleRecheckMs?: number;
 }
 
 export class OutboxWorker extends DrainLoop {
@@ -46,7 +48,7 @@ export class OutboxWorker extends DrainLoop {
   private handedWaiters: (() => void)[] = [];
   private readonly providers: Map<string, DeliveryProvider>;
   readonly breakers: Breakers;
-  private readonly o: Required<Omit<OutboxWorkerOptions, 'publicUrl' | 'breakers'>> & { publicUrl?: string | undefined };
+  private readonly o: Required<Omit<OutboxWorkerOptions, 'publicUrl' | 'breakers' | 'idleRecheckMs'>> & { publicUrl?: string | undefined };
 
   constructor(
     private readonly store: Store,
@@ -56,7 +58,7 @@ export class OutboxWorker extends DrainLoop {
     log: Logger,
     opts: OutboxWorkerOptions = {},
   ) {
-    super(log, 'outbox');
+    super(log, 'outbox', opts.idleRecheckMs);
     this.providers = new Map(providers.map((p) => [p.name, p]));
     this.breakers = opts.breakers ?? new Breakers();
     this.o = {

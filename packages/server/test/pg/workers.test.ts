@@ -33,3 +33,23 @@ describe('workers on two nodes', () => {
     expect(msgs.body.data.map((m: { status: string }) => m.status)).toEqual(['sent']);
   });
 });
+
+describe('an idle worker looks again on its own', () => {
+  it('finds work another node queued without telling anyone (no kick, no NOTIFY), within its idle re-check', async () => {
+    // A's and B's workers are stopped and A's NOTIFY is silenced: only C's own idle re-check can find the message.
+    const c = await startHarness({ databaseUrl: a.databaseUrl, keepDatabase: true, firstApp: false, worker: { idleRecheckMs: 300 } });
+    try {
+      await c.otpd.worker!.flush(); // idle: nothing due, so its next look is the idle re-check
+      await a.otpd.worker!.stop();
+      b.otpd.worker && (await b.otpd.worker.stop());
+      const to = phone();
+      (a.otpd.store as { signal?: unknown }).signal = () => undefined; // silence A's NOTIFY for this message
+      const s = await a.req('POST', '/v1/verifications', { to });
+      expect(s.status).toBe(201);
+      for (let i = 0; i < 100 && !c.otpd.devInbox!.list(a.appId, to, 10).length; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(c.otpd.devInbox!.list(a.appId, to, 10).map((m) => m.verificationId)).toEqual([s.body.id]);
+    } finally {
+      await c.close();
+    }
+  });
+});
