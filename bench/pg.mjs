@@ -5,26 +5,20 @@
 // docs/benchmarks.md). Uses ../shared/bench/services.sh (a throwaway cluster on 127.0.0.1:54329).
 //
 //   node bench/pg.mjs [--rounds 3] [--duration 10] [--warmup 2] [--concurrency 32] [--rows 1000000] [--no-compare]
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { BIN, flag, flowRound, opt, root, startOtpd, stop, summarizeFlow } from './lib.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const argv = process.argv.slice(2);
-const opt = (name, def) => { const i = argv.indexOf(`--${name}`); return i >= 0 && i + 1 < argv.length ? argv[i + 1] : def; };
 const ROUNDS = Number(opt('rounds', 3));
 const DURATION = Number(opt('duration', 10));
 const WARMUP = Number(opt('warmup', 2));
 const CONC = Number(opt('concurrency', 32));
 const ROWS = Number(opt('rows', 1_000_000));
-const COMPARE = !argv.includes('--no-compare');
-const BIN = join(root, 'packages/server/dist/cli/main.js');
+const COMPARE = !flag('no-compare');
 const SHARED = resolve(root, '../shared/bench');
 const WORK = '/tmp/otpd-bench-pg-run';
-const median = (xs) => { const s = xs.filter(Number.isFinite).sort((a, b) => a - b); if (!s.length) return null; const m = s.length >> 1; return s.length % 2 ? s[m] : +((s[m - 1] + s[m]) / 2).toFixed(2); };
 
 const base = execFileSync('bash', [join(SHARED, 'services.sh'), 'start'], { encoding: 'utf8' }).trim().split('\n').pop().replace(/\/postgres$/, '');
 console.log(`postgres at ${base}`);
@@ -79,24 +73,6 @@ async function fill(db, n) {
   }
 }
 
-async function startOtpd(env, port) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(port)], { env, stdio: ['ignore', 'ignore', 'ignore'], detached: true });
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`http://127.0.0.1:${port}/readyz`)).ok) return child; } catch { /* not yet */ }
-    await sleep(100);
-  }
-  throw new Error('otpd did not start');
-}
-async function stop(child) {
-  try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
-  await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
-}
-function flowRound(port, key) {
-  const out = execFileSync(process.execPath, [join(root, 'bench/flow.mjs'), '--base', `http://127.0.0.1:${port}`, '--key', key,
-    '--concurrency', String(CONC), '--duration', String(DURATION), '--warmup', String(WARMUP)], { encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').pop());
-}
-
 mkdirSync(WORK, { recursive: true });
 console.log('building…');
 execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
@@ -112,7 +88,7 @@ const flowFull = [];
 try {
   for (let r = 1; r <= ROUNDS; r++) {
     for (const [name, port, key, into] of [['empty', 4201, empty.key, flowEmpty], [`${ROWS} rows`, 4202, full.key, flowFull]]) {
-      const res = flowRound(port, key);
+      const res = flowRound(port, key, { concurrency: CONC, duration: DURATION, warmup: WARMUP });
       into.push(res);
       console.log(`flow round ${r} ${name}: ${res.pairsPerSec} pairs/s, check p50 ${res.check.p50ms} ms p99 ${res.check.p99ms} ms, failures ${res.failures}`);
     }
@@ -121,11 +97,6 @@ try {
   await stop(a);
   await stop(b);
 }
-const summarize = (flow) => ({
-  pairsPerSec: median(flow.map((x) => x.pairsPerSec)),
-  failures: flow.reduce((s, x) => s + x.failures, 0),
-  ...Object.fromEntries(['pair', 'start', 'read', 'check'].map((k) => [k, { p50ms: median(flow.map((x) => x[k].p50ms)), p99ms: median(flow.map((x) => x[k].p99ms)) }])),
-});
 
 // ---- 2. side by side with the shared limit-pg and peer-pg
 let cmp = null;
@@ -147,7 +118,7 @@ if (COMPARE) {
 
 const result = {
   at: new Date().toISOString(), node: process.version, rounds: ROUNDS, duration: DURATION, warmup: WARMUP, concurrency: CONC, rows: ROWS, fullSize,
-  flowEmpty, flowFull, empty: summarize(flowEmpty), full: summarize(flowFull), compare: cmp,
+  flowEmpty, flowFull, empty: summarizeFlow(flowEmpty), full: summarizeFlow(flowFull), compare: cmp,
 };
 mkdirSync(join(root, 'bench/results'), { recursive: true });
 writeFileSync(join(root, 'bench/results/postgres.json'), JSON.stringify(result, null, 2));

@@ -14,28 +14,22 @@
 //    verifications, and compare.mjs with limit-pg and peer-pg. `--only-pg` reruns just that part and rewrites the
 //    document with the SQLite figures of the previous run (bench/results/latest.json).
 // Every figure is the median over rounds. Results are also kept as JSON in bench/results/.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { join, resolve } from 'node:path';
+import { BIN, flag, flowRound, median, opt, root, startOtpd, stop, summarizeFlow } from './lib.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const argv = process.argv.slice(2);
-const opt = (name, def) => { const i = argv.indexOf(`--${name}`); return i >= 0 && i + 1 < argv.length ? argv[i + 1] : def; };
 const ROUNDS = Number(opt('rounds', 3));
 const DURATION = Number(opt('duration', 10));
 const WARMUP = Number(opt('warmup', 2));
 const CONC = Number(opt('concurrency', 32));
-const COMPARE = !argv.includes('--no-compare');
-const PG = !argv.includes('--no-pg');
-const DOC_ONLY = argv.includes('--doc-only'); // rewrite docs/benchmarks.md from bench/results/*.json, measuring nothing
-const ONLY_PG = argv.includes('--only-pg') || DOC_ONLY;
+const COMPARE = !flag('no-compare');
+const PG = !flag('no-pg');
+const DOC_ONLY = flag('doc-only'); // rewrite docs/benchmarks.md from bench/results/*.json, measuring nothing
+const ONLY_PG = flag('only-pg') || DOC_ONLY;
 const PORT = 4200;
-const BIN = join(root, 'packages/server/dist/cli/main.js');
 const SHARED = resolve(root, '../shared/bench');
 const WORK = '/tmp/otpd-bench-run';
-const median = (xs) => { const s = xs.filter(Number.isFinite).sort((a, b) => a - b); if (!s.length) return null; const m = s.length >> 1; return s.length % 2 ? s[m] : +((s[m - 1] + s[m]) / 2).toFixed(2); };
 
 console.log('building…');
 execFileSync('npm', ['run', 'build', '--silent'], { cwd: root, stdio: 'inherit' });
@@ -48,31 +42,16 @@ function freshApp() {
   return { env, key: JSON.parse(out).apiKey };
 }
 
-async function startOtpd(env) {
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', String(PORT)], { env, stdio: ['ignore', 'ignore', 'ignore'], detached: true });
-  for (let i = 0; i < 100; i++) {
-    try { if ((await fetch(`http://127.0.0.1:${PORT}/readyz`)).ok) return child; } catch { /* not yet */ }
-    await sleep(100);
-  }
-  throw new Error('otpd did not start');
-}
-async function stop(child) {
-  try { process.kill(-child.pid, 'SIGTERM'); } catch { /* gone */ }
-  await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
-}
-
 const previous = ONLY_PG ? JSON.parse(readFileSync(join(root, 'bench/results/latest.json'), 'utf8')) : null;
 
 // ---- 1. flow
 const flow = previous?.flow ?? [];
 if (!ONLY_PG) {
   const { env, key } = freshApp();
-  const child = await startOtpd(env);
+  const child = await startOtpd(env, PORT);
   try {
     for (let r = 1; r <= ROUNDS; r++) {
-      const out = execFileSync(process.execPath, [join(root, 'bench/flow.mjs'), '--base', `http://127.0.0.1:${PORT}`, '--key', key,
-        '--concurrency', String(CONC), '--duration', String(DURATION), '--warmup', String(WARMUP)], { encoding: 'utf8' });
-      const res = JSON.parse(out.trim().split('\n').pop());
+      const res = flowRound(PORT, key, { concurrency: CONC, duration: DURATION, warmup: WARMUP });
       flow.push(res);
       console.log(`flow round ${r}: ${res.pairsPerSec} pairs/s, check p50 ${res.check.p50ms} ms p99 ${res.check.p99ms} ms, failures ${res.failures}`);
     }
@@ -80,11 +59,7 @@ if (!ONLY_PG) {
     await stop(child);
   }
 }
-const flowSummary = {
-  pairsPerSec: median(flow.map((x) => x.pairsPerSec)),
-  failures: flow.reduce((a, x) => a + x.failures, 0),
-  ...Object.fromEntries(['pair', 'start', 'read', 'check'].map((k) => [k, { p50ms: median(flow.map((x) => x[k].p50ms)), p99ms: median(flow.map((x) => x[k].p99ms)) }])),
-};
+const flowSummary = summarizeFlow(flow);
 
 // ---- 2. side by side with the shared limit server
 let cmp = previous?.compare ?? null;
