@@ -321,12 +321,8 @@ export class PgStore implements Store {
     return this.emit(t, v.appId, type, () => verificationEventData(v), { verificationId: v.id, callbackUrl: v.callbackUrl ?? null }, now);
   }
 
-  private phoneParams(p: PhoneState): unknown[] {
-    return [p.sends, p.failures, p.windowStartedAt, p.lastSendAt, p.lockedUntil, p.lockReason];
-  }
-
   private putPhone(t: TxCtx, appId: string, to: string, p: PhoneState): Promise<unknown> {
-    return this.q(t.c, 'phonePut', [appId, to, ...this.phoneParams(p)]);
+    return this.q(t.c, 'phonePut', [appId, to, p.sends, p.failures, p.windowStartedAt, p.lastSendAt, p.lockedUntil, p.lockReason]);
   }
 
   private static outboxRow(m: OutboxRecord): Record<string, unknown> {
@@ -708,8 +704,8 @@ export class PgStore implements Store {
   /**
    * Starts are batched: the starts that arrive while earlier groups run are done together in one transaction (one
    * lock statement, one write statement, one COMMIT for all), at most one per phone per group. A start with an
-   * Idempotency-Key, or a group of one, takes the single path. A group that fails for any reason other than the
-   * connection is rolled back and each of its starts is run alone, so one bad start cannot fail the others.
+   * Idempotency-Key runs alone. A group that fails for any reason other than the connection is rolled back and
+   * each of its starts is run alone, so one bad start cannot fail the others.
    */
   startVerification(input: StartInput, decide: (phone: PhoneState | undefined) => StartDecision): Promise<StartResult> {
     if (input.idempotency) return this.startOne(input, decide);
@@ -719,44 +715,69 @@ export class PgStore implements Store {
     });
   }
 
+  /** A start alone: with its Idempotency-Key (looked up and stored in the same transaction), or after a failed group. */
   private async startOne(input: StartInput, decide: (phone: PhoneState | undefined) => StartDecision): Promise<StartResult> {
-    const { appId, to, now, idempotency } = input;
-    const out = await this.tx(async (t): Promise<StartResult | { kind: 'refused'; error: OtpdError }> => {
+    const { appId, now, idempotency } = input;
+    const out = await this.tx(async (t): Promise<StartOutcome> => {
       if (idempotency) {
         // Same key twice at once: the second waits here for the first to commit, then replays its answer.
         await this.q(t.c, 'idemLock', [appId, idempotency.key]);
         const prior = (await this.q(t.c, 'idemGet', [appId, idempotency.key])).rows[0];
         if (prior) {
           if (!(prior.request_hash as Buffer).equals(idempotency.requestHash)) {
-            return { kind: 'refused', error: new OtpdError('idempotency_key_reused', 'This Idempotency-Key was used with another request body') };
+            return { ok: false, error: new OtpdError('idempotency_key_reused', 'This Idempotency-Key was used with another request body') };
           }
-          return { kind: 'replayed', response: prior.response as string };
+          return { ok: true, value: { kind: 'replayed', response: prior.response as string } };
         }
       }
-      const ph = (await this.q(t.c, 'phoneLock', [appId, to])).rows[0]!;
-      const d = decide(ph.fresh ? undefined : toPhoneState(ph));
-      if (!d.ok) {
-        if (!d.phone) throw d.error; // nothing to record: roll back (the empty row too)
-        await this.putPhone(t, appId, to, d.phone);
-        return { kind: 'refused', error: d.error };
+      const [o] = await this.applyStarts(t, [{ input, decide }]);
+      if (idempotency && o!.ok && o!.value.kind === 'created') {
+        await this.q(t.c, 'idemPut', [appId, idempotency.key, idempotency.requestHash, o!.value.response, now, idempotency.expiresAt]);
       }
-      const v = d.verification;
-      const closed = (await this.q(t.c, 'startWrite', [
-        now, appId, to, v.id, v.countryIso, v.channel, v.locale, v.status, v.codeType, v.codeLength, v.codeHash, v.codeSealed,
-        v.attempts, v.maxAttempts, v.sends, v.maxSends, v.resendAvailableAt, v.expiresAt, v.createdAt, v.updatedAt, v.verifiedAt, v.parts, v.cost,
-        v.metadata === null ? null : JSON.stringify(v.metadata), JSON.stringify(v.channels), v.step, v.stepTimeout, v.callbackUrl ?? null,
-        JSON.stringify(d.messages.map(PgStore.outboxRow)), ...this.phoneParams(d.phone),
-      ])).rows;
-      for (const r of closed) {
-        const old = toVerification(r);
-        await this.emitVerification(t, old.status === 'expired' ? 'verification.expired' : 'verification.canceled', old, now);
-      }
-      await this.emitVerification(t, 'verification.created', v, now);
-      if (idempotency) await this.q(t.c, 'idemPut', [appId, idempotency.key, idempotency.requestHash, d.response, now, idempotency.expiresAt]);
-      if (d.messages.some((m) => m.status === 'queued')) t.queued = true;
-      return { kind: 'created', verification: v, response: d.response };
+      return o!;
     });
-    if (out.kind === 'refused') throw out.error;
+    if (!out.ok) throw out.error;
+    return out.value;
+  }
+
+  /**
+   * Starts in the transaction `t`: their phones locked in one statement, in (app, phone) order (so two groups never
+   * deadlock), the decisions run in arrival order, everything written by one statement, then the events. At most
+   * one start per phone. A refusal that records a lock writes it; one that records nothing leaves nothing behind.
+   */
+  private async applyStarts(t: TxCtx, ops: { input: StartInput; decide: (phone: PhoneState | undefined) => StartDecision }[]): Promise<StartOutcome[]> {
+    const sorted = [...ops].sort((a, b) => cmp(a.input.appId, b.input.appId) || cmp(a.input.to, b.input.to));
+    const locked = new Map((await this.q(t.c, 'phoneLockMany', [sorted.map((o) => o.input.appId), sorted.map((o) => o.input.to)])).rows
+      .map((r) => [`${r.app_id as string}|${r.to_addr as string}`, r]));
+    const out: StartOutcome[] = [];
+    const closes: unknown[] = []; const vers: unknown[] = []; const msgs: unknown[] = []; const phones: unknown[] = []; const dels: unknown[] = [];
+    const created: VerificationRecord[] = [];
+    for (const op of ops) {
+      const { appId, to, now } = op.input;
+      const ph = locked.get(`${appId}|${to}`)!;
+      const d = op.decide(ph.fresh ? undefined : toPhoneState(ph));
+      if (!d.ok) {
+        if (d.phone) phones.push(phoneRow(appId, to, d.phone));
+        else if (ph.fresh) dels.push({ a: appId, t: to });
+        out.push({ ok: false, error: d.error });
+        continue;
+      }
+      closes.push({ a: appId, t: to, now });
+      vers.push(verificationRow(d.verification));
+      msgs.push(...d.messages.map(PgStore.outboxRow));
+      phones.push(phoneRow(appId, to, d.phone));
+      if (d.messages.some((m) => m.status === 'queued')) t.queued = true;
+      created.push(d.verification);
+      out.push({ ok: true, value: { kind: 'created', verification: d.verification, response: d.response } });
+    }
+    if (phones.length === 0 && dels.length === 0) return out;
+    const closed = (await this.q(t.c, 'startWriteMany', [JSON.stringify(closes), JSON.stringify(vers), JSON.stringify(msgs), JSON.stringify(phones), JSON.stringify(dels),
+      ops.map((o) => o.input.to)])).rows;
+    for (const r of closed) {
+      const old = toVerification(r);
+      await this.emitVerification(t, old.status === 'expired' ? 'verification.expired' : 'verification.canceled', old, old.updatedAt);
+    }
+    for (const v of created) await this.emitVerification(t, 'verification.created', v, v.createdAt);
     return out;
   }
 
@@ -769,8 +790,9 @@ export class PgStore implements Store {
     });
   }
 
+  /** A check alone: by recipient (its phone locked before the newest verification is looked up), or after a failed group. */
   private async checkOne(input: CheckInput, judge: (v: VerificationRecord) => boolean): Promise<CheckResult | null> {
-    const { appId, target, now, lockout } = input;
+    const { appId, target, now } = input;
     return this.tx(async (t): Promise<CheckResult | null> => {
       let id: string;
       if ('id' in target) id = target.id;
@@ -780,25 +802,8 @@ export class PgStore implements Store {
         if (!newest) throw new NoRow();
         id = newest.id as string;
       }
-      const r = (await this.q(t.c, 'checkBump', [id, appId, now])).rows[0]!;
-      if (r.id !== null) {
-        const v = toVerification(r);
-        const stored = r.ps_found ? toPhoneState({
-          sends: r.ps_sends, failures: r.ps_failures, window_started_at: r.ps_window_started_at, last_send_at: r.ps_last_send_at,
-          locked_until: r.ps_locked_until, lock_reason: r.ps_lock_reason,
-        }) : undefined;
-        const phone = currentPhoneState(stored, { lockout }, now);
-        if (judge(v)) {
-          await this.q(t.c, 'checkWrite', [id, appId, 'verified', now, now, v.to, ...this.phoneParams(afterVerified(now))]);
-          const done: VerificationRecord = { ...v, status: 'verified', verifiedAt: now, codeSealed: null };
-          await this.emitVerification(t, 'verification.verified', done, now);
-          return { outcome: 'verified', verification: done };
-        }
-        const exhausted = v.attempts >= v.maxAttempts;
-        await this.q(t.c, 'checkWrite', [id, appId, exhausted ? 'failed' : null, null, now, v.to, ...this.phoneParams(afterWrongCode(phone, { lockout }, now, exhausted))]);
-        if (exhausted) await this.emitVerification(t, 'verification.failed', { ...v, status: 'failed' }, now);
-        return { outcome: 'wrong', verification: exhausted ? { ...v, status: 'failed', codeSealed: null } : v };
-      }
+      const [r] = await this.applyChecks(t, [{ input: { ...input, target: { id } }, judge }]);
+      if (r) return r;
       const row = (await this.q(t.c, 'verGet', [id, appId])).rows[0];
       if (!row) throw new NoRow();
       let v = toVerification(row);
@@ -812,6 +817,53 @@ export class PgStore implements Store {
       if (e instanceof NoRow) return null;
       throw e;
     });
+  }
+
+  /**
+   * Checks by id in the transaction `t`: their phones locked first (sorted), one try counted per verification by a
+   * guarded UPDATE (ids distinct), each judged in order, then the settled verifications and the phones' counters
+   * written by one statement, then the events. Undefined for a verification that took no try (closed, expired,
+   * out of tries or unknown): the caller answers it.
+   */
+  private async applyChecks(t: TxCtx, ops: { input: CheckInput; judge: (v: VerificationRecord) => boolean }[]): Promise<(CheckResult | undefined)[]> {
+    const ids = ops.map((o) => (o.input.target as { id: string }).id);
+    const bumped = new Map((await this.q(t.c, 'checkBumpMany', [ids, ops.map((o) => o.input.appId), ops.map((o) => o.input.now)])).rows
+      .map((r) => [r.id as string, r]));
+    const out: (CheckResult | undefined)[] = [];
+    const settles: { id: string }[] = [];
+    // The phone's state as this group leaves it (two of a phone's verifications may be in one group).
+    const phones = new Map<string, { appId: string; to: string; state: PhoneState }>();
+    const events: [EventType, VerificationRecord, number][] = [];
+    ops.forEach((op, i) => {
+      const r = bumped.get(ids[i]!);
+      if (!r) { out.push(undefined); return; }
+      const { now, lockout } = op.input;
+      const v = toVerification(r);
+      const key = `${v.appId}|${v.to}`;
+      const stored = phones.has(key) ? phones.get(key)!.state : r.phone ? toPhoneState(r.phone as Row) : undefined;
+      const phone = currentPhoneState(stored, { lockout }, now);
+      if (op.judge(v)) {
+        phones.set(key, { appId: v.appId, to: v.to, state: afterVerified(now) });
+        settles.push({ id: v.id, status: 'verified', verified_at: now, now } as { id: string });
+        const done: VerificationRecord = { ...v, status: 'verified', verifiedAt: now, codeSealed: null };
+        events.push(['verification.verified', done, now]);
+        out.push({ outcome: 'verified', verification: done });
+        return;
+      }
+      const exhausted = v.attempts >= v.maxAttempts;
+      phones.set(key, { appId: v.appId, to: v.to, state: afterWrongCode(phone, { lockout }, now, exhausted) });
+      if (exhausted) {
+        settles.push({ id: v.id, status: 'failed', verified_at: null, now } as { id: string });
+        events.push(['verification.failed', { ...v, status: 'failed' }, now]);
+      }
+      out.push({ outcome: 'wrong', verification: exhausted ? { ...v, status: 'failed', codeSealed: null } : v });
+    });
+    if (phones.size > 0) {
+      await this.q(t.c, 'checkWriteMany', [JSON.stringify(settles), JSON.stringify([...phones.values()].map((p) => phoneRow(p.appId, p.to, p.state))),
+        settles.map((x) => x.id)]);
+    }
+    for (const [type, v, now] of events) await this.emitVerification(t, type, v, now);
+    return out;
   }
 
   private schedule(kind: 'start' | 'check'): void {
@@ -850,47 +902,9 @@ export class PgStore implements Store {
   }
 
   private async runStartGroup(ops: StartOp[]): Promise<void> {
-    if (ops.length === 1) {
-      const op = ops[0]!;
-      await this.startOne(op.input, op.decide).then(op.resolve, op.reject);
-      return;
-    }
-    let outcomes: ({ ok: true; value: StartResult } | { ok: false; error: unknown })[];
+    let outcomes: StartOutcome[];
     try {
-      outcomes = await this.tx(async (t) => {
-        const sorted = [...ops].sort((a, b) => cmp(a.input.appId, b.input.appId) || cmp(a.input.to, b.input.to));
-        const locked = new Map((await this.q(t.c, 'phoneLockMany', [sorted.map((o) => o.input.appId), sorted.map((o) => o.input.to)])).rows
-          .map((r) => [`${r.app_id as string}|${r.to_addr as string}`, r]));
-        const out: ({ ok: true; value: StartResult } | { ok: false; error: unknown })[] = [];
-        const closes: unknown[] = []; const vers: unknown[] = []; const msgs: unknown[] = []; const phones: unknown[] = []; const dels: unknown[] = [];
-        const created: VerificationRecord[] = [];
-        for (const op of ops) {
-          const { appId, to, now } = op.input;
-          const ph = locked.get(`${appId}|${to}`)!;
-          const d = op.decide(ph.fresh ? undefined : toPhoneState(ph));
-          if (!d.ok) {
-            if (d.phone) phones.push(phoneRow(appId, to, d.phone));
-            else if (ph.fresh) dels.push({ a: appId, t: to });
-            out.push({ ok: false, error: d.error });
-            continue;
-          }
-          closes.push({ a: appId, t: to, now });
-          vers.push(verificationRow(d.verification));
-          msgs.push(...d.messages.map(PgStore.outboxRow));
-          phones.push(phoneRow(appId, to, d.phone));
-          if (d.messages.some((m) => m.status === 'queued')) t.queued = true;
-          created.push(d.verification);
-          out.push({ ok: true, value: { kind: 'created', verification: d.verification, response: d.response } });
-        }
-        const closed = (await this.q(t.c, 'startWriteMany', [JSON.stringify(closes), JSON.stringify(vers), JSON.stringify(msgs), JSON.stringify(phones), JSON.stringify(dels),
-          ops.map((o) => o.input.to)])).rows;
-        for (const r of closed) {
-          const old = toVerification(r);
-          await this.emitVerification(t, old.status === 'expired' ? 'verification.expired' : 'verification.canceled', old, old.updatedAt);
-        }
-        for (const v of created) await this.emitVerification(t, 'verification.created', v, v.createdAt);
-        return out;
-      });
+      outcomes = await this.tx((t) => this.applyStarts(t, ops));
     } catch (e) {
       if (e instanceof OtpdError && e.code === 'store_unavailable') {
         for (const op of ops) op.reject(e);
@@ -908,53 +922,9 @@ export class PgStore implements Store {
   }
 
   private async runCheckGroup(ops: CheckOp[]): Promise<void> {
-    if (ops.length === 1) {
-      const op = ops[0]!;
-      await this.checkOne(op.input, op.judge).then(op.resolve, op.reject);
-      return;
-    }
-    const ids = ops.map((o) => (o.input.target as { id: string }).id);
     let results: (CheckResult | undefined)[];
     try {
-      results = await this.tx(async (t) => {
-        const bumped = new Map((await this.q(t.c, 'checkBumpMany', [ids, ops.map((o) => o.input.appId), ops.map((o) => o.input.now)])).rows
-          .map((r) => [r.id as string, r]));
-        const out: (CheckResult | undefined)[] = [];
-        const settles: unknown[] = [];
-        // The phone's state as this group leaves it, when two of its verifications are in the group.
-        const phones = new Map<string, { appId: string; to: string; state: PhoneState }>();
-        const events: [EventType, VerificationRecord, number][] = [];
-        ops.forEach((op, i) => {
-          const r = bumped.get(ids[i]!);
-          if (!r) { out.push(undefined); return; } // closed, expired or unknown: the single path answers it
-          const { now, lockout } = op.input;
-          const v = toVerification(r);
-          const key = `${v.appId}|${v.to}`;
-          const stored = phones.has(key) ? phones.get(key)!.state : r.phone ? toPhoneState(r.phone as Row) : undefined;
-          const phone = currentPhoneState(stored, { lockout }, now);
-          if (op.judge(v)) {
-            phones.set(key, { appId: v.appId, to: v.to, state: afterVerified(now) });
-            settles.push({ id: v.id, status: 'verified', verified_at: now, now });
-            const done: VerificationRecord = { ...v, status: 'verified', verifiedAt: now, codeSealed: null };
-            events.push(['verification.verified', done, now]);
-            out.push({ outcome: 'verified', verification: done });
-            return;
-          }
-          const exhausted = v.attempts >= v.maxAttempts;
-          phones.set(key, { appId: v.appId, to: v.to, state: afterWrongCode(phone, { lockout }, now, exhausted) });
-          if (exhausted) {
-            settles.push({ id: v.id, status: 'failed', verified_at: null, now });
-            events.push(['verification.failed', { ...v, status: 'failed' }, now]);
-          }
-          out.push({ outcome: 'wrong', verification: exhausted ? { ...v, status: 'failed', codeSealed: null } : v });
-        });
-        if (phones.size > 0) {
-          await this.q(t.c, 'checkWriteMany', [JSON.stringify(settles), JSON.stringify([...phones.values()].map((p) => phoneRow(p.appId, p.to, p.state))),
-            (settles as { id: string }[]).map((x) => x.id)]);
-        }
-        for (const [type, v, now] of events) await this.emitVerification(t, type, v, now);
-        return out;
-      });
+      results = await this.tx((t) => this.applyChecks(t, ops));
     } catch (e) {
       if (e instanceof OtpdError && e.code === 'store_unavailable') {
         for (const op of ops) op.reject(e);
@@ -962,6 +932,7 @@ export class PgStore implements Store {
       }
       results = ops.map(() => undefined);
     }
+    // Those that took no try (or whose group failed) are answered alone.
     await Promise.all(ops.map((op, i) => {
       const r = results[i];
       if (r) { op.resolve(r); return undefined; }
@@ -1205,6 +1176,7 @@ export class PgStore implements Store {
   }
 }
 
+type StartOutcome = { ok: true; value: StartResult } | { ok: false; error: unknown };
 type StartInput = { appId: string; to: string; now: number; lockout: number; idempotency?: IdempotencyInput | undefined };
 type CheckInput = { appId: string; target: CheckTarget; now: number; lockout: number };
 interface StartOp {

@@ -21,36 +21,11 @@ export const SQL = {
     ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = EXCLUDED.sends, failures = EXCLUDED.failures,
       window_started_at = EXCLUDED.window_started_at, last_send_at = EXCLUDED.last_send_at,
       locked_until = EXCLUDED.locked_until, lock_reason = EXCLUDED.lock_reason`,
+  // ---- starts and checks, for one request or a group of them in one transaction; phones locked in sorted order.
   /**
-   * The start's writes in one statement: the phone's pending verification closed, the new one inserted (after the
-   * close: its INSERT reads the close's result, so the one-pending index never sees two), its messages (a JSON
-   * array of outbox rows) and the phone's counters. Returns the closed verifications.
-   * $1 now, $2 app, $3 to, $4..$28 the verification, $29 messages, $30..$35 phone state.
+   * Locks (creating empty rows as needed, `fresh`) the phones of a group of starts, in (app, phone) order, so two
+   * groups never deadlock. $1 apps, $2 phones.
    */
-  startWrite: `WITH closed AS (
-      UPDATE verifications SET status = CASE WHEN expires_at <= $1::bigint THEN 'expired' ELSE 'canceled' END, code_sealed = NULL, updated_at = $1
-      WHERE app_id = $2::text AND to_addr = $3::text AND status = 'pending' RETURNING *
-    ), ins AS (
-      INSERT INTO verifications (id, app_id, to_addr, country_iso, channel, locale, status, code_type, code_length, code_hash, code_sealed,
-        attempts, max_attempts, sends, max_sends, resend_available_at, expires_at, created_at, updated_at, verified_at, parts, cost,
-        metadata, channels, step, step_timeout, callback_url)
-      SELECT $4::text, $2::text, $3::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::int, $11::bytea, $12::bytea,
-        $13::int, $14::int, $15::int, $16::int, $17::bigint, $18::bigint, $19::bigint, $20::bigint, $21::bigint, $22::int, $23::double precision,
-        $24::jsonb, $25::jsonb, $26::int, $27::int, $28::text
-      WHERE (SELECT count(*) FROM closed) >= 0
-      RETURNING id
-    ), msgs AS (
-      INSERT INTO outbox SELECT * FROM jsonb_populate_recordset(NULL::outbox, $29::jsonb) WHERE (SELECT count(*) FROM ins) = 1
-    ), ph AS (
-      INSERT INTO phone_states (app_id, to_addr, sends, failures, window_started_at, last_send_at, locked_until, lock_reason)
-      VALUES ($2, $3, $30, $31, $32, $33, $34, $35)
-      ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = EXCLUDED.sends, failures = EXCLUDED.failures,
-        window_started_at = EXCLUDED.window_started_at, last_send_at = EXCLUDED.last_send_at,
-        locked_until = EXCLUDED.locked_until, lock_reason = EXCLUDED.lock_reason
-    )
-    SELECT * FROM closed`,
-  // ---- batched use cases: many requests' starts (or checks) in one transaction, phones locked in one sorted order.
-  /** Locks (creating empty rows as needed) the phones of a group of starts, in (app, phone) order: no deadlocks. */
   phoneLockMany: `INSERT INTO phone_states AS p (app_id, to_addr, sends, failures, window_started_at)
     SELECT x.a, x.t, 0, 0, 0 FROM unnest($1::text[], $2::text[]) AS x(a, t) ORDER BY x.a, x.t
     ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = p.sends
@@ -58,7 +33,8 @@ export const SQL = {
   /**
    * A group's start writes in one statement: each phone's pending verification closed ($1 JSON [{a, t, now}]),
    * the new verifications ($2), their messages ($3), the phones' counters ($4) and empty phone rows nobody needed
-   * removed ($5 [{a, t}]). Returns the closed verifications.
+   * removed ($5 [{a, t}]); $6 the phones (lets the planner use the indexes). The new verifications' INSERT reads
+   * the close's result, so the one-pending index never sees two. Returns the closed verifications.
    */
   startWriteMany: `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(a text, t text, now bigint)),
     closed AS (
@@ -80,8 +56,11 @@ export const SQL = {
     )
     SELECT * FROM closed`,
   /**
-   * A group's checks: the phones locked first (sorted), then one try counted per verification (ids are distinct
-   * within a group). $1 ids, $2 apps, $3 nows. Returns the verifications that took a try, each with its phone.
+   * A group's checks: the phones locked FIRST (sorted; the order every transaction on a phone takes its locks in:
+   * phone, then verification), then one try counted per verification by the guarded UPDATE, atomically and only
+   * while the code can still be tried. The UPDATE's filter reads the lock's result, so the locks are taken before
+   * it runs. Ids are distinct within a group. $1 ids, $2 apps, $3 nows. Returns the verifications that took a try,
+   * each with its phone's row as JSON.
    */
   checkBumpMany: `WITH x AS (SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) AS x(id, app, now)),
     p AS (
@@ -109,34 +88,6 @@ export const SQL = {
   verGetForUpdate: 'SELECT * FROM verifications WHERE id = $1 AND app_id = $2 FOR UPDATE',
   verNewestFor: 'SELECT id FROM verifications WHERE app_id = $1 AND to_addr = $2 ORDER BY id DESC LIMIT 1',
   verTo: 'SELECT to_addr FROM verifications WHERE id = $1 AND app_id = $2',
-  /**
-   * A check's first statement: the phone's row is locked FIRST (the order every transaction on a phone takes its
-   * locks in: phone, then verification), then the try is counted by the guarded UPDATE, atomically and only while
-   * the code can still be tried. The UPDATE's filter reads the lock's result, so the lock is taken before it runs.
-   * Returns one row: the verification after the try (null columns when no try was counted) and the phone's state.
-   * $1 id, $2 app, $3 now.
-   */
-  checkBump: `WITH p AS (
-      SELECT p.* FROM phone_states p JOIN verifications v ON p.app_id = v.app_id AND p.to_addr = v.to_addr
-      WHERE v.id = $1 AND v.app_id = $2 FOR UPDATE OF p
-    ), b AS (
-      UPDATE verifications SET attempts = attempts + 1, updated_at = $3
-      WHERE id = $1 AND app_id = $2 AND status = 'pending' AND expires_at > $3 AND attempts < max_attempts AND (SELECT count(*) FROM p) >= 0
-      RETURNING *
-    )
-    SELECT b.*, p.sends AS ps_sends, p.failures AS ps_failures, p.window_started_at AS ps_window_started_at, p.last_send_at AS ps_last_send_at,
-      p.locked_until AS ps_locked_until, p.lock_reason AS ps_lock_reason, (p.app_id IS NOT NULL) AS ps_found
-    FROM (SELECT 1) one LEFT JOIN b ON TRUE LEFT JOIN p ON TRUE`,
-  /** A check's writes: the verification settled ($3 status or null to leave it pending), the phone's counters. */
-  checkWrite: `WITH s AS (
-      UPDATE verifications SET status = $3, verified_at = $4, code_sealed = NULL, updated_at = $5
-      WHERE id = $1 AND status = 'pending' AND $3::text IS NOT NULL
-    )
-    INSERT INTO phone_states (app_id, to_addr, sends, failures, window_started_at, last_send_at, locked_until, lock_reason)
-    VALUES ($2, $6, $7, $8, $9, $10, $11, $12)
-    ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = EXCLUDED.sends, failures = EXCLUDED.failures,
-      window_started_at = EXCLUDED.window_started_at, last_send_at = EXCLUDED.last_send_at,
-      locked_until = EXCLUDED.locked_until, lock_reason = EXCLUDED.lock_reason`,
   verExpire: `UPDATE verifications SET status = 'expired', code_sealed = NULL, updated_at = $1 WHERE id = $2 AND status = 'pending' AND expires_at <= $1`,
   verCancel: `UPDATE verifications SET status = CASE WHEN expires_at <= $3 THEN 'expired' ELSE 'canceled' END, code_sealed = NULL, updated_at = $3
     WHERE id = $1 AND app_id = $2 AND status = 'pending' RETURNING *`,
