@@ -8,6 +8,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { checkProvidersFile, type ProvidersFile } from './channels/registry.js';
 import type { PriceTable } from './domain/segments.js';
 import { EMPTY_PRICES } from './domain/segments.js';
+import { isPostgresUrl } from './store/url.js';
 
 export type Env = 'development' | 'production';
 export type DeliveryMode = 'console' | 'none' | 'providers';
@@ -149,7 +150,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
   const port = Number(portRaw);
   if (!/^\d+$/.test(portRaw) || port > 65535) throw new ConfigError(`OTPD_PORT must be a port number, not ${portRaw}`);
   const databaseUrl = overrides.databaseUrl ?? environ.OTPD_DATABASE_URL ?? 'sqlite:./data/otpd.sqlite';
-  if (!databaseUrl.startsWith('sqlite:') && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+  if (!databaseUrl.startsWith('sqlite:') && !isPostgresUrl(databaseUrl)) {
     throw new ConfigError(`OTPD_DATABASE_URL must be sqlite:<file> or postgres://user:pass@host:port/db (got ${databaseUrl.split(':')[0]}:)`);
   }
   const poolSize = Number(environ.OTPD_PG_POOL_SIZE ?? 10);

@@ -26,7 +26,8 @@ import { WebhookWorker, type WebhookWorkerOptions } from './delivery/webhooks.js
 import { VerificationsService } from './services/verifications.js';
 import type { Store } from './store/ports.js';
 import { SqliteStore, sqliteFileFromUrl } from './store/sqlite/index.js';
-import { PgStore, isPostgresUrl } from './store/postgres/index.js';
+import { PgStore } from './store/postgres/index.js';
+import { isPostgresUrl } from './store/url.js';
 import { RetentionJob } from './services/retention.js';
 
 export interface OtpdOptions {
@@ -62,10 +63,10 @@ export interface Otpd {
  * notifications — a server does, a one-shot CLI command does not.
  */
 export async function openStore(databaseUrl: string, opts: { poolSize?: number; listen?: boolean } = {}): Promise<Store> {
-  const store: Store = databaseUrl.startsWith('sqlite:') ? new SqliteStore(sqliteFileFromUrl(databaseUrl))
-    : isPostgresUrl(databaseUrl) ? new PgStore(databaseUrl, { poolSize: opts.poolSize ?? 10, listen: opts.listen ?? false })
-      : null as never;
-  if (!store) throw new Error(`unsupported database URL ${databaseUrl}`);
+  let store: Store;
+  if (databaseUrl.startsWith('sqlite:')) store = new SqliteStore(sqliteFileFromUrl(databaseUrl));
+  else if (isPostgresUrl(databaseUrl)) store = new PgStore(databaseUrl, { poolSize: opts.poolSize ?? 10, listen: opts.listen ?? false });
+  else throw new Error(`unsupported database URL ${databaseUrl}`);
   try {
     await store.migrate();
   } catch (e) {

@@ -40,9 +40,9 @@ export interface OutboxWorkerOptions {
 }
 
 export class OutboxWorker extends DrainLoop {
-  /** Messages this process queued and has not handed to the provider yet, per `${appId} ${to}`. */
+  /** Recipients (`${appId} ${to}`) this process queued a message for that no finished drain has seen handed yet. */
   private readonly inFlight = new Map<string, number>();
-  /** Drains started so far; `inFlight` values are the count at the time of queueing. */
+  /** Drains started so far; an `inFlight` value is the number of the drain that will look for that message. */
   private drains = 0;
   /** Callers waiting until a drain that starts after their call has handed its messages to the provider. */
   private handedWaiters: (() => void)[] = [];
@@ -97,10 +97,6 @@ export class OutboxWorker extends DrainLoop {
     for (const [k, n] of this.inFlight) if (n <= started) this.inFlight.delete(k);
   }
 
-  /**
-   * Resolves once every message committed before the call has been handed to the provider (its outcome may not
-   * be recorded yet). What `/dev/messages` waits on: one commit sooner than `flush()`.
-   */
   /** Outcome writes still in flight. */
   private readonly completing = new Set<Promise<void>>();
 
@@ -115,6 +111,10 @@ export class OutboxWorker extends DrainLoop {
     while (this.completing.size > 0) await Promise.all([...this.completing]);
   }
 
+  /**
+   * Resolves once every message committed before the call has been handed to the provider (its outcome may not
+   * be recorded yet). What `/dev/messages` waits on: sooner than `flush()`.
+   */
   handed(): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.handedWaiters.push(resolve);

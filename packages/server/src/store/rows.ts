@@ -1,7 +1,7 @@
 /** Row mappers shared by the SQLite and PostgreSQL adapters (snake_case columns to records). */
 import type { AppSettings, Channel, CodeType } from '../domain/policy.js';
 import type { PhoneState, Status, VerificationRecord } from '../domain/verification.js';
-import type { ApiKeyRecord, AppRecord, AttemptRecord, AuditEntry, DeliveryStatus, OAuthClientRecord, OutboxRecord, SenderRecord, TemplateRecord, WebhookDeliveryRecord, WebhookEndpointRecord } from './ports.js';
+import type { ApiKeyRecord, AppRecord, AttemptRecord, AuditEntry, ClaimedMessage, DeliveryStatus, OAuthClientRecord, OutboxRecord, SenderRecord, TemplateRecord, WebhookDeliveryRecord, WebhookEndpointRecord } from './ports.js';
 
 export type Row = Record<string, unknown>;
 
@@ -181,3 +181,20 @@ export function toAudit(r: Row): AuditEntry {
   };
 }
 
+
+/**
+ * A claimed outbox row with what rendering needs from its verification `v` (absent: gone) and, for a row whose
+ * lease ran out, its last provider attempt `last` (still 'started': the worker died mid-call). No provider yet.
+ */
+export function toClaimed(r: Row, v: Row | undefined, last: Row | undefined): ClaimedMessage {
+  return {
+    ...toOutbox(r),
+    codeSealed: v ? bufOrNull(v.code_sealed) : null,
+    verificationStatus: (v?.status as Status | undefined) ?? 'canceled',
+    ttlSeconds: v ? Math.round((num(v.expires_at) - num(v.created_at)) / 1000) : 0,
+    hasNextStep: v ? channelsOf(v).length > num(r.step) + 1 : false,
+    stepTimeout: v ? num(v.step_timeout) : 30,
+    crashedAttempt: last?.outcome === 'started' ? { id: last.id as string, provider: last.provider as string } : null,
+    attempt: null,
+  };
+}

@@ -17,7 +17,7 @@ import { encodeTime } from 'ulidx';
 import { OtpdError } from '../../domain/errors.js';
 import { messageEventData, verificationEventData, type EventType } from '../../domain/events.js';
 import { newId } from '../../domain/ids.js';
-import { afterVerified, afterWrongCode, currentPhoneState, type PhoneState, type Status, type VerificationRecord } from '../../domain/verification.js';
+import { afterVerified, afterWrongCode, currentPhoneState, type PhoneState, type VerificationRecord } from '../../domain/verification.js';
 import { POSTGRES_MIGRATIONS } from '../migrations/postgres.js';
 import type {
   ApiKeyRecord, AppRecord, AttemptRecord, AuditEntry, CheckResult, CheckTarget, ChooseProvider, ClaimedDelivery, ClaimedMessage, DeliveryOutcome,
@@ -25,8 +25,8 @@ import type {
   SenderRecord, StartDecision, StartResult, Store, TemplateRecord, WebhookDeliveryRecord, WebhookEndpointRecord,
 } from '../ports.js';
 import {
-  bufOrNull, channelsOf, json, num, numOrNull, toApp, toAttempt, toAudit, toClient, toDelivery, toEndpoint, toKey, toOutbox, toPhoneState,
-  toSender, toTemplate, toVerification, type Row,
+  bufOrNull, json, num, numOrNull, toApp, toAttempt, toAudit, toClient, toDelivery, toEndpoint, toKey, toOutbox, toPhoneState,
+  toClaimed, toSender, toTemplate, toVerification, type Row,
 } from '../rows.js';
 import { RETAINED } from '../retention.js';
 import { redactDatabaseUrl } from '../url.js';
@@ -72,11 +72,6 @@ export function isConnectionError(e: unknown): boolean {
 }
 
 const RETRYABLE = new Set(['40001', '40P01']);
-
-/** `postgres://…` or `postgresql://…`. */
-export function isPostgresUrl(url: string): boolean {
-  return /^postgres(ql)?:\/\//.test(url);
-}
 
 const MIGRATION_LOCK = 7_345_118_001;
 const RETENTION_LOCK = 7_345_118_002;
@@ -1021,19 +1016,13 @@ export class PgStore implements Store {
       const routes: { id: string; route_index: number; provider: string }[] = [];
       const out: ClaimedMessage[] = [];
       for (const r of rows) {
-        const found = r.v_id !== null;
         // Only a row whose lease ran out can have an unfinished attempt (completing a message finishes its attempt).
         const last = r.expired ? (await this.q(t.c, 'attLast', [r.id])).rows[0] : undefined;
-        const m: ClaimedMessage = {
-          ...toOutbox(r),
-          codeSealed: found ? bufOrNull(r.v_code_sealed) : null,
-          verificationStatus: found ? (r.v_status as Status) : 'canceled',
-          ttlSeconds: found ? Math.round((num(r.v_expires_at) - num(r.v_created_at)) / 1000) : 0,
-          hasNextStep: found ? channelsOf({ channels: r.v_channels, channel: r.v_channel }).length > num(r.step) + 1 : false,
-          stepTimeout: found ? num(r.v_step_timeout) : 30,
-          crashedAttempt: last?.outcome === 'started' ? { id: last.id as string, provider: last.provider as string } : null,
-          attempt: null,
+        const v = r.v_id === null ? undefined : {
+          code_sealed: r.v_code_sealed, status: r.v_status, expires_at: r.v_expires_at, created_at: r.v_created_at, channels: r.v_channels,
+          channel: r.v_channel, step_timeout: r.v_step_timeout,
         };
+        const m = toClaimed(r, v, last);
         if (m.crashedAttempt || m.verificationStatus !== 'pending' || !m.codeSealed) { out.push(m); continue; }
         const c = choose(m);
         if (!c) { out.push(m); continue; }

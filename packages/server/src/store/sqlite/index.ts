@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { OtpdError } from '../../domain/errors.js';
-import { afterVerified, afterWrongCode, currentPhoneState, type PhoneState, type Status, type VerificationRecord } from '../../domain/verification.js';
+import { afterVerified, afterWrongCode, currentPhoneState, type PhoneState, type VerificationRecord } from '../../domain/verification.js';
 import { encodeTime } from 'ulidx';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
 import { RETAINED } from '../retention.js';
@@ -20,8 +20,8 @@ import type {
 import { newId } from '../../domain/ids.js';
 import { messageEventData, verificationEventData, type EventType } from '../../domain/events.js';
 import {
-  bufOrNull, channelsOf, num, numOrNull, toApp, toAttempt, toAudit, toClient, toDelivery, toEndpoint, toKey, toOutbox, toPhoneState,
-  toSender, toTemplate, toVerification, type Row,
+  bufOrNull, num, numOrNull, toApp, toAttempt, toAudit, toClient, toDelivery, toEndpoint, toKey, toOutbox, toPhoneState,
+  toClaimed, toSender, toTemplate, toVerification, type Row,
 } from '../rows.js';
 
 /** Parses `sqlite:./data/otpd.sqlite`, `sqlite:///abs/path`, `sqlite::memory:` into a file name for better-sqlite3. */
@@ -826,17 +826,8 @@ export class SqliteStore implements Store {
       const rows: Row[] = expired.length ? [...expired.map((r): Row => ({ ...r, expired: 1 })), ...queued] : queued;
       return rows.map((r): ClaimedMessage => {
         const v = this.s.outCodeOf.get(r.verification_id) as Row | undefined;
-        const last = r.expired ? (this.s.attLast.get(r.id) as { id: string; provider: string; outcome: string } | undefined) : undefined;
-        const m: ClaimedMessage = {
-          ...toOutbox(r),
-          codeSealed: v ? bufOrNull(v.code_sealed) : null,
-          verificationStatus: (v?.status as Status | undefined) ?? 'canceled',
-          ttlSeconds: v ? Math.round((num(v.expires_at) - num(v.created_at)) / 1000) : 0,
-          hasNextStep: v ? channelsOf(v).length > num(r.step) + 1 : false,
-          stepTimeout: v ? num(v.step_timeout) : 30,
-          crashedAttempt: last?.outcome === 'started' ? { id: last.id, provider: last.provider } : null,
-          attempt: null,
-        };
+        const last = r.expired ? (this.s.attLast.get(r.id) as Row | undefined) : undefined;
+        const m = toClaimed(r, v, last);
         if (m.crashedAttempt || m.verificationStatus !== 'pending' || !m.codeSealed) return m;
         const c = choose(m);
         if (!c) return m;
