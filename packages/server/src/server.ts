@@ -118,7 +118,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   store.onEvents = () => webhookWorker.kick();
   store.onWork = () => worker?.kick();
   const verifications = new VerificationsService({
-    store, clock, keys, prices: config.prices, templates, senders, checkUrl: config.env === 'production' ? checkDestination : null, onQueued: (appId, to) => worker?.queued(appId, to),
+    store, clock, keys, prices: config.prices, templates, senders, checkUrl: config.env === 'production' ? checkDestination : null, onQueued: (appId, to) => worker?.queued(appId, to), dispatch: worker ?? undefined,
     route: (app, channel, countryIso) => routeFor({ channel, countryIso, appRouting: app.settings.routing, serverRouting: config.providers.routing, providersByChannel }),
   });
 
@@ -148,7 +148,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, apps, oauth, templates, senders, webhooks, verifications, receipts, ready, isClosing: () => closing,
     adminToken: config.adminToken, authLimiter: new AuthLimiter(clock),
     dev: devInbox && worker
-      ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) && !worker.hasQueued(appId, to) ? Promise.resolve() : worker.handed()) }
+      ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) ? worker.handedFor(appId, to) : worker.handed()) }
       : undefined,
   });
 

@@ -18,7 +18,7 @@ import { callbackToken, openCode, type CodeKeys } from '../domain/code.js';
 import type { Clock } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
 import { ProviderError, type DeliveryProvider } from '../channels/types.js';
-import type { ClaimedMessage, MessageOutcome, Store } from '../store/ports.js';
+import type { ClaimedMessage, MessageOutcome, OutboxRecord, StartedAttempt, Store } from '../store/ports.js';
 import { Breakers, backoffMs } from './breaker.js';
 import { DrainLoop } from './drain-loop.js';
 
@@ -83,9 +83,77 @@ export class OutboxWorker extends DrainLoop {
     this.kick();
   }
 
-  /** True while a message this process queued for (app, recipient) has not been handed to the provider. */
+  /** True while a message this process queued or is sending for (app, recipient) has not been handed to the provider. */
   hasQueued(appId: string, to: string): boolean {
-    return this.inFlight.has(`${appId} ${to}`);
+    const k = `${appId} ${to}`;
+    return this.inFlight.has(k) || this.sendingFor.has(k);
+  }
+
+  /** Sends started by `sendClaimed` whose provider call has not returned, per recipient (`${appId} ${to}`). */
+  private readonly sendingFor = new Map<string, Set<Promise<void>>>();
+  /** Outcomes of those sends waiting to be recorded (one batch at a time). */
+  private readonly toRecord: MessageOutcome[] = [];
+  private recording: Promise<void> | null = null;
+
+  /**
+   * For the first message of a start, decided inside its transaction: claims it for this worker at once, so it is
+   * sent right after the commit with no claim statement (one round trip and one row version fewer per message,
+   * and the code leaves sooner). Returns the message as it must be stored ('sending', leased like a claim, its
+   * provider chosen) and the attempt to record as started in the same transaction. Null leaves the message queued
+   * for a drain: the worker is stopped, or the provider's circuit is not plainly closed (a half-open circuit's
+   * single trial belongs to the drain).
+   */
+  claimAtStart(m: OutboxRecord, now: number): { message: OutboxRecord; attempt: StartedAttempt } | null {
+    if (this.stopped || m.status !== 'queued' || m.availableAt > now) return null;
+    const provider = m.route[m.routeIndex];
+    if (provider === undefined || !this.providers.has(provider) || !this.breakers.closed(provider)) return null;
+    const attempt = { id: newId('att', now), messageId: m.id, appId: m.appId, provider, startedAt: now };
+    return { message: { ...m, status: 'sending', attempts: m.attempts + 1, availableAt: now + this.o.leaseMs, provider }, attempt };
+  }
+
+  /**
+   * Sends a message committed as claimed by `claimAtStart` (this node holds its lease). Its outcome is recorded
+   * with whatever other outcomes are waiting, in one statement. If this process dies first, the lease runs out
+   * and another worker finds the started attempt: the outcome is unknown and the message is not sent twice.
+   */
+  sendClaimed(m: ClaimedMessage): void {
+    const k = `${m.appId} ${m.to}`;
+    const sent: Promise<void> = this.deliver(m)
+      .then((o) => this.record({ ...o, appId: m.appId, verificationId: m.verificationId, step: m.step, callbackUrl: m.callbackUrl }))
+      .catch((err: unknown) => this.log.error({ err, messageId: m.id }, 'sending failed; the lease will expire'))
+      .finally(() => {
+        const set = this.sendingFor.get(k);
+        set?.delete(sent);
+        if (set?.size === 0) this.sendingFor.delete(k);
+      });
+    const set = this.sendingFor.get(k);
+    if (set) set.add(sent);
+    else this.sendingFor.set(k, new Set([sent]));
+  }
+
+  /** Queues an outcome of `sendClaimed`; one batch is written at a time, the ones arriving meanwhile form the next. */
+  private record(o: MessageOutcome): void {
+    this.toRecord.push(o);
+    if (this.recording) return;
+    this.recording = (async () => {
+      while (this.toRecord.length > 0) {
+        const batch = this.toRecord.splice(0, this.o.batch);
+        try {
+          await this.store.completeMessages(batch, this.clock.now());
+        } catch (err) {
+          this.log.error({ err }, 'recording message outcomes failed; their leases will expire');
+          continue;
+        }
+        // A retry, a fallback timer or a next step is now due later: the drain loop sets its timer.
+        if (batch.some((x) => x.status === 'queued' || x.advance || (x.fallbackAt ?? null) !== null)) this.kick();
+      }
+    })().finally(() => { this.recording = null; });
+  }
+
+  /** Every send of `sendClaimed` in flight, and the recording of their outcomes. */
+  private async sendsSettled(): Promise<void> {
+    while (this.sendingFor.size > 0) await Promise.all([...this.sendingFor.values()].flatMap((set) => [...set]));
+    while (this.recording) await this.recording;
   }
 
   /**
@@ -102,12 +170,15 @@ export class OutboxWorker extends DrainLoop {
 
   /** Resolves after a drain that started after the call, and the recording of its outcomes, have finished. */
   override async flush(): Promise<void> {
+    await this.sendsSettled();
     await super.flush();
     while (this.completing.size > 0) await Promise.all([...this.completing]);
+    await this.sendsSettled();
   }
 
   override async stop(): Promise<void> {
     await super.stop();
+    await this.sendsSettled();
     while (this.completing.size > 0) await Promise.all([...this.completing]);
   }
 
@@ -116,10 +187,19 @@ export class OutboxWorker extends DrainLoop {
    * be recorded yet). What `/dev/messages` waits on: sooner than `flush()`.
    */
   handed(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+    const sending = [...this.sendingFor.values()].flatMap((set) => [...set]);
+    return Promise.all([...sending, new Promise<void>((resolve, reject) => {
       this.handedWaiters.push(resolve);
       this.flush().catch(reject);
-    });
+    })]).then(() => undefined);
+  }
+
+  /** Like `handed()` for one recipient: waits only for what this process queued or is sending for it. */
+  async handedFor(appId: string, to: string): Promise<void> {
+    const k = `${appId} ${to}`;
+    const sending = this.sendingFor.get(k);
+    if (sending) await Promise.all([...sending]);
+    if (this.inFlight.has(k)) await this.handed();
   }
 
   protected async drain(): Promise<void> {
@@ -136,7 +216,7 @@ export class OutboxWorker extends DrainLoop {
           return;
         }
         const outcomes = await Promise.all(claimed.map(async (m): Promise<MessageOutcome> => ({
-          ...(await this.deliver(m)), appId: m.appId, verificationId: m.verificationId, step: m.step,
+          ...(await this.deliver(m)), appId: m.appId, verificationId: m.verificationId, step: m.step, callbackUrl: m.callbackUrl,
         })));
         const last = claimed.length < this.o.batch;
         if (last) {

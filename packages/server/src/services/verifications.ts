@@ -15,6 +15,7 @@ import {
   currentPhoneState, decideSend, effectiveStatus, toView, type Status, type VerificationRecord, type VerificationView,
 } from '../domain/verification.js';
 import type { AppRecord, OutboxRecord, Store, TemplateRecord } from '../store/ports.js';
+import type { OutboxWorker } from '../delivery/outbox-worker.js';
 import { selectTemplate, type TemplatesService } from './templates.js';
 import { selectSender, type SendersService } from './senders.js';
 
@@ -82,6 +83,8 @@ export interface VerificationsDeps {
   checkUrl?: ((url: string) => Promise<string | null>) | null;
   /** Called after a commit that queued a message for (app, recipient): wakes the outbox worker. */
   onQueued: (appId: string, to: string) => void;
+  /** This node's outbox worker: a start's first message is claimed for it in the start's transaction and sent right after. */
+  dispatch?: Pick<OutboxWorker, 'claimAtStart' | 'sendClaimed'> | undefined;
   /** How long an Idempotency-Key is remembered. */
   idempotencyTtlMs?: number;
 }
@@ -224,6 +227,7 @@ export class VerificationsService {
     const codeHash = hashCode(this.d.keys, id, code);
     const codeSealed = sealCode(this.d.keys, id, code);
 
+    const claim: { made: ReturnType<OutboxWorker['claimAtStart']> } = { made: null };
     const result = await this.d.store.startVerification(
       { appId: app.id, to: phone.e164, now, lockout: policy.lockout, idempotency },
       (prev) => {
@@ -240,10 +244,25 @@ export class VerificationsService {
           channels, step: 0, stepTimeout, callbackUrl,
         };
         const response = JSON.stringify(toView(v, now, app.settings.prices?.currency ?? this.d.prices.currency));
-        return { ok: true, phone: decision.state, verification: v, messages: steps.map((m) => this.message(v, m, now)), response };
+        const messages = steps.map((m) => this.message(v, m, now));
+        // The decision of the transaction that commits is the last one made (a rerun decides again).
+        const claimed = (claim.made = this.d.dispatch?.claimAtStart(messages[0]!, now) ?? null);
+        if (!claimed) return { ok: true, phone: decision.state, verification: v, messages, response };
+        messages[0] = claimed.message;
+        return { ok: true, phone: decision.state, verification: v, messages, attempts: [claimed.attempt], response };
       },
     );
-    if (result.kind === 'created') this.d.onQueued(app.id, phone.e164);
+    const claimed = claim.made;
+    if (result.kind === 'created') {
+      if (claimed) {
+        this.d.dispatch!.sendClaimed({
+          ...claimed.message, codeSealed, verificationStatus: 'pending', ttlSeconds: policy.ttl, hasNextStep: channels.length > 1, stepTimeout,
+          crashedAttempt: null, attempt: { id: claimed.attempt.id, provider: claimed.attempt.provider }, callbackUrl,
+        });
+      } else {
+        this.d.onQueued(app.id, phone.e164);
+      }
+    }
     return { json: result.response, replayed: result.kind === 'replayed' };
   }
 

@@ -215,6 +215,8 @@ export interface ClaimedMessage extends OutboxRecord {
   crashedAttempt: { id: string; provider: string } | null;
   /** The attempt recorded by this claim ('started'), with the provider chosen for it. */
   attempt: { id: string; provider: string } | null;
+  /** The verification's per-request callback URL (events about this message go there too). */
+  callbackUrl: string | null;
 }
 
 /** What the claim asks the worker's router: a provider for this message now (and its index in the route). */
@@ -227,6 +229,8 @@ export interface MessageOutcome {
   appId: string;
   verificationId: string;
   step: number;
+  /** The verification's callback URL, as claimed (undefined: not known, the store looks it up). */
+  callbackUrl?: string | null | undefined;
   /** The attempt to close, if a provider was called (or a crashed attempt is being settled). */
   attempt?: { id: string; outcome: Exclude<AttemptRecord['outcome'], 'started'>; httpStatus?: number | undefined; errorCode?: string | undefined; error?: string | undefined; providerMessageId?: string | undefined; finishedAt: number };
   status: 'queued' | 'sent' | 'failed' | 'skipped';
@@ -266,9 +270,15 @@ export interface IdempotencyInput {
   expiresAt: number;
 }
 
+/** A provider call about to be made, recorded ('started') before it is: a worker that dies mid-send leaves it behind. */
+export interface StartedAttempt { id: string; messageId: string; appId: string; provider: string; startedAt: number }
+
 export type StartDecision =
-  /** `messages`: one per workflow step, the first `queued`, the others `waiting`. */
-  | { ok: true; phone: PhoneState; verification: VerificationRecord; messages: OutboxRecord[]; response: string }
+  /**
+   * `messages`: one per workflow step, the first `queued` (or `sending`: already claimed by this node's worker,
+   * which sends it right after the commit; `attempts` then holds its started attempt), the others `waiting`.
+   */
+  | { ok: true; phone: PhoneState; verification: VerificationRecord; messages: OutboxRecord[]; attempts?: StartedAttempt[]; response: string }
   | { ok: false; error: OtpdError; phone?: PhoneState };
 
 export type StartResult =

@@ -196,5 +196,6 @@ export function toClaimed(r: Row, v: Row | undefined, last: Row | undefined): Cl
     stepTimeout: v ? num(v.step_timeout) : 30,
     crashedAttempt: last?.outcome === 'started' ? { id: last.id as string, provider: last.provider as string } : null,
     attempt: null,
+    callbackUrl: (v?.callback_url as string | null | undefined) ?? null,
   };
 }

@@ -153,6 +153,24 @@ export class PgStore implements Store {
     }
   }
 
+  /** Runs `fn` on one pooled connection, outside any transaction (each statement commits on its own). */
+  private async withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
+    let c: Client;
+    try {
+      c = await this.pool.connect();
+    } catch (e) {
+      throw this.unavailable(e);
+    }
+    try {
+      const out = await fn(c);
+      c.release();
+      return out;
+    } catch (e) {
+      c.release(isConnectionError(e) ? (e as Error) : undefined);
+      throw this.unavailable(e);
+    }
+  }
+
   /**
    * Runs `fn` in one transaction and answers after COMMIT. A deadlock or serialization failure rolls back and runs
    * `fn` again (the decisions inside are pure, so a rerun is safe); a lost connection is `store_unavailable`.
@@ -289,7 +307,7 @@ export class PgStore implements Store {
     })))]);
   }
 
-  private async endpointsOf(c: Client, appId: string): Promise<{ id: string; url: string; events: string[] }[]> {
+  private async endpointsOf(c: Client | pg.Pool, appId: string): Promise<{ id: string; url: string; events: string[] }[]> {
     const hit = this.endpointCache.get(appId);
     if (hit && hit.until > Date.now()) return hit.list;
     const list = (await this.q(c, 'whkActive', [appId])).rows.map((r) => ({ id: r.id as string, url: r.url as string, events: json<string[]>(r.events) }));
@@ -746,6 +764,7 @@ export class PgStore implements Store {
       .map((r) => [`${r.app_id as string}|${r.to_addr as string}`, r]));
     const out: StartOutcome[] = [];
     const closes: unknown[] = []; const vers: unknown[] = []; const msgs: unknown[] = []; const phones: unknown[] = []; const dels: unknown[] = [];
+    const atts: unknown[] = [];
     const created: VerificationRecord[] = [];
     for (const op of ops) {
       const { appId, to, now } = op.input;
@@ -760,6 +779,7 @@ export class PgStore implements Store {
       closes.push({ a: appId, t: to, now });
       vers.push(verificationRow(d.verification));
       msgs.push(...d.messages.map(PgStore.outboxRow));
+      for (const a of d.attempts ?? []) atts.push({ id: a.id, message_id: a.messageId, app_id: a.appId, provider: a.provider, started_at: a.startedAt });
       phones.push(phoneRow(appId, to, d.phone));
       if (d.messages.some((m) => m.status === 'queued')) t.queued = true;
       created.push(d.verification);
@@ -767,7 +787,7 @@ export class PgStore implements Store {
     }
     if (phones.length === 0 && dels.length === 0) return out;
     const closed = (await this.q(t.c, 'startWriteMany', [JSON.stringify(closes), JSON.stringify(vers), JSON.stringify(msgs), JSON.stringify(phones), JSON.stringify(dels),
-      ops.map((o) => o.input.to)])).rows;
+      ops.map((o) => o.input.to), JSON.stringify(atts)])).rows;
     for (const r of closed) {
       const old = toVerification(r);
       await this.emitVerification(t, old.status === 'expired' ? 'verification.expired' : 'verification.canceled', old, old.updatedAt);
@@ -1008,47 +1028,85 @@ export class PgStore implements Store {
 
   // ---- delivery ------------------------------------------------------------------------------------------------
 
+  /**
+   * No transaction: the claim is one statement (rows leased to this worker when it returns), then the attempts
+   * about to be made are recorded by another, before any provider is called. A crash between the two leaves leased
+   * messages with no attempt started: when the lease runs out they are claimed again and sent (nobody called a
+   * provider for them). Route changes are written before the attempts, for the same reason.
+   */
   async claimMessages(now: number, limit: number, leaseMs: number, choose: ChooseProvider): Promise<ClaimedMessage[]> {
-    return this.tx(async (t) => {
-      const rows = (await this.q(t.c, 'outClaim', [now, now + leaseMs, limit])).rows;
+    return this.withClient(async (c) => {
+      const rows = (await this.q(c, 'outClaim', [now, now + leaseMs, limit])).rows;
       if (rows.length === 0) return [];
       const attempts: { id: string; message_id: string; app_id: string; provider: string; started_at: number }[] = [];
       const routes: { id: string; route_index: number; provider: string }[] = [];
       const out: ClaimedMessage[] = [];
       for (const r of rows) {
         // Only a row whose lease ran out can have an unfinished attempt (completing a message finishes its attempt).
-        const last = r.expired ? (await this.q(t.c, 'attLast', [r.id])).rows[0] : undefined;
+        const last = r.expired ? (await this.q(c, 'attLast', [r.id])).rows[0] : undefined;
         const v = r.v_id === null ? undefined : {
           code_sealed: r.v_code_sealed, status: r.v_status, expires_at: r.v_expires_at, created_at: r.v_created_at, channels: r.v_channels,
-          channel: r.v_channel, step_timeout: r.v_step_timeout,
+          channel: r.v_channel, step_timeout: r.v_step_timeout, callback_url: r.v_callback_url,
         };
         const m = toClaimed(r, v, last);
         if (m.crashedAttempt || m.verificationStatus !== 'pending' || !m.codeSealed) { out.push(m); continue; }
-        const c = choose(m);
-        if (!c) { out.push(m); continue; }
-        attempts.push({ id: c.attemptId, message_id: m.id, app_id: m.appId, provider: c.provider, started_at: now });
-        if (c.routeIndex !== m.routeIndex) routes.push({ id: m.id, route_index: c.routeIndex, provider: c.provider });
-        out.push({ ...m, routeIndex: c.routeIndex, provider: c.provider, attempt: { id: c.attemptId, provider: c.provider } });
+        const ch = choose(m);
+        if (!ch) { out.push(m); continue; }
+        attempts.push({ id: ch.attemptId, message_id: m.id, app_id: m.appId, provider: ch.provider, started_at: now });
+        if (ch.routeIndex !== m.routeIndex) routes.push({ id: m.id, route_index: ch.routeIndex, provider: ch.provider });
+        out.push({ ...m, routeIndex: ch.routeIndex, provider: ch.provider, attempt: { id: ch.attemptId, provider: ch.provider } });
       }
-      if (attempts.length) await this.q(t.c, 'attInsert', [JSON.stringify(attempts)]);
-      if (routes.length) await this.q(t.c, 'outRoute', [JSON.stringify(routes), routes.map((r) => r.id)]);
+      if (routes.length) await this.q(c, 'outRoute', [JSON.stringify(routes), routes.map((r) => r.id)]);
+      if (attempts.length) await this.q(c, 'attInsert', [JSON.stringify(attempts)]);
       return out;
     });
   }
 
+  /** Whether recording `o` emits an event someone receives (a webhook endpoint or the verification's callback URL). */
+  private async heard(o: MessageOutcome): Promise<boolean> {
+    if (o.status !== 'sent' && o.status !== 'failed') return false;
+    if (o.callbackUrl !== null) return true; // a callback URL, or not known
+    const type = o.status === 'sent' ? 'message.sent' : 'message.failed';
+    return (await this.endpointsOf(this.pool, o.appId)).some((e) => e.events.length === 0 || e.events.includes(type));
+  }
+
+  /**
+   * Outcomes and their attempts in one statement. It runs alone (its own commit, no BEGIN/COMMIT round trips) when
+   * nothing else has to commit with it: no workflow step to advance and no event anyone receives. Otherwise the
+   * events and the next steps are written in the same transaction.
+   */
   async completeMessages(outcomes: MessageOutcome[], now: number): Promise<void> {
     if (outcomes.length === 0) return;
+    const finished = outcomes.filter((o) => o.attempt).map((o) => {
+      const a = o.attempt!;
+      return { id: a.id, outcome: a.outcome, http_status: a.httpStatus ?? null, error_code: a.errorCode ?? null, error: a.error ?? null, provider_message_id: a.providerMessageId ?? null, finished_at: a.finishedAt };
+    });
+    const done = (c: Client | pg.Pool) => this.q(c, 'outDone', [JSON.stringify(finished), JSON.stringify(outcomes.map((o) => ({
+      id: o.id, status: o.status, available_at: o.availableAt ?? null, route_index: o.routeIndex ?? null, provider_attempts: o.providerAttempts ?? null,
+      provider: o.provider ?? null, provider_message_id: o.providerMessageId ?? null, error_code: o.errorCode ?? null, error: o.error ?? null,
+      price: o.price ?? null, price_currency: o.priceCurrency ?? null, sent_at: o.sentAt ?? null, failed_at: o.failedAt ?? null,
+      fallback_at: o.fallbackAt ?? null, outcome_unknown: !!o.outcomeUnknown,
+    }))), finished.map((a) => a.id), outcomes.map((o) => o.id)]);
+    const alone = outcomes.every((o) => !o.advance) && !(await Promise.all(outcomes.map((o) => this.heard(o)))).some(Boolean);
+    if (alone) {
+      let rows: Row[];
+      try {
+        rows = (await done(this.pool)).rows;
+      } catch (e) {
+        throw this.unavailable(e);
+      }
+      const changed = new Set(rows.map((r) => r.id as string));
+      let queued = false;
+      for (const o of outcomes) {
+        if (!changed.has(o.id)) continue;
+        if (o.fallbackAt !== undefined && o.fallbackAt !== null && o.fallbackAt < this.firstFallback.at) this.firstFallback.at = o.fallbackAt;
+        if (o.status === 'queued') queued = true;
+      }
+      if (queued) this.signal('outbox');
+      return;
+    }
     await this.tx(async (t) => {
-      const finished = outcomes.filter((o) => o.attempt).map((o) => {
-        const a = o.attempt!;
-        return { id: a.id, outcome: a.outcome, http_status: a.httpStatus ?? null, error_code: a.errorCode ?? null, error: a.error ?? null, provider_message_id: a.providerMessageId ?? null, finished_at: a.finishedAt };
-      });
-      const changed = new Map((await this.q(t.c, 'outDone', [JSON.stringify(finished), JSON.stringify(outcomes.map((o) => ({
-        id: o.id, status: o.status, available_at: o.availableAt ?? null, route_index: o.routeIndex ?? null, provider_attempts: o.providerAttempts ?? null,
-        provider: o.provider ?? null, provider_message_id: o.providerMessageId ?? null, error_code: o.errorCode ?? null, error: o.error ?? null,
-        price: o.price ?? null, price_currency: o.priceCurrency ?? null, sent_at: o.sentAt ?? null, failed_at: o.failedAt ?? null,
-        fallback_at: o.fallbackAt ?? null, outcome_unknown: !!o.outcomeUnknown,
-      }))), finished.map((a) => a.id), outcomes.map((o) => o.id)])).rows.map((r) => [r.id as string, (r.callback_url as string | null) ?? null]));
+      const changed = new Map((await done(t.c)).rows.map((r) => [r.id as string, (r.callback_url as string | null) ?? null]));
       for (const o of outcomes) {
         if (!changed.has(o.id)) continue;
         if (o.fallbackAt !== undefined && o.fallbackAt !== null && o.fallbackAt < this.firstFallback.at) this.firstFallback.at = o.fallbackAt;

@@ -33,8 +33,9 @@ export const SQL = {
   /**
    * A group's start writes in one statement: each phone's pending verification closed ($1 JSON [{a, t, now}]),
    * the new verifications ($2), their messages ($3), the phones' counters ($4) and empty phone rows nobody needed
-   * removed ($5 [{a, t}]); $6 the phones (lets the planner use the indexes). The new verifications' INSERT reads
-   * the close's result, so the one-pending index never sees two. Returns the closed verifications.
+   * removed ($5 [{a, t}]); $6 the phones (lets the planner use the indexes); $7 the attempts started for messages
+   * claimed at once by this node's worker. The new verifications' INSERT reads the close's result, so the
+   * one-pending index never sees two. Returns the closed verifications.
    */
   startWriteMany: `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(a text, t text, now bigint)),
     closed AS (
@@ -53,6 +54,10 @@ export const SQL = {
     ), del AS (
       DELETE FROM phone_states p USING jsonb_to_recordset($5::jsonb) AS d(a text, t text)
       WHERE p.app_id = d.a AND p.to_addr = d.t AND p.to_addr = ANY($6::text[]) AND p.sends = 0 AND p.failures = 0 AND p.window_started_at = 0 AND p.locked_until IS NULL
+    ), att AS (
+      INSERT INTO message_attempts (id, message_id, app_id, provider, outcome, started_at)
+      SELECT x.id, x.message_id, x.app_id, x.provider, 'started', x.started_at
+      FROM jsonb_to_recordset($7::jsonb) AS x(id text, message_id text, app_id text, provider text, started_at bigint)
     )
     SELECT * FROM closed`,
   /**
@@ -111,7 +116,7 @@ export const SQL = {
       RETURNING o.*, o.id IN (SELECT id FROM e) AS expired
     )
     SELECT u.*, v.id AS v_id, v.code_sealed AS v_code_sealed, v.status AS v_status, v.expires_at AS v_expires_at, v.created_at AS v_created_at,
-      v.channels AS v_channels, v.channel AS v_channel, v.step_timeout AS v_step_timeout
+      v.channels AS v_channels, v.channel AS v_channel, v.step_timeout AS v_step_timeout, v.callback_url AS v_callback_url
     FROM u LEFT JOIN verifications v ON v.id = u.verification_id
     ORDER BY u.available_at, u.id`,
   // The provider calls finished ($1) and the messages' outcomes ($2), in one statement; returns the messages that

@@ -138,7 +138,7 @@ export class SqliteStore implements Store {
       outClaimExpired: d.prepare(`UPDATE outbox SET attempts = attempts + 1, available_at = @lease
         WHERE id IN (SELECT id FROM outbox WHERE status = 'sending' AND available_at <= @now ORDER BY available_at LIMIT @limit)
         RETURNING *`),
-      outCodeOf: d.prepare('SELECT code_sealed, status, expires_at, created_at, channels, channel, step, step_timeout FROM verifications WHERE id = ?'),
+      outCodeOf: d.prepare('SELECT code_sealed, status, expires_at, created_at, channels, channel, step, step_timeout, callback_url FROM verifications WHERE id = ?'),
       outDone: d.prepare(`UPDATE outbox SET status = @status, available_at = coalesce(@available_at, available_at),
           route_index = coalesce(@route_index, route_index), provider_attempts = coalesce(@provider_attempts, provider_attempts),
           provider = coalesce(@provider, provider), provider_message_id = coalesce(@provider_message_id, provider_message_id),
@@ -708,6 +708,7 @@ export class SqliteStore implements Store {
         channels: JSON.stringify(v.channels), step: v.step, step_timeout: v.stepTimeout, callback_url: v.callbackUrl ?? null,
       });
       for (const m of d.messages) this.insertMessage(m);
+      for (const a of d.attempts ?? []) this.s.attInsert.run(a.id, a.messageId, a.appId, a.provider, a.startedAt);
       this.putPhone(appId, to, d.phone);
       this.emitVerification('verification.created', v, now);
       if (idempotency) {
