@@ -62,6 +62,38 @@ describe('delivery through an HTTP provider', () => {
     expect((await h.req('POST', `/v1/verifications/${v.id}/check`, { code })).body.valid).toBe(true);
   });
 
+  it("claims a start's first message in the start's transaction and sends it after the commit, with no claim", async () => {
+    h = await harness([httpProvider('a', a.url)]);
+    const store = h.otpd.store;
+    const claim = store.claimMessages.bind(store);
+    const claimed: string[] = [];
+    store.claimMessages = async (...args) => { const r = await claim(...args); claimed.push(...r.map((m) => m.id)); return r; };
+    const v = await start();
+    await flush();
+    expect(a.requests).toHaveLength(1);
+    const [m] = await messages(v.id);
+    expect(m).toMatchObject({ status: 'sent', provider: 'a', attempts: 1 });
+    expect(claimed).not.toContain(m.id);
+    expect(await store.listAttempts(m.id)).toMatchObject([{ provider: 'a', outcome: 'accepted' }]);
+  });
+
+  it('a node that dies between the commit and the provider call leaves the message unsent and its outcome unknown', async () => {
+    h = await harness([httpProvider('a', a.url), httpProvider('b', b.url)]);
+    const worker = h.otpd.worker!;
+    worker.sendClaimed = () => undefined; // the process "dies" right after the start commits
+    const v = await start();
+    await flush();
+    const [m] = await messages(v.id);
+    expect(m).toMatchObject({ status: 'sending', provider: 'a', attempts: 1 });
+    expect(await h.otpd.store.listAttempts(m.id)).toMatchObject([{ provider: 'a', outcome: 'started' }]);
+    h.clock.advance(61_000); // the lease runs out: another worker (here the same one) finds the started attempt
+    await flush();
+    expect(a.requests).toHaveLength(0);
+    expect(b.requests).toHaveLength(0);
+    expect((await messages(v.id))[0]).toMatchObject({ status: 'sent', outcomeUnknown: true, errorCode: 'outcome_unknown' });
+    expect(await h.otpd.store.listAttempts(m.id)).toMatchObject([{ provider: 'a', outcome: 'unknown', errorCode: 'worker_interrupted' }]);
+  });
+
   it('refuses a start when no provider serves the channel', async () => {
     h = await harness([httpProvider('a', a.url)]);
     const r = await h.req('POST', '/v1/verifications', { to: phone(), channel: 'whatsapp' });
