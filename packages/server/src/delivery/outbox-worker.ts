@@ -91,9 +91,11 @@ export class OutboxWorker extends DrainLoop {
 
   /** Sends started by `sendClaimed` whose provider call has not returned, per recipient (`${appId} ${to}`). */
   private readonly sendingFor = new Map<string, Set<Promise<void>>>();
-  /** Outcomes of those sends waiting to be recorded (one batch at a time). */
-  private readonly toRecord: MessageOutcome[] = [];
-  private recording: Promise<void> | null = null;
+  /** Sends started by `sendClaimed` whose outcome is not recorded yet. */
+  private readonly unsettled = new Set<Promise<void>>();
+  /** Their outcomes waiting to be written (one batch at a time), each with what to call once it is. */
+  private readonly toRecord: { outcome: MessageOutcome; written: () => void }[] = [];
+  private recording = false;
 
   /**
    * For the first message of a start, decided inside its transaction: claims it for this worker at once, so it is
@@ -118,42 +120,54 @@ export class OutboxWorker extends DrainLoop {
    */
   sendClaimed(m: ClaimedMessage): void {
     const k = `${m.appId} ${m.to}`;
-    const sent: Promise<void> = this.deliver(m)
+    const delivered = this.deliver(m);
+    const settled: Promise<void> = delivered
       .then((o) => this.record({ ...o, appId: m.appId, verificationId: m.verificationId, step: m.step, callbackUrl: m.callbackUrl }))
       .catch((err: unknown) => this.log.error({ err, messageId: m.id }, 'sending failed; the lease will expire'))
-      .finally(() => {
-        const set = this.sendingFor.get(k);
-        set?.delete(sent);
-        if (set?.size === 0) this.sendingFor.delete(k);
-      });
+      .finally(() => this.unsettled.delete(settled));
+    this.unsettled.add(settled);
+    const handed: Promise<void> = delivered.then(() => undefined, () => undefined).finally(() => {
+      const set = this.sendingFor.get(k);
+      set?.delete(handed);
+      if (set?.size === 0) this.sendingFor.delete(k);
+    });
     const set = this.sendingFor.get(k);
-    if (set) set.add(sent);
-    else this.sendingFor.set(k, new Set([sent]));
+    if (set) set.add(handed);
+    else this.sendingFor.set(k, new Set([handed]));
   }
 
-  /** Queues an outcome of `sendClaimed`; one batch is written at a time, the ones arriving meanwhile form the next. */
-  private record(o: MessageOutcome): void {
-    this.toRecord.push(o);
-    if (this.recording) return;
-    this.recording = (async () => {
+  /** Resolves once `o` is written: with the outcomes waiting when a batch starts, one batch at a time. */
+  private record(outcome: MessageOutcome): Promise<void> {
+    return new Promise<void>((written) => {
+      this.toRecord.push({ outcome, written });
+      if (!this.recording) void this.writeRecords();
+    });
+  }
+
+  private async writeRecords(): Promise<void> {
+    this.recording = true;
+    try {
       while (this.toRecord.length > 0) {
         const batch = this.toRecord.splice(0, this.o.batch);
+        const outcomes = batch.map((x) => x.outcome);
         try {
-          await this.store.completeMessages(batch, this.clock.now());
+          await this.store.completeMessages(outcomes, this.clock.now());
+          // A retry, a fallback timer or a next step is now due later: the drain loop sets its timer.
+          if (outcomes.some((x) => x.status === 'queued' || x.advance || (x.fallbackAt ?? null) !== null)) this.kick();
         } catch (err) {
           this.log.error({ err }, 'recording message outcomes failed; their leases will expire');
-          continue;
+        } finally {
+          for (const x of batch) x.written();
         }
-        // A retry, a fallback timer or a next step is now due later: the drain loop sets its timer.
-        if (batch.some((x) => x.status === 'queued' || x.advance || (x.fallbackAt ?? null) !== null)) this.kick();
       }
-    })().finally(() => { this.recording = null; });
+    } finally {
+      this.recording = false;
+    }
   }
 
-  /** Every send of `sendClaimed` in flight, and the recording of their outcomes. */
+  /** The sends of `sendClaimed` started before the call, with their outcomes recorded (later ones are not waited for). */
   private async sendsSettled(): Promise<void> {
-    while (this.sendingFor.size > 0) await Promise.all([...this.sendingFor.values()].flatMap((set) => [...set]));
-    while (this.recording) await this.recording;
+    await Promise.all([...this.unsettled]);
   }
 
   /**
@@ -168,12 +182,11 @@ export class OutboxWorker extends DrainLoop {
   /** Outcome writes still in flight. */
   private readonly completing = new Set<Promise<void>>();
 
-  /** Resolves after a drain that started after the call, and the recording of its outcomes, have finished. */
+  /** Resolves after the sends started before the call and a drain that started after it, with their outcomes recorded. */
   override async flush(): Promise<void> {
     await this.sendsSettled();
     await super.flush();
     while (this.completing.size > 0) await Promise.all([...this.completing]);
-    await this.sendsSettled();
   }
 
   override async stop(): Promise<void> {

@@ -1081,36 +1081,23 @@ export class PgStore implements Store {
       const a = o.attempt!;
       return { id: a.id, outcome: a.outcome, http_status: a.httpStatus ?? null, error_code: a.errorCode ?? null, error: a.error ?? null, provider_message_id: a.providerMessageId ?? null, finished_at: a.finishedAt };
     });
-    const done = (c: Client | pg.Pool) => this.q(c, 'outDone', [JSON.stringify(finished), JSON.stringify(outcomes.map((o) => ({
+    const values = [JSON.stringify(finished), JSON.stringify(outcomes.map((o) => ({
       id: o.id, status: o.status, available_at: o.availableAt ?? null, route_index: o.routeIndex ?? null, provider_attempts: o.providerAttempts ?? null,
       provider: o.provider ?? null, provider_message_id: o.providerMessageId ?? null, error_code: o.errorCode ?? null, error: o.error ?? null,
       price: o.price ?? null, price_currency: o.priceCurrency ?? null, sent_at: o.sentAt ?? null, failed_at: o.failedAt ?? null,
       fallback_at: o.fallbackAt ?? null, outcome_unknown: !!o.outcomeUnknown,
-    }))), finished.map((a) => a.id), outcomes.map((o) => o.id)]);
+    }))), finished.map((a) => a.id), outcomes.map((o) => o.id)];
     const alone = outcomes.every((o) => !o.advance) && !(await Promise.all(outcomes.map((o) => this.heard(o)))).some(Boolean);
     if (alone) {
-      let rows: Row[];
-      try {
-        rows = (await done(this.pool)).rows;
-      } catch (e) {
-        throw this.unavailable(e);
-      }
-      const changed = new Set(rows.map((r) => r.id as string));
-      let queued = false;
-      for (const o of outcomes) {
-        if (!changed.has(o.id)) continue;
-        if (o.fallbackAt !== undefined && o.fallbackAt !== null && o.fallbackAt < this.firstFallback.at) this.firstFallback.at = o.fallbackAt;
-        if (o.status === 'queued') queued = true;
-      }
-      if (queued) this.signal('outbox');
+      const changed = new Set((await this.read('outDone', values)).map((r) => r.id as string));
+      if (this.noteOutcomes(outcomes, changed)) this.signal('outbox');
       return;
     }
     await this.tx(async (t) => {
-      const changed = new Map((await done(t.c)).rows.map((r) => [r.id as string, (r.callback_url as string | null) ?? null]));
+      const changed = new Map((await this.q(t.c, 'outDone', values)).rows.map((r) => [r.id as string, (r.callback_url as string | null) ?? null]));
+      if (this.noteOutcomes(outcomes, changed)) t.queued = true;
       for (const o of outcomes) {
         if (!changed.has(o.id)) continue;
-        if (o.fallbackAt !== undefined && o.fallbackAt !== null && o.fallbackAt < this.firstFallback.at) this.firstFallback.at = o.fallbackAt;
-        if (o.status === 'queued') t.queued = true;
         if (o.status === 'sent' || o.status === 'failed') {
           await this.emit(t, o.appId, o.status === 'sent' ? 'message.sent' : 'message.failed',
             async () => messageEventData(toOutbox((await this.q(t.c, 'outGet', [o.id])).rows[0]!)), { verificationId: o.verificationId, messageId: o.id, callbackUrl: changed.get(o.id) ?? null }, now);
@@ -1118,6 +1105,17 @@ export class PgStore implements Store {
         if (o.advance) await this.advance(t, null, o.verificationId, o.step, now);
       }
     });
+  }
+
+  /** For the recorded outcomes (`changed`): keeps the earliest fallback known; true if one queued its message again. */
+  private noteOutcomes(outcomes: MessageOutcome[], changed: { has(id: string): boolean }): boolean {
+    let queued = false;
+    for (const o of outcomes) {
+      if (!changed.has(o.id)) continue;
+      if (o.fallbackAt !== undefined && o.fallbackAt !== null && o.fallbackAt < this.firstFallback.at) this.firstFallback.at = o.fallbackAt;
+      if (o.status === 'queued') queued = true;
+    }
+    return queued;
   }
 
   private async advance(t: TxCtx, appId: string | null, verificationId: string, fromStep: number, now: number): Promise<number | null> {
