@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { POSTGRES_MIGRATIONS } from '../../src/store/migrations/postgres.js';
 import { FakeProvider } from '../fakes/http-provider.js';
 import { ADMIN_TOKEN, SECRET, phone, sql, testDatabase, wrong } from '../helpers.js';
 import { assertBuilt, call, cli, killAll, serve } from '../proc.js';
@@ -62,7 +63,7 @@ async function codeFor(to: string): Promise<string> {
 describe('three nodes on one database', () => {
   it('all three migrated the same schema once and serve', async () => {
     const applied = await sql(db.url, 'SELECT name FROM schema_migrations');
-    expect(applied.rows.map((r) => r.name).sort()).toEqual(['001_schema', '002_fillfactor']);
+    expect(applied.rows.map((r) => r.name).sort()).toEqual(POSTGRES_MIGRATIONS.map((m) => m.name));
     for (let i = 0; i < 3; i++) expect((await call(node(i), '', 'GET', '/readyz')).status).toBe(200);
   });
 

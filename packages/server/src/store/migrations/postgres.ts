@@ -275,4 +275,14 @@ ALTER TABLE phone_states SET (fillfactor = 70);
 ALTER TABLE message_attempts SET (fillfactor = 85);
 `,
   },
+  {
+    name: '003_expiry_index',
+    sql: `
+-- The expiry sweep's index, usable only by a statement that bounds expires_at (which proves it not null): a lookup
+-- of one phone's pending verification can then only use verifications_one_pending, and never walk every pending row
+-- (the planner chose that while the old index's statistics said few rows were pending, and a cached plan kept it).
+CREATE INDEX verifications_expiry_due ON verifications(expires_at) WHERE status = 'pending' AND expires_at IS NOT NULL;
+DROP INDEX verifications_pending_expiry;
+`,
+  },
 ];

@@ -482,7 +482,7 @@ export class PgStore implements Store {
 
   async touchKeys(uses: { keyId: string; at: number }[]): Promise<void> {
     if (uses.length === 0) return;
-    await this.read('keyTouch', [JSON.stringify(uses.map((u) => ({ id: u.keyId, at: u.at })))]);
+    await this.read('keyTouch', [JSON.stringify(uses.map((u) => ({ id: u.keyId, at: u.at }))), uses.map((u) => u.keyId)]);
   }
 
   async findKey(hash: Buffer): Promise<{ key: ApiKeyRecord; app: AppRecord } | null> {

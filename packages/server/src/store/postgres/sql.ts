@@ -2,6 +2,13 @@
  * The PostgreSQL adapter's statements, by name. Each is sent as a named prepared statement (parsed and planned
  * once per connection). Parameters are positional; the comment before a statement says what they are when it is
  * not obvious.
+ *
+ * Plans: the generic plan a connection settles on is kept until the table's statistics change, so every statement
+ * must stay an index lookup whatever the table holds (a test checks each plan against tables holding many rows and
+ * few pending ones). Status guards on writes by id are written `status = (SELECT 'pending')`: a value the planner
+ * cannot see through, so it can never prove the predicate of a partial index of pending (or sending) rows and
+ * choose to read that whole index, filtering by id, over primary-key lookups. It prefers exactly that while few rows
+ * are pending, and the cached plan would keep reading every pending row once they are many.
  */
 export const SQL = {
   ping: 'SELECT 1',
@@ -40,7 +47,8 @@ export const SQL = {
   startWriteMany: `WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(a text, t text, now bigint)),
     closed AS (
       UPDATE verifications v SET status = CASE WHEN v.expires_at <= x.now THEN 'expired' ELSE 'canceled' END, code_sealed = NULL, updated_at = x.now
-      FROM x WHERE v.app_id = x.a AND v.to_addr = x.t AND v.to_addr = ANY($6::text[]) AND v.status = 'pending' RETURNING v.*
+      FROM x CROSS JOIN LATERAL (SELECT id FROM verifications p WHERE p.app_id = x.a AND p.to_addr = x.t AND p.status = 'pending' LIMIT 1) o
+      WHERE v.id = o.id AND v.status = (SELECT 'pending') RETURNING v.*
     ), ins AS (
       INSERT INTO verifications SELECT * FROM jsonb_populate_recordset(NULL::verifications, $2::jsonb) WHERE (SELECT count(*) FROM closed) >= 0
       RETURNING id
@@ -74,7 +82,7 @@ export const SQL = {
       ORDER BY p.app_id, p.to_addr FOR UPDATE OF p
     ), b AS (
       UPDATE verifications v SET attempts = v.attempts + 1, updated_at = x.now FROM x
-      WHERE v.id = x.id AND v.id = ANY($1::text[]) AND v.app_id = x.app AND v.status = 'pending' AND v.expires_at > x.now AND v.attempts < v.max_attempts
+      WHERE v.id = x.id AND v.id = ANY($1::text[]) AND v.app_id = x.app AND v.status = (SELECT 'pending') AND v.expires_at > x.now AND v.attempts < v.max_attempts
         AND (SELECT count(*) FROM p) >= 0
       RETURNING v.*
     )
@@ -83,7 +91,7 @@ export const SQL = {
   checkWriteMany: `WITH s AS (
       UPDATE verifications v SET status = x.status, verified_at = x.verified_at, code_sealed = NULL, updated_at = x.now
       FROM jsonb_to_recordset($1::jsonb) AS x(id text, status text, verified_at bigint, now bigint)
-      WHERE v.id = x.id AND v.id = ANY($3::text[]) AND v.status = 'pending'
+      WHERE v.id = x.id AND v.id = ANY($3::text[]) AND v.status = (SELECT 'pending')
     )
     INSERT INTO phone_states SELECT * FROM jsonb_populate_recordset(NULL::phone_states, $2::jsonb)
     ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = EXCLUDED.sends, failures = EXCLUDED.failures,
@@ -95,9 +103,9 @@ export const SQL = {
   verTo: 'SELECT to_addr FROM verifications WHERE id = $1 AND app_id = $2',
   verExpire: `UPDATE verifications SET status = 'expired', code_sealed = NULL, updated_at = $1 WHERE id = $2 AND status = 'pending' AND expires_at <= $1`,
   verCancel: `UPDATE verifications SET status = CASE WHEN expires_at <= $3 THEN 'expired' ELSE 'canceled' END, code_sealed = NULL, updated_at = $3
-    WHERE id = $1 AND app_id = $2 AND status = 'pending' RETURNING *`,
+    WHERE id = $1 AND app_id = $2 AND status = (SELECT 'pending') RETURNING *`,
   verResent: `UPDATE verifications SET channel = $2, sends = $3, resend_available_at = $4, parts = $5, cost = $6, updated_at = $7
-    WHERE id = $1 AND status = 'pending'`,
+    WHERE id = $1 AND status = (SELECT 'pending')`,
   outInsert: `INSERT INTO outbox SELECT * FROM jsonb_populate_recordset(NULL::outbox, $1::jsonb)`,
   // Claims: rows due in 'queued', and rows whose lease ran out in 'sending' (a worker died), each with what
   // rendering needs from the verification. SKIP LOCKED: workers on other nodes claim other rows, never wait.
@@ -136,7 +144,7 @@ export const SQL = {
     FROM jsonb_to_recordset($2::jsonb) AS x(id text, status text, available_at bigint, route_index int, provider_attempts int, provider text,
       provider_message_id text, error_code text, error text, price double precision, price_currency text, sent_at bigint, failed_at bigint,
       fallback_at bigint, outcome_unknown boolean)
-    WHERE o.id = x.id AND o.id = ANY($4::text[]) AND o.status = 'sending'
+    WHERE o.id = x.id AND o.id = ANY($4::text[]) AND o.status = (SELECT 'sending')
     RETURNING o.id, (SELECT callback_url FROM verifications v WHERE v.id = o.verification_id) AS callback_url`,
   outList: 'SELECT * FROM outbox WHERE app_id = $1 AND verification_id = $2 ORDER BY step, id',
   outGet: 'SELECT * FROM outbox WHERE id = $1',
@@ -162,8 +170,9 @@ export const SQL = {
   // ORDER BY the indexed column: with a generic plan the planner would otherwise guess a sequential scan finds a
   // match soon (it does not: almost no row has a fallback pending).
   fallbackFirst: 'SELECT fallback_at FROM outbox WHERE fallback_at IS NOT NULL ORDER BY fallback_at LIMIT 1',
-  nextDue: `SELECT least((SELECT min(available_at) FROM outbox WHERE status = 'queued'), (SELECT min(available_at) FROM outbox WHERE status = 'sending'),
-      (SELECT min(fallback_at) FROM outbox WHERE fallback_at IS NOT NULL)) AS t`,
+  nextDue: `SELECT least((SELECT available_at FROM outbox WHERE status = 'queued' ORDER BY available_at LIMIT 1),
+      (SELECT available_at FROM outbox WHERE status = 'sending' ORDER BY available_at LIMIT 1),
+      (SELECT fallback_at FROM outbox WHERE fallback_at IS NOT NULL ORDER BY fallback_at LIMIT 1)) AS t`,
   appInsert: 'INSERT INTO apps (id, name, enabled, settings, created_at, updated_at, callback_secret_sealed) VALUES ($1, $2, $3, $4, $5, $6, $7)',
   appGet: 'SELECT * FROM apps WHERE id = $1',
   appGetForUpdate: 'SELECT * FROM apps WHERE id = $1 FOR UPDATE',
@@ -178,7 +187,7 @@ export const SQL = {
   keyGetForUpdate: 'SELECT * FROM api_keys WHERE id = $1 AND app_id = $2 FOR UPDATE',
   keyRevoke: 'UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2 AND app_id = $3 RETURNING *',
   keyTouch: `UPDATE api_keys k SET last_used_at = greatest(coalesce(k.last_used_at, 0), x.at)
-    FROM jsonb_to_recordset($1::jsonb) AS x(id text, at bigint) WHERE k.id = x.id`,
+    FROM jsonb_to_recordset($1::jsonb) AS x(id text, at bigint) WHERE k.id = x.id AND k.id = ANY($2::text[])`,
   verExpireDue: `UPDATE verifications SET status = 'expired', code_sealed = NULL, updated_at = $1
     WHERE id IN (SELECT id FROM verifications WHERE status = 'pending' AND expires_at <= $1 ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED)
     RETURNING *`,
@@ -211,13 +220,13 @@ export const SQL = {
       INSERT INTO webhook_attempts (id, delivery_id, status_code, error, duration_ms, at) VALUES ($7, $1, $4, $5, $8, $6)
     )
     UPDATE webhook_deliveries SET status = $2, attempts = attempts + 1, next_attempt_at = coalesce($3, next_attempt_at),
-      last_status_code = $4, last_error = $5, updated_at = $6 WHERE id = $1 AND status = 'sending'`,
-  whdCancelEndpoint: `UPDATE webhook_deliveries SET status = 'canceled', updated_at = $1 WHERE endpoint_id = $2 AND status = 'pending'`,
+      last_status_code = $4, last_error = $5, updated_at = $6 WHERE id = $1 AND status = (SELECT 'sending')`,
+  whdCancelEndpoint: `UPDATE webhook_deliveries SET status = 'canceled', updated_at = $1 WHERE endpoint_id = $2 AND status = (SELECT 'pending')`,
   whdGet: 'SELECT * FROM webhook_deliveries WHERE id = $1 AND app_id = $2',
   whdReplay: `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $2 WHERE id = $3 AND app_id = $4 RETURNING *`,
   whaList: 'SELECT * FROM webhook_attempts WHERE delivery_id = $1 ORDER BY id',
-  whdNextDue: `SELECT least((SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'pending'),
-      (SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'sending')) AS t`,
+  whdNextDue: `SELECT least((SELECT next_attempt_at FROM webhook_deliveries WHERE status = 'pending' ORDER BY next_attempt_at LIMIT 1),
+      (SELECT next_attempt_at FROM webhook_deliveries WHERE status = 'sending' ORDER BY next_attempt_at LIMIT 1)) AS t`,
   sndList: 'SELECT * FROM senders WHERE app_id = $1 ORDER BY channel, id',
   sndInsert: 'INSERT INTO senders (id, app_id, channel, country, value, created_at) VALUES ($1, $2, $3, $4, $5, $6)',
   sndDelete: 'DELETE FROM senders WHERE id = $1 AND app_id = $2 RETURNING *',
