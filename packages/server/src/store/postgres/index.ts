@@ -96,11 +96,15 @@ export class PgStore implements Store {
   private readonly checkQ: CheckOp[] = [];
   private readonly pumpScheduled = { start: false, check: false };
   private readonly running = { start: 0, check: 0 };
-  /** Groups of one kind in flight at once (so a busy node forms bigger groups instead of using every connection). */
+  /**
+   * Groups of one kind in flight at once: a fifth of the pool (2 of the default 10). A busy node then forms bigger
+   * groups (fewer statements, commits and round trips per request) instead of using more connections: with 2
+   * instead of 3 per kind, flows ran faster in 6 of 7 alternating runs (median about +8 %).
+   */
   private readonly maxGroups: number;
 
   constructor(private readonly url: string, private readonly opts: PgStoreOptions = {}) {
-    this.maxGroups = Math.max(1, Math.floor((opts.poolSize ?? 10) / 3));
+    this.maxGroups = Math.max(1, Math.floor((opts.poolSize ?? 10) / 5));
     // The URL's own `options` (e.g. a search_path) are kept and extended: pg lets the URL override the config.
     const u = new URL(url);
     const urlOptions = u.searchParams.get('options');
