@@ -9,7 +9,15 @@
  * Rolling deploys: a migration must keep the previous release working (add columns with defaults, add tables and
  * indexes; drop only in a later release once no node reads the old shape).
  */
-export const POSTGRES_MIGRATIONS: readonly { name: string; sql: string }[] = [
+
+/**
+ * `sql` runs in one transaction. `statements` run one by one outside any transaction, for index changes on tables
+ * that may be big (`CREATE/DROP INDEX CONCURRENTLY`, so serving nodes' writes never wait for the build); each must
+ * be safe to run again, since a node that stops halfway leaves the migration unrecorded.
+ */
+export type PostgresMigration = { name: string; sql: string; statements?: never } | { name: string; statements: readonly string[]; sql?: never };
+
+export const POSTGRES_MIGRATIONS: readonly PostgresMigration[] = [
   {
     name: '001_schema',
     sql: `
@@ -277,12 +285,15 @@ ALTER TABLE message_attempts SET (fillfactor = 85);
   },
   {
     name: '003_expiry_index',
-    sql: `
--- The expiry sweep's index, usable only by a statement that bounds expires_at (which proves it not null): a lookup
--- of one phone's pending verification can then only use verifications_one_pending, and never walk every pending row
--- (the planner chose that while the old index's statistics said few rows were pending, and a cached plan kept it).
-CREATE INDEX verifications_expiry_due ON verifications(expires_at) WHERE status = 'pending' AND expires_at IS NOT NULL;
-DROP INDEX verifications_pending_expiry;
-`,
+    // The expiry sweep's index, usable only by a statement that bounds expires_at (which proves it not null): a
+    // lookup of one phone's pending verification can then only use verifications_one_pending and never walk every
+    // pending row (the planner chose that while the old index's statistics said few rows were pending, and a cached
+    // plan kept it). Built concurrently: the table may be big and nodes keep serving. The first DROP clears an
+    // index a stopped build left invalid.
+    statements: [
+      'DROP INDEX CONCURRENTLY IF EXISTS verifications_expiry_due',
+      `CREATE INDEX CONCURRENTLY verifications_expiry_due ON verifications(expires_at) WHERE status = 'pending' AND expires_at IS NOT NULL`,
+      'DROP INDEX CONCURRENTLY IF EXISTS verifications_pending_expiry',
+    ],
   },
 ];

@@ -373,13 +373,23 @@ export class PgStore implements Store {
   private async runMigrations(): Promise<string[]> {
     const c = await this.pool.connect();
     try {
-      await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      // Polled, not waited for: a session blocked in pg_advisory_lock() is a transaction in progress, which a
+      // CREATE INDEX CONCURRENTLY of the node holding the lock would wait for in turn (a deadlock).
+      while (!(await c.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [MIGRATION_LOCK])).rows[0]!.ok) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
       try {
         await c.query('CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)');
         const done = new Set((await c.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name));
         const applied: string[] = [];
         for (const m of POSTGRES_MIGRATIONS) {
           if (done.has(m.name)) continue;
+          if (m.statements) {
+            for (const s of m.statements) await c.query(s);
+            await c.query('INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)', [m.name, Date.now()]);
+            applied.push(m.name);
+            continue;
+          }
           await c.query('BEGIN');
           try {
             await c.query(m.sql);
