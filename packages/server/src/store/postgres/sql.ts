@@ -101,7 +101,7 @@ export const SQL = {
   verGetForUpdate: 'SELECT * FROM verifications WHERE id = $1 AND app_id = $2 FOR UPDATE',
   verNewestFor: 'SELECT id FROM verifications WHERE app_id = $1 AND to_addr = $2 ORDER BY id DESC LIMIT 1',
   verTo: 'SELECT to_addr FROM verifications WHERE id = $1 AND app_id = $2',
-  verExpire: `UPDATE verifications SET status = 'expired', code_sealed = NULL, updated_at = $1 WHERE id = $2 AND status = 'pending' AND expires_at <= $1`,
+  verExpire: `UPDATE verifications SET status = 'expired', code_sealed = NULL, updated_at = $1 WHERE id = $2 AND status = (SELECT 'pending') AND expires_at <= $1`,
   verCancel: `UPDATE verifications SET status = CASE WHEN expires_at <= $3 THEN 'expired' ELSE 'canceled' END, code_sealed = NULL, updated_at = $3
     WHERE id = $1 AND app_id = $2 AND status = (SELECT 'pending') RETURNING *`,
   verResent: `UPDATE verifications SET channel = $2, sends = $3, resend_available_at = $4, parts = $5, cost = $6, updated_at = $7
@@ -159,7 +159,7 @@ export const SQL = {
   stepAdvance: `UPDATE verifications SET step = step + 1, updated_at = $4,
       channel = (SELECT channel FROM outbox WHERE verification_id = $1::text AND step = $3::int + 1 LIMIT 1),
       cost = round((cost + coalesce((SELECT cost FROM outbox WHERE verification_id = $1::text AND step = $3::int + 1 LIMIT 1), 0))::numeric, 6)::double precision
-    WHERE id = $1::text AND app_id = coalesce($2::text, app_id) AND status = 'pending' AND expires_at > $4::bigint AND step = $3::int
+    WHERE id = $1::text AND app_id = coalesce($2::text, app_id) AND status = (SELECT 'pending') AND expires_at > $4::bigint AND step = $3::int
       AND EXISTS (SELECT 1 FROM outbox WHERE verification_id = $1::text AND step = $3::int + 1 AND status = 'waiting')
     RETURNING step`,
   stepQueue: `UPDATE outbox SET status = 'queued', available_at = $3 WHERE verification_id = $1 AND step = $2 AND status = 'waiting'`,
