@@ -47,6 +47,17 @@ describe(`store contract (${STORE})`, () => {
     expect(await rows('SELECT to_addr FROM verifications')).toEqual([{ to_addr: '+33660000009' }]);
     expect(await count('SELECT count(*) AS n FROM outbox')).toBe(1);
   });
+  it('a success removes the phone\'s row: its counters are back to those of a phone never seen, and no row is kept per phone', async () => {
+    await start('ver_G', '+33666666666', 'msg_G');
+    expect(await count("SELECT count(*) AS n FROM phone_states WHERE to_addr = '+33666666666'")).toBe(1);
+    const r = await ctx.store.checkVerification({ appId: 'app_1', target: { id: 'ver_G' }, now: now + 1000, lockout: 86_400 }, () => true);
+    expect(r).toMatchObject({ outcome: 'verified', verification: { status: 'verified', attempts: 1 } });
+    expect(await count("SELECT count(*) AS n FROM phone_states WHERE to_addr = '+33666666666'")).toBe(0);
+    // The next start finds a fresh phone: no cooldown, one send counted.
+    await start('ver_H', '+33666666666', 'msg_H', now + 2000);
+    expect(await rows("SELECT sends, failures FROM phone_states WHERE to_addr = '+33666666666'")).toEqual([{ sends: 1, failures: 0 }]);
+  });
+
   it('starts arriving together (SQLite group commit, PostgreSQL batched groups): one that fails fails alone, leaving no half-written state', async () => {
     // Same tick, so one group: the second reuses the first's id (primary key violation) after writing nothing else.
     const results = await Promise.allSettled([

@@ -131,7 +131,10 @@ export function afterWrongCode(s: PhoneState, policy: Pick<Policy, 'lockout'>, n
   return { ...s, failures, lockedUntil: now + policy.lockout * 1000, lockReason: 'attempts' };
 }
 
-/** Phone state after a successful verification: proof of possession clears the counters, the lock and the cooldown. */
+/**
+ * Phone state after a successful verification: proof of possession clears the counters, the lock and the cooldown.
+ * The stores remove the phone's row instead: the same counters as a phone never seen, and no row kept per phone.
+ */
 export function afterVerified(now: number): PhoneState {
   return { sends: 0, failures: 0, windowStartedAt: now, lastSendAt: null, lockedUntil: null, lockReason: null };
 }

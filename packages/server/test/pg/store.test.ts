@@ -1,12 +1,12 @@
 /**
- * The PostgreSQL adapter's own guarantees: indexed plans, notifications between nodes.
+ * The PostgreSQL adapter's own guarantees: indexed plans, compare-and-set checks, notifications between nodes.
  */
 import { describe, expect, it } from 'vitest';
 import { newId } from '../../src/domain/ids.js';
 import { openStore } from '../../src/server.js';
 import type { PgStore } from '../../src/store/postgres/index.js';
 import { SQL } from '../../src/store/postgres/sql.js';
-import { ctx, now, plan, useStore } from '../store-fixtures.js';
+import { ctx, now, plan, rows, start, useStore } from '../store-fixtures.js';
 
 useStore();
 
@@ -66,6 +66,32 @@ describe('PostgreSQL store', () => {
     } finally {
       c.release();
     }
+  });
+
+  it('a check whose phone changed between its read and its write runs again under the lock: the try counts once, the change stays', async () => {
+    await start('ver_X', '+33677777777', 'msg_X');
+    const c = await pgs().pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query("SELECT 1 FROM phone_states WHERE to_addr = '+33677777777' FOR UPDATE");
+      const check = ctx.store.checkVerification({ appId: 'app_1', target: { id: 'ver_X' }, now: now + 1000, lockout: 86_400 }, () => false);
+      // The check has read the phone (no lock) and its compare-and-set write now waits for the phone's lock.
+      for (let i = 0; ; i++) {
+        // (Asked on another connection: a transaction sees one snapshot of pg_stat_activity.)
+        const waiting = await pgs().pool.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'WITH pv AS%'");
+        if (waiting.rowCount) break;
+        if (i > 100) throw new Error('the check never waited for the phone');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await c.query("UPDATE phone_states SET sends = sends + 1 WHERE to_addr = '+33677777777'"); // e.g. a resend on another node
+      await c.query('COMMIT');
+      const r = await check;
+      expect(r).toMatchObject({ outcome: 'wrong', verification: { attempts: 1 } });
+    } finally {
+      c.release();
+    }
+    expect(await rows("SELECT sends, failures FROM phone_states WHERE to_addr = '+33677777777'")).toEqual([{ sends: 2, failures: 1 }]);
+    expect(await rows("SELECT attempts, status FROM verifications WHERE id = 'ver_X'")).toEqual([{ attempts: 1, status: 'pending' }]);
   });
 
   it('another node hears of queued work and of changed apps (LISTEN/NOTIFY)', async () => {

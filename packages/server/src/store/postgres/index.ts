@@ -215,7 +215,7 @@ export class PgStore implements Store {
     }
   }
 
-  private afterCommit(t: TxCtx): void {
+  private afterCommit(t: Pick<TxCtx, 'emitted' | 'queued'>): void {
     if (t.emitted) {
       this.onEvents?.();
       this.signal('webhooks');
@@ -320,15 +320,22 @@ export class PgStore implements Store {
     return list;
   }
 
+  /** Who receives an event: the app's endpoints that take its type, and the callback URL if any (none: nobody listens). */
+  private async listeners(c: Client | pg.Pool, appId: string, type: EventType, verificationId: string | undefined, callbackUrl: string | null | undefined,
+    now: number): Promise<{ id: string; endpoint_id: string | null; url: string }[]> {
+    const targets = (await this.endpointsOf(c, appId)).filter((e) => e.events.length === 0 || e.events.includes(type));
+    const callback = callbackUrl !== undefined ? callbackUrl
+      : verificationId ? (((await this.q(c, 'verCallbackUrl', [verificationId])).rows[0]?.callback_url as string | null | undefined) ?? null) : null;
+    const deliveries: { id: string; endpoint_id: string | null; url: string }[] = targets.map((e) => ({ id: newId('whd', now), endpoint_id: e.id, url: e.url }));
+    if (callback) deliveries.push({ id: newId('whd', now), endpoint_id: null, url: callback });
+    return deliveries;
+  }
+
   /** Records an event and one delivery per listener, inside the transaction (nothing at all when nobody listens). */
   private async emit(t: TxCtx, appId: string, type: EventType, data: () => Promise<Record<string, unknown>> | Record<string, unknown>,
     refs: { verificationId?: string; messageId?: string; callbackUrl?: string | null }, now: number): Promise<void> {
-    const targets = (await this.endpointsOf(t.c, appId)).filter((e) => e.events.length === 0 || e.events.includes(type));
-    const callback = refs.callbackUrl !== undefined ? refs.callbackUrl
-      : refs.verificationId ? (((await this.q(t.c, 'verCallbackUrl', [refs.verificationId])).rows[0]?.callback_url as string | null | undefined) ?? null) : null;
-    if (targets.length === 0 && !callback) return;
-    const deliveries = targets.map((e) => ({ id: newId('whd', now), endpoint_id: e.id, url: e.url }));
-    if (callback) deliveries.push({ id: newId('whd', now), endpoint_id: null as unknown as string, url: callback });
+    const deliveries = await this.listeners(t.c, appId, type, refs.verificationId, refs.callbackUrl, now);
+    if (deliveries.length === 0) return;
     await this.q(t.c, 'evtInsert', [newId('evt', now), appId, type, refs.verificationId ?? null, refs.messageId ?? null, JSON.stringify(await data()),
       JSON.stringify(deliveries), now]);
     t.emitted = true;
@@ -336,6 +343,19 @@ export class PgStore implements Store {
 
   private emitVerification(t: TxCtx, type: EventType, v: VerificationRecord, now: number): Promise<void> {
     return this.emit(t, v.appId, type, () => verificationEventData(v), { verificationId: v.id, callbackUrl: v.callbackUrl ?? null }, now);
+  }
+
+  /**
+   * For a statement that writes a verification's change and its event together: the event's row and its deliveries
+   * appended to `events` and `deliveries` (nothing when nobody listens). True if there is one.
+   */
+  private async eventRows(events: unknown[], deliveries: unknown[], type: EventType, v: VerificationRecord, at: number): Promise<boolean> {
+    const to = await this.listeners(this.pool, v.appId, type, v.id, v.callbackUrl ?? null, at);
+    if (to.length === 0) return false;
+    const event = newId('evt', at);
+    events.push({ id: event, app_id: v.appId, type, verification_id: v.id, data: verificationEventData(v), created_at: at });
+    for (const d of to) deliveries.push({ ...d, app_id: v.appId, event_id: event, verification_id: v.id, at });
+    return true;
   }
 
   private putPhone(t: TxCtx, appId: string, to: string, p: PhoneState): Promise<unknown> {
@@ -801,7 +821,7 @@ export class PgStore implements Store {
     }
     if (phones.length === 0 && dels.length === 0) return out;
     const closed = (await this.q(t.c, 'startWriteMany', [JSON.stringify(closes), JSON.stringify(vers), JSON.stringify(msgs), JSON.stringify(phones), JSON.stringify(dels),
-      ops.map((o) => o.input.to), JSON.stringify(atts)])).rows;
+      JSON.stringify(atts)])).rows;
     for (const r of closed) {
       const old = toVerification(r);
       await this.emitVerification(t, old.status === 'expired' ? 'verification.expired' : 'verification.canceled', old, old.updatedAt);
@@ -861,7 +881,7 @@ export class PgStore implements Store {
     const out: (CheckResult | undefined)[] = [];
     const settles: { id: string }[] = [];
     // The phone's state as this group leaves it (two of a phone's verifications may be in one group).
-    const phones = new Map<string, { appId: string; to: string; state: PhoneState }>();
+    const phones = new Map<string, { appId: string; to: string; state: PhoneState; verified: boolean }>();
     const events: [EventType, VerificationRecord, number][] = [];
     ops.forEach((op, i) => {
       const r = bumped.get(ids[i]!);
@@ -872,7 +892,7 @@ export class PgStore implements Store {
       const stored = phones.has(key) ? phones.get(key)!.state : r.phone ? toPhoneState(r.phone as Row) : undefined;
       const phone = currentPhoneState(stored, { lockout }, now);
       if (op.judge(v)) {
-        phones.set(key, { appId: v.appId, to: v.to, state: afterVerified(now) });
+        phones.set(key, { appId: v.appId, to: v.to, state: afterVerified(now), verified: true });
         settles.push({ id: v.id, status: 'verified', verified_at: now, now } as { id: string });
         const done: VerificationRecord = { ...v, status: 'verified', verifiedAt: now, codeSealed: null };
         events.push(['verification.verified', done, now]);
@@ -880,7 +900,7 @@ export class PgStore implements Store {
         return;
       }
       const exhausted = v.attempts >= v.maxAttempts;
-      phones.set(key, { appId: v.appId, to: v.to, state: afterWrongCode(phone, { lockout }, now, exhausted) });
+      phones.set(key, { appId: v.appId, to: v.to, state: afterWrongCode(phone, { lockout }, now, exhausted), verified: false });
       if (exhausted) {
         settles.push({ id: v.id, status: 'failed', verified_at: null, now } as { id: string });
         events.push(['verification.failed', { ...v, status: 'failed' }, now]);
@@ -888,8 +908,10 @@ export class PgStore implements Store {
       out.push({ outcome: 'wrong', verification: exhausted ? { ...v, status: 'failed', codeSealed: null } : v });
     });
     if (phones.size > 0) {
-      await this.q(t.c, 'checkWriteMany', [JSON.stringify(settles), JSON.stringify([...phones.values()].map((p) => phoneRow(p.appId, p.to, p.state))),
-        settles.map((x) => x.id)]);
+      // A phone verified last in the group loses its row: its counters are back to those of a phone never seen.
+      const [cleared, kept] = partition([...phones.values()], (p) => p.verified);
+      await this.q(t.c, 'checkWriteMany', [JSON.stringify(settles), JSON.stringify(kept.map((p) => phoneRow(p.appId, p.to, p.state))),
+        settles.map((x) => x.id), JSON.stringify(cleared.map((p) => ({ a: p.appId, t: p.to })))]);
     }
     for (const [type, v, now] of events) await this.emitVerification(t, type, v, now);
     return out;
@@ -930,7 +952,60 @@ export class PgStore implements Store {
     }
   }
 
+  /**
+   * Starts decided for fresh phones (no row: never seen, or verified since) and written by one statement that
+   * commits on its own (`startFresh`): one round trip and no lock held across round trips. A phone that has a row or
+   * a pending verification is left out (nothing of its start is written) and gets undefined: its start runs again
+   * under the phone's lock, deciding on the phone's real state.
+   */
+  private async applyStartsFresh(ops: StartOp[]): Promise<(StartOutcome | undefined)[]> {
+    const out: (StartOutcome | undefined)[] = ops.map(() => undefined);
+    const phones: unknown[] = []; const vers: unknown[] = []; const msgs: unknown[] = []; const atts: unknown[] = [];
+    const events: unknown[] = []; const deliveries: unknown[] = [];
+    const made: { i: number; v: VerificationRecord; outcome: StartOutcome; queued: boolean; heard: boolean }[] = [];
+    for (let i = 0; i < ops.length; i++) {
+      const { appId, to, now } = ops[i]!.input;
+      const d = ops[i]!.decide(undefined);
+      if (!d.ok) continue;
+      const v = d.verification;
+      phones.push(phoneRow(appId, to, d.phone));
+      vers.push(verificationRow(v));
+      msgs.push(...d.messages.map(PgStore.outboxRow));
+      for (const a of d.attempts ?? []) atts.push({ id: a.id, message_id: a.messageId, verification_id: v.id, app_id: a.appId, provider: a.provider, started_at: a.startedAt });
+      const heard = await this.eventRows(events, deliveries, 'verification.created', v, v.createdAt);
+      made.push({ i, v, outcome: { ok: true, value: { kind: 'created', verification: v, response: d.response } }, queued: d.messages.some((m) => m.status === 'queued'), heard });
+    }
+    if (made.length === 0) return out;
+    const written = new Set((await this.read('startFresh', [JSON.stringify(phones), JSON.stringify(vers), JSON.stringify(msgs), JSON.stringify(atts),
+      JSON.stringify(events), JSON.stringify(deliveries)])).map((r) => r.id as string));
+    const done = { emitted: false, queued: false };
+    for (const m of made) {
+      if (!written.has(m.v.id)) continue;
+      out[m.i] = m.outcome;
+      done.emitted ||= m.heard;
+      done.queued ||= m.queued;
+    }
+    this.afterCommit(done);
+    return out;
+  }
+
   private async runStartGroup(ops: StartOp[]): Promise<void> {
+    let fresh: (StartOutcome | undefined)[];
+    try {
+      fresh = await this.applyStartsFresh(ops);
+    } catch (e) {
+      if (e instanceof OtpdError && e.code === 'store_unavailable') {
+        for (const op of ops) op.reject(e);
+        return;
+      }
+      fresh = ops.map(() => undefined);
+    }
+    ops.forEach((op, i) => {
+      const o = fresh[i];
+      if (o) (o.ok ? op.resolve(o.value) : op.reject(o.error));
+    });
+    ops = ops.filter((_, i) => !fresh[i]);
+    if (ops.length === 0) return;
     let outcomes: StartOutcome[];
     try {
       outcomes = await this.tx((t) => this.applyStarts(t, ops));
@@ -950,10 +1025,70 @@ export class PgStore implements Store {
     });
   }
 
+  /**
+   * Checks by id without a transaction: the verifications and their phones read in one statement, judged here, and
+   * written by one compare-and-set statement (`checkApply`) that commits on its own, counting each try atomically
+   * and only if nothing changed since the read: two round trips, no lock held between them. Undefined for a check
+   * not written that way (not checkable as read, a second check of a phone in the group, or a write that missed
+   * because something changed): the caller runs it again under the locks.
+   */
+  private async applyChecksOptimistic(ops: CheckOp[]): Promise<(CheckResult | undefined)[]> {
+    const ids = ops.map((o) => (o.input.target as { id: string }).id);
+    const read = new Map((await this.read('checkRead', [ids, ops.map((o) => o.input.appId)])).map((r) => [r.id as string, r]));
+    const out: (CheckResult | undefined)[] = ops.map(() => undefined);
+    const vers: unknown[] = []; const phones: unknown[] = []; const events: unknown[] = []; const deliveries: unknown[] = [];
+    const judged: { i: number; result: CheckResult; heard: boolean }[] = [];
+    const seen = new Set<string>();
+    for (let i = 0; i < ops.length; i++) {
+      const r = read.get(ids[i]!);
+      const { now, lockout } = ops[i]!.input;
+      if (!r || !r.phone) continue;
+      const v = toVerification(r);
+      const key = `${v.appId}|${v.to}`;
+      if (v.status !== 'pending' || v.expiresAt <= now || v.attempts >= v.maxAttempts || seen.has(key)) continue;
+      seen.add(key);
+      const stored = toPhoneState(r.phone as Row)!;
+      const tried: VerificationRecord = { ...v, attempts: v.attempts + 1, updatedAt: now };
+      let result: CheckResult; let state: PhoneState; let type: EventType | null = null;
+      if (ops[i]!.judge(tried)) {
+        state = afterVerified(now);
+        result = { outcome: 'verified', verification: { ...tried, status: 'verified', verifiedAt: now, codeSealed: null } };
+        type = 'verification.verified';
+      } else {
+        const exhausted = tried.attempts >= v.maxAttempts;
+        state = afterWrongCode(currentPhoneState(stored, { lockout }, now), { lockout }, now, exhausted);
+        result = { outcome: 'wrong', verification: exhausted ? { ...tried, status: 'failed', codeSealed: null } : tried };
+        if (exhausted) type = 'verification.failed';
+      }
+      const after = result.verification;
+      vers.push({ id: v.id, attempts: v.attempts, now, n_attempts: after.attempts, status: after.status, verified_at: after.verifiedAt });
+      phones.push({
+        vid: v.id, a: v.appId, t: v.to, sends: stored.sends, failures: stored.failures, w: stored.windowStartedAt, l: stored.lastSendAt, lu: stored.lockedUntil, lr: stored.lockReason,
+        n_sends: state.sends, n_failures: state.failures, n_w: state.windowStartedAt, n_l: state.lastSendAt, n_lu: state.lockedUntil, n_lr: state.lockReason,
+        del: result.outcome === 'verified',
+      });
+      const heard = type ? await this.eventRows(events, deliveries, type, after, now) : false;
+      judged.push({ i, result, heard });
+    }
+    if (judged.length === 0) return out;
+    // Locked in this order: by (app, phone) in byte order, like every statement that locks phones (COLLATE "C").
+    (phones as { a: string; t: string }[]).sort((x, y) => cmp(x.a, y.a) || cmp(x.t, y.t));
+    const written = new Set((await this.read('checkApply', [JSON.stringify(vers), JSON.stringify(phones), judged.map((j) => ids[j.i]!),
+      JSON.stringify(events), JSON.stringify(deliveries)])).map((r) => r.id as string));
+    let emitted = false;
+    for (const { i, result, heard } of judged) {
+      if (!written.has(ids[i]!)) continue;
+      out[i] = result;
+      emitted ||= heard;
+    }
+    if (emitted) this.afterCommit({ emitted: true, queued: false });
+    return out;
+  }
+
   private async runCheckGroup(ops: CheckOp[]): Promise<void> {
     let results: (CheckResult | undefined)[];
     try {
-      results = await this.tx((t) => this.applyChecks(t, ops));
+      results = await this.applyChecksOptimistic(ops);
     } catch (e) {
       if (e instanceof OtpdError && e.code === 'store_unavailable') {
         for (const op of ops) op.reject(e);
@@ -1278,3 +1413,9 @@ function verificationRow(v: VerificationRecord): Record<string, unknown> {
 
 /** Thrown inside a transaction to roll it back and answer "not found". */
 class NoRow extends Error {}
+
+function partition<T>(xs: T[], yes: (x: T) => boolean): [T[], T[]] {
+  const a: T[] = []; const b: T[] = [];
+  for (const x of xs) (yes(x) ? a : b).push(x);
+  return [a, b];
+}

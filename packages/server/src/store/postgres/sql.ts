@@ -8,8 +8,30 @@
  * few pending ones). Status guards on writes by id are written `status = (SELECT 'pending')`: a value the planner
  * cannot see through, so it can never prove the predicate of a partial index of pending (or sending) rows and
  * choose to read that whole index, filtering by id, over primary-key lookups. It prefers exactly that while few rows
- * are pending, and the cached plan would keep reading every pending row once they are many.
+ * are pending, and the cached plan would keep reading every pending row once they are many. Never `col = ANY($n)` on
+ * a column that is not an index's first: a custom plan may take it as the index condition and read the whole index
+ * (a check group's phones read that way took 10 ms at 12,000 phones).
+ *
+ * Phones are locked in one order everywhere: by (app, phone) in byte order (`COLLATE "C"`, whatever the database's
+ * collation; the adapter sorts the same way in JavaScript where it gives the order itself).
  */
+/**
+ * CTEs `ev` and `wd`: the events ($ev [{id, app_id, type, verification_id, data, created_at}]) and their deliveries
+ * ($wd [{id, app_id, endpoint_id, url, event_id, verification_id, at}]) of the verifications the CTE `written`
+ * returned; those of the others are dropped with them.
+ */
+const eventsOf = (written: string, ev: number, wd: number): string => `ev AS (
+      INSERT INTO events (id, app_id, type, verification_id, data, created_at)
+      SELECT e.id, e.app_id, e.type, e.verification_id, e.data, e.created_at
+      FROM jsonb_to_recordset($${ev}::jsonb) AS e(id text, app_id text, type text, verification_id text, data jsonb, created_at bigint)
+      WHERE e.verification_id IN (SELECT id FROM ${written})
+    ), wd AS (
+      INSERT INTO webhook_deliveries (id, app_id, endpoint_id, url, event_id, status, attempts, next_attempt_at, created_at, updated_at)
+      SELECT d.id, d.app_id, d.endpoint_id, d.url, d.event_id, 'pending', 0, d.at, d.at, d.at
+      FROM jsonb_to_recordset($${wd}::jsonb) AS d(id text, app_id text, endpoint_id text, url text, event_id text, verification_id text, at bigint)
+      WHERE d.verification_id IN (SELECT id FROM ${written})
+    )`;
+
 export const SQL = {
   ping: 'SELECT 1',
   idemLock: `SELECT pg_advisory_xact_lock(hashtextextended('idem|' || $1 || '|' || $2, 0))`,
@@ -34,13 +56,41 @@ export const SQL = {
    * groups never deadlock. $1 apps, $2 phones.
    */
   phoneLockMany: `INSERT INTO phone_states AS p (app_id, to_addr, sends, failures, window_started_at)
-    SELECT x.a, x.t, 0, 0, 0 FROM unnest($1::text[], $2::text[]) AS x(a, t) ORDER BY x.a, x.t
+    SELECT x.a, x.t, 0, 0, 0 FROM unnest($1::text[], $2::text[]) AS x(a, t) ORDER BY x.a COLLATE "C", x.t COLLATE "C"
     ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = p.sends
     RETURNING p.*, (p.xmax = 0) AS fresh`,
   /**
+   * A group's starts for phones that have no row (never seen, or verified since: a success removes the phone's row)
+   * and no pending verification, in one statement that commits on its own: each phone's row inserted with its
+   * counters after this start ($1 phone_states rows; one that exists now is left alone), then, for the phones
+   * inserted, the verifications ($2), their messages ($3), the attempts started for messages claimed at once by this
+   * node's worker ($4 [{id, message_id, verification_id, app_id, provider, started_at}]) and the events with their
+   * deliveries ($5 [{id, app_id, type, verification_id, data, created_at}], $6 [{id, app_id, endpoint_id, url,
+   * event_id, verification_id, at}]). Returns the verifications written; the other starts run under the phone lock.
+   */
+  startFresh: `WITH f AS (
+      SELECT x.* FROM jsonb_populate_recordset(NULL::phone_states, $1::jsonb) AS x
+      WHERE (SELECT 1 FROM verifications v WHERE v.app_id = x.app_id AND v.to_addr = x.to_addr AND v.status = 'pending' LIMIT 1) IS NULL
+    ), ph AS (
+      INSERT INTO phone_states SELECT * FROM f ORDER BY app_id COLLATE "C", to_addr COLLATE "C"
+      ON CONFLICT (app_id, to_addr) DO NOTHING RETURNING app_id, to_addr
+    ), ins AS (
+      INSERT INTO verifications SELECT r.* FROM jsonb_populate_recordset(NULL::verifications, $2::jsonb) AS r
+      JOIN ph ON ph.app_id = r.app_id AND ph.to_addr = r.to_addr
+      RETURNING id
+    ), msgs AS (
+      INSERT INTO outbox SELECT m.* FROM jsonb_populate_recordset(NULL::outbox, $3::jsonb) AS m WHERE m.verification_id IN (SELECT id FROM ins)
+    ), att AS (
+      INSERT INTO message_attempts (id, message_id, app_id, provider, outcome, started_at)
+      SELECT x.id, x.message_id, x.app_id, x.provider, 'started', x.started_at
+      FROM jsonb_to_recordset($4::jsonb) AS x(id text, message_id text, verification_id text, app_id text, provider text, started_at bigint)
+      WHERE x.verification_id IN (SELECT id FROM ins)
+    ), ${eventsOf('ins', 5, 6)}
+    SELECT id FROM ins`,
+  /**
    * A group's start writes in one statement: each phone's pending verification closed ($1 JSON [{a, t, now}]),
    * the new verifications ($2), their messages ($3), the phones' counters ($4) and empty phone rows nobody needed
-   * removed ($5 [{a, t}]); $6 the phones (lets the planner use the indexes); $7 the attempts started for messages
+   * removed ($5 [{a, t}]); $6 the attempts started for messages
    * claimed at once by this node's worker. The new verifications' INSERT reads the close's result, so the
    * one-pending index never sees two. Returns the closed verifications.
    */
@@ -61,11 +111,11 @@ export const SQL = {
         locked_until = EXCLUDED.locked_until, lock_reason = EXCLUDED.lock_reason
     ), del AS (
       DELETE FROM phone_states p USING jsonb_to_recordset($5::jsonb) AS d(a text, t text)
-      WHERE p.app_id = d.a AND p.to_addr = d.t AND p.to_addr = ANY($6::text[]) AND p.sends = 0 AND p.failures = 0 AND p.window_started_at = 0 AND p.locked_until IS NULL
+      WHERE p.app_id = d.a AND p.to_addr = d.t AND p.sends = 0 AND p.failures = 0 AND p.window_started_at = 0 AND p.locked_until IS NULL
     ), att AS (
       INSERT INTO message_attempts (id, message_id, app_id, provider, outcome, started_at)
       SELECT x.id, x.message_id, x.app_id, x.provider, 'started', x.started_at
-      FROM jsonb_to_recordset($7::jsonb) AS x(id text, message_id text, app_id text, provider text, started_at bigint)
+      FROM jsonb_to_recordset($6::jsonb) AS x(id text, message_id text, app_id text, provider text, started_at bigint)
     )
     SELECT * FROM closed`,
   /**
@@ -79,7 +129,7 @@ export const SQL = {
     p AS (
       SELECT p.* FROM phone_states p JOIN verifications v ON p.app_id = v.app_id AND p.to_addr = v.to_addr JOIN x ON v.id = x.id AND v.app_id = x.app
       WHERE v.id = ANY($1::text[])
-      ORDER BY p.app_id, p.to_addr FOR UPDATE OF p
+      ORDER BY p.app_id COLLATE "C", p.to_addr COLLATE "C" FOR UPDATE OF p
     ), b AS (
       UPDATE verifications v SET attempts = v.attempts + 1, updated_at = x.now FROM x
       WHERE v.id = x.id AND v.id = ANY($1::text[]) AND v.app_id = x.app AND v.status = (SELECT 'pending') AND v.expires_at > x.now AND v.attempts < v.max_attempts
@@ -87,11 +137,60 @@ export const SQL = {
       RETURNING v.*
     )
     SELECT b.*, (SELECT row_to_json(ps) FROM p ps WHERE ps.app_id = b.app_id AND ps.to_addr = b.to_addr LIMIT 1) AS phone FROM b`,
-  /** A group's check writes: verifications settled ($1 [{id, status, verified_at, now}]) and phones' counters ($2). */
+  /**
+   * A group's checks, optimistically: first each verification with its phone's row (JSON), read without a lock ($1
+   * ids, $2 apps); then, judged in Node, `checkApply` writes each outcome only where nothing changed since the read.
+   */
+  checkRead: `SELECT v.*, (SELECT row_to_json(p) FROM phone_states p WHERE p.app_id = v.app_id AND p.to_addr = v.to_addr) AS phone
+    FROM unnest($1::text[], $2::text[]) AS x(id, app) JOIN verifications v ON v.id = x.id AND v.app_id = x.app
+    WHERE v.id = ANY($1::text[])`,
+  /**
+   * The judged checks of a group, in one statement that commits on its own. Each phone is locked (in the order given,
+   * sorted by (app, phone) as every transaction on phones locks them) only while its row still holds the values read ($2 [{vid, a, t,
+   * sends, failures, w, l, lu, lr} = as read, n_* = as it becomes, del: removed instead, after a success]); then each verification of a locked phone,
+   * only while still pending, unexpired and at the tries read ($1 [{id, attempts, now} = as read, n_attempts,
+   * status, verified_at}]). Only those pass to the writes: the verification (its try counted, settled or not), its
+   * phone, and the events with their deliveries ($5 [{id, app_id, type, verification_id, data, created_at}], $6 [{id,
+   * app_id, endpoint_id, url, event_id, verification_id, at}]). Compare-and-set: a concurrent try, start or resend
+   * makes the write miss, and that check runs again under the locks. $3 ids, $4 phones. Returns the ids written.
+   */
+  checkApply: `WITH pv AS (
+      SELECT p.app_id, p.to_addr, x.* FROM jsonb_to_recordset($2::jsonb) AS x(vid text, a text, t text, sends int, failures int, w bigint, l bigint,
+        lu bigint, lr text, n_sends int, n_failures int, n_w bigint, n_l bigint, n_lu bigint, n_lr text, del boolean)
+      CROSS JOIN LATERAL (
+        SELECT p.app_id, p.to_addr FROM phone_states p
+        WHERE p.app_id = x.a AND p.to_addr = x.t AND p.sends = x.sends AND p.failures = x.failures AND p.window_started_at = x.w
+          AND p.last_send_at IS NOT DISTINCT FROM x.l AND p.locked_until IS NOT DISTINCT FROM x.lu AND p.lock_reason IS NOT DISTINCT FROM x.lr
+        LIMIT 1 FOR UPDATE
+      ) p
+    ), u AS (
+      UPDATE verifications v SET attempts = x.n_attempts, status = x.status, verified_at = x.verified_at,
+        code_sealed = CASE WHEN x.status = 'pending' THEN v.code_sealed END, updated_at = x.now
+      FROM jsonb_to_recordset($1::jsonb) AS x(id text, attempts int, now bigint, n_attempts int, status text, verified_at bigint), pv
+      WHERE v.id = x.id AND v.id = pv.vid AND v.id = ANY($3::text[]) AND v.app_id = pv.app_id AND v.to_addr = pv.to_addr
+        AND v.status = (SELECT 'pending') AND v.attempts = x.attempts AND v.expires_at > x.now
+      RETURNING v.id, v.app_id, v.to_addr
+    ), ph AS (
+      UPDATE phone_states p SET sends = pv.n_sends, failures = pv.n_failures, window_started_at = pv.n_w, last_send_at = pv.n_l,
+        locked_until = pv.n_lu, lock_reason = pv.n_lr
+      FROM pv JOIN u ON u.id = pv.vid
+      WHERE p.app_id = pv.app_id AND p.to_addr = pv.to_addr AND NOT pv.del
+    ), pd AS (
+      DELETE FROM phone_states p USING pv JOIN u ON u.id = pv.vid
+      WHERE p.app_id = pv.app_id AND p.to_addr = pv.to_addr AND pv.del
+    ), ${eventsOf('u', 4, 5)}
+    SELECT id FROM u`,
+  /**
+   * A group's check writes: verifications settled ($1 [{id, status, verified_at, now}]), phones' counters ($2) and
+   * the rows of phones verified removed ($4 [{a, t}]).
+   */
   checkWriteMany: `WITH s AS (
       UPDATE verifications v SET status = x.status, verified_at = x.verified_at, code_sealed = NULL, updated_at = x.now
       FROM jsonb_to_recordset($1::jsonb) AS x(id text, status text, verified_at bigint, now bigint)
       WHERE v.id = x.id AND v.id = ANY($3::text[]) AND v.status = (SELECT 'pending')
+    ), d AS (
+      DELETE FROM phone_states p USING jsonb_to_recordset($4::jsonb) AS d(a text, t text)
+      WHERE p.app_id = d.a AND p.to_addr = d.t
     )
     INSERT INTO phone_states SELECT * FROM jsonb_populate_recordset(NULL::phone_states, $2::jsonb)
     ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = EXCLUDED.sends, failures = EXCLUDED.failures,

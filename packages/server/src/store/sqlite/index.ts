@@ -8,7 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { OtpdError } from '../../domain/errors.js';
-import { afterVerified, afterWrongCode, currentPhoneState, type PhoneState, type VerificationRecord } from '../../domain/verification.js';
+import { afterWrongCode, currentPhoneState, type PhoneState, type VerificationRecord } from '../../domain/verification.js';
 import { encodeTime } from 'ulidx';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
 import { RETAINED } from '../retention.js';
@@ -96,6 +96,7 @@ export class SqliteStore implements Store {
       idemPut: d.prepare('INSERT INTO idempotency_keys (app_id, key, request_hash, response, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)'),
       idemPurge: d.prepare('DELETE FROM idempotency_keys WHERE expires_at <= ?'),
       phoneGet: d.prepare('SELECT * FROM phone_states WHERE app_id = ? AND to_addr = ?'),
+      phoneDel: d.prepare('DELETE FROM phone_states WHERE app_id = ? AND to_addr = ?'),
       phonePut: d.prepare(`INSERT INTO phone_states (app_id, to_addr, sends, failures, window_started_at, last_send_at, locked_until, lock_reason)
         VALUES (@app_id, @to_addr, @sends, @failures, @window_started_at, @last_send_at, @locked_until, @lock_reason)
         ON CONFLICT (app_id, to_addr) DO UPDATE SET sends = excluded.sends, failures = excluded.failures,
@@ -739,7 +740,8 @@ export class SqliteStore implements Store {
         const phone = currentPhoneState(toPhoneState(this.s.phoneGet.get(appId, v.to) as Row | undefined), { lockout }, now);
         if (judge(v)) {
           this.s.verSettle.run({ id, status: 'verified', verified_at: now, now });
-          this.putPhone(appId, v.to, afterVerified(now));
+          // Proof of possession: the phone's counters go back to those of a phone never seen (no row).
+          this.s.phoneDel.run(appId, v.to);
           const done: VerificationRecord = { ...v, status: 'verified', verifiedAt: now, codeSealed: null };
           this.emitVerification('verification.verified', done, now);
           return { outcome: 'verified', verification: done };
