@@ -77,18 +77,29 @@ export async function openStore(databaseUrl: string, opts: { poolSize?: number; 
 }
 
 /**
- * Logger writing JSON lines to stdout unless a stream is given. Asynchronous writes: under load lines coalesce
- * into fewer write(2) calls instead of blocking the event loop on each one; `close()` flushes.
+ * Standard output written asynchronously in chunks of at least 4 KiB, and at least every 100 ms: under load one
+ * write(2) per chunk instead of one per line or two (those writes were about 5 % of a node's CPU under the
+ * benchmark), while a quiet node's lines still show at once. Flushed on close and at exit (pino registers that).
  */
-export function createLogger(level: string, stream?: Writable): Logger {
-  const dest = stream ?? pino.destination({ dest: 1, sync: false });
-  return pino({ level, base: { service: 'otpd' }, timestamp: pino.stdTimeFunctions.isoTime }, dest);
+export function bufferedStdout(): ReturnType<typeof pino.destination> {
+  const dest = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  // `_len` (bytes waiting) is sonic-boom's; if it ever goes, this flushes every time, which is only wasteful.
+  const timer = setInterval(() => { if ((dest as unknown as { _len?: number })._len !== 0) dest.flush(); }, 100);
+  timer.unref();
+  dest.on('close', () => clearInterval(timer));
+  return dest;
+}
+
+/** Logger writing JSON lines to `stream`, or to stdout (buffered, see `bufferedStdout`). */
+export function createLogger(level: string, stream?: Writable | ReturnType<typeof pino.destination>): Logger {
+  return pino({ level, base: { service: 'otpd' }, timestamp: pino.stdTimeFunctions.isoTime }, stream ?? bufferedStdout());
 }
 
 /** Wires a whole otpd instance (not listening yet). */
 export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promise<Otpd> {
   const clock = opts.clock ?? systemClock;
-  const logger = createLogger(config.logLevel, opts.logStream);
+  const logOut = opts.logStream === undefined ? bufferedStdout() : null;
+  const logger = createLogger(config.logLevel, opts.logStream ?? logOut!);
   const store = await openStore(config.databaseUrl, { poolSize: config.poolSize, listen: true });
   const keys = deriveKeys(config.secret);
   const apps = new AppsService(store, clock, keys, config.env === 'production' ? checkDestination : null);
@@ -100,8 +111,8 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   if (config.providers.providers.some((p) => p.type === 'console')) {
     if (config.env === 'production') throw new Error('console delivery is refused in production');
     devInbox = new DevInbox();
-    // Asynchronous writes: stdout to a pipe or file is synchronous in Node, one blocking write(2) per message.
-    consoleOut = opts.consoleStream === undefined ? pino.destination({ dest: 1, sync: false }) : opts.consoleStream;
+    // Asynchronous, buffered writes: stdout to a pipe or file is synchronous in Node, one blocking write(2) per message.
+    consoleOut = opts.consoleStream === undefined ? bufferedStdout() : opts.consoleStream;
   }
   const providers = createProviders(config.providers.providers, devInbox ? { inbox: devInbox, out: consoleOut, now: () => clock.now() } : null);
   const worker = providers.length
@@ -182,7 +193,8 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
         await worker?.stop();
         await webhookWorker.stop();
         await store.close();
-        logger.flush();
+        if (logOut) logOut.flushSync();
+        else logger.flush();
         if (consoleOut && consoleOut !== opts.consoleStream) consoleOut.flushSync?.();
       })();
       return closed;
