@@ -165,7 +165,7 @@ if (pgRes) {
     }
     lines.push('', 'Command: `node bench/pg.mjs` (it runs `node ../shared/bench/compare.mjs --targets limit-pg,peer-pg --otpd-cmd "OTPD_DATABASE_URL=postgres://…/otpd_bench_cmp … otpd serve --port 4200" …`).', '');
   }
-  lines.push('What this says: otpd on PostgreSQL does a start or a check in one transaction of about four round trips (BEGIN, lock the phone row(s), write, COMMIT), where the limit server does one statement; concurrent requests are batched into groups (one lock statement, one write statement, one COMMIT per group) to close part of that gap. A stored million verifications does not slow it down (index-only paths, retention by primary key).', '');
+  lines.push('What this says: otpd on PostgreSQL batches the requests that arrive together: a batch of starts for fresh phones is one statement (its own commit), a batch of checks one read and one compare-and-set statement; the rest take a locked transaction. Per pair it issues fewer statements and commits than the limit server (which commits once per request), but writes more rows and index entries (phone row, provider attempt, message outcome, more indexes) and its node does more per request (API key, libphonenumber, policy, delivery, access log): both processes spend more CPU per pair. A stored million verifications does not slow it down (index paths only, retention by primary key).', '');
 }
 lines.push('## How to read these numbers', '');
 lines.push('- On this box a durable commit (fsync) costs enough that the limit server, which commits once per request, is bound by it rather');
