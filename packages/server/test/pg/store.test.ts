@@ -68,6 +68,16 @@ describe('PostgreSQL store', () => {
     }
   });
 
+  it('filters by a list of values (= ANY) only on columns that lead an index (a custom plan may otherwise read a whole index)', async () => {
+    const leading = new Set((await pgs().pool.query(`SELECT a.attname FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+      JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = current_schema()
+      JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = i.indkey[0]`)).rows.map((r) => r.attname as string));
+    const bad = Object.entries(SQL).flatMap(([name, text]) => [...text.matchAll(/(\w+) = ANY ?\(\$/g)]
+      .map((m) => m[1]!).filter((col) => !leading.has(col)).map((col) => `${name}: ${col}`));
+    expect(leading.has('id')).toBe(true);
+    expect(bad).toEqual([]);
+  });
+
   it('a check whose phone changed between its read and its write runs again under the lock: the try counts once, the change stays', async () => {
     await start('ver_X', '+33677777777', 'msg_X');
     const c = await pgs().pool.connect();
