@@ -323,7 +323,7 @@ export class PgStore implements Store {
   /** Who receives an event: the app's endpoints that take its type, and the callback URL if any (none: nobody listens). */
   private async listeners(c: Client | pg.Pool, appId: string, type: EventType, verificationId: string | undefined, callbackUrl: string | null | undefined,
     now: number): Promise<{ id: string; endpoint_id: string | null; url: string }[]> {
-    const targets = (await this.endpointsOf(c, appId)).filter((e) => e.events.length === 0 || e.events.includes(type));
+    const targets = (await this.endpointsOf(c, appId)).filter(takes(type));
     const callback = callbackUrl !== undefined ? callbackUrl
       : verificationId ? (((await this.q(c, 'verCallbackUrl', [verificationId])).rows[0]?.callback_url as string | null | undefined) ?? null) : null;
     const deliveries: { id: string; endpoint_id: string | null; url: string }[] = targets.map((e) => ({ id: newId('whd', now), endpoint_id: e.id, url: e.url }));
@@ -958,11 +958,11 @@ export class PgStore implements Store {
    * a pending verification is left out (nothing of its start is written) and gets undefined: its start runs again
    * under the phone's lock, deciding on the phone's real state.
    */
-  private async applyStartsFresh(ops: StartOp[]): Promise<(StartOutcome | undefined)[]> {
-    const out: (StartOutcome | undefined)[] = ops.map(() => undefined);
+  private async applyStartsFresh(ops: StartOp[]): Promise<(StartResult | undefined)[]> {
+    const out: (StartResult | undefined)[] = ops.map(() => undefined);
     const phones: unknown[] = []; const vers: unknown[] = []; const msgs: unknown[] = []; const atts: unknown[] = [];
     const events: unknown[] = []; const deliveries: unknown[] = [];
-    const made: { i: number; v: VerificationRecord; outcome: StartOutcome; queued: boolean; heard: boolean }[] = [];
+    const made: { i: number; v: VerificationRecord; result: StartResult; queued: boolean; heard: boolean }[] = [];
     for (let i = 0; i < ops.length; i++) {
       const { appId, to, now } = ops[i]!.input;
       const d = ops[i]!.decide(undefined);
@@ -973,7 +973,7 @@ export class PgStore implements Store {
       msgs.push(...d.messages.map(PgStore.outboxRow));
       for (const a of d.attempts ?? []) atts.push({ id: a.id, message_id: a.messageId, verification_id: v.id, app_id: a.appId, provider: a.provider, started_at: a.startedAt });
       const heard = await this.eventRows(events, deliveries, 'verification.created', v, v.createdAt);
-      made.push({ i, v, outcome: { ok: true, value: { kind: 'created', verification: v, response: d.response } }, queued: d.messages.some((m) => m.status === 'queued'), heard });
+      made.push({ i, v, result: { kind: 'created', verification: v, response: d.response }, queued: d.messages.some((m) => m.status === 'queued'), heard });
     }
     if (made.length === 0) return out;
     const written = new Set((await this.read('startFresh', [JSON.stringify(phones), JSON.stringify(vers), JSON.stringify(msgs), JSON.stringify(atts),
@@ -981,7 +981,7 @@ export class PgStore implements Store {
     const done = { emitted: false, queued: false };
     for (const m of made) {
       if (!written.has(m.v.id)) continue;
-      out[m.i] = m.outcome;
+      out[m.i] = m.result;
       done.emitted ||= m.heard;
       done.queued ||= m.queued;
     }
@@ -989,31 +989,29 @@ export class PgStore implements Store {
     return out;
   }
 
+  /** When the database is unavailable, every op of a group fails with that (true); other errors are retried per op. */
+  private failedAll(e: unknown, ops: { reject: (e: unknown) => void }[]): boolean {
+    if (!(e instanceof OtpdError && e.code === 'store_unavailable')) return false;
+    for (const op of ops) op.reject(e);
+    return true;
+  }
+
   private async runStartGroup(ops: StartOp[]): Promise<void> {
-    let fresh: (StartOutcome | undefined)[];
+    let fresh: (StartResult | undefined)[];
     try {
       fresh = await this.applyStartsFresh(ops);
     } catch (e) {
-      if (e instanceof OtpdError && e.code === 'store_unavailable') {
-        for (const op of ops) op.reject(e);
-        return;
-      }
+      if (this.failedAll(e, ops)) return;
       fresh = ops.map(() => undefined);
     }
-    ops.forEach((op, i) => {
-      const o = fresh[i];
-      if (o) (o.ok ? op.resolve(o.value) : op.reject(o.error));
-    });
+    ops.forEach((op, i) => { if (fresh[i]) op.resolve(fresh[i]!); });
     ops = ops.filter((_, i) => !fresh[i]);
     if (ops.length === 0) return;
     let outcomes: StartOutcome[];
     try {
       outcomes = await this.tx((t) => this.applyStarts(t, ops));
     } catch (e) {
-      if (e instanceof OtpdError && e.code === 'store_unavailable') {
-        for (const op of ops) op.reject(e);
-        return;
-      }
+      if (this.failedAll(e, ops)) return;
       // Something in the group failed: each start on its own, so only the one at fault fails.
       await Promise.all(ops.map((op) => this.startOne(op.input, op.decide).then(op.resolve, op.reject)));
       return;
@@ -1090,10 +1088,7 @@ export class PgStore implements Store {
     try {
       results = await this.applyChecksOptimistic(ops);
     } catch (e) {
-      if (e instanceof OtpdError && e.code === 'store_unavailable') {
-        for (const op of ops) op.reject(e);
-        return;
-      }
+      if (this.failedAll(e, ops)) return;
       results = ops.map(() => undefined);
     }
     // Those that took no try (or whose group failed) are answered alone.
@@ -1216,7 +1211,7 @@ export class PgStore implements Store {
     if (o.status !== 'sent' && o.status !== 'failed') return false;
     if (o.callbackUrl !== null) return true; // a callback URL, or not known
     const type = o.status === 'sent' ? 'message.sent' : 'message.failed';
-    return (await this.endpointsOf(this.pool, o.appId)).some((e) => e.events.length === 0 || e.events.includes(type));
+    return (await this.endpointsOf(this.pool, o.appId)).some(takes(type));
   }
 
   /**
@@ -1413,6 +1408,9 @@ function verificationRow(v: VerificationRecord): Record<string, unknown> {
 
 /** Thrown inside a transaction to roll it back and answer "not found". */
 class NoRow extends Error {}
+
+/** Whether a webhook endpoint takes events of `type` (an empty list takes all). */
+const takes = (type: EventType) => (e: { events: string[] }): boolean => e.events.length === 0 || e.events.includes(type);
 
 function partition<T>(xs: T[], yes: (x: T) => boolean): [T[], T[]] {
   const a: T[] = []; const b: T[] = [];
