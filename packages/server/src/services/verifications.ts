@@ -15,6 +15,7 @@ import {
   currentPhoneState, decideSend, effectiveStatus, toView, type Status, type VerificationRecord, type VerificationView,
 } from '../domain/verification.js';
 import type { AppRecord, OutboxRecord, Store, TemplateRecord } from '../store/ports.js';
+import { claimedMessage } from '../store/rows.js';
 import type { OutboxWorker } from '../delivery/outbox-worker.js';
 import { selectTemplate, type TemplatesService } from './templates.js';
 import { selectSender, type SendersService } from './senders.js';
@@ -139,7 +140,7 @@ export class VerificationsService {
     if (channel === 'email') {
       let email = renderEmail(locale, vars);
       if (t) {
-        const pin = { ...vars, pin: '{{pin}}' };
+        const pin = { pin: '{{pin}}', ttlMinutes: vars.ttlMinutes, app: vars.app };
         const text = renderTemplate(t.text, pin);
         email = {
           subject: renderTemplate(t.subject ?? BUILTIN_EMAIL_SUBJECTS[locale] ?? BUILTIN_EMAIL_SUBJECTS.en!, pin),
@@ -151,8 +152,8 @@ export class VerificationsService {
       return { body: JSON.stringify(email), parts: 1, cost: messageCost(pricesFor(this.d.prices, app.settings.prices), channel, '*', 1) };
     }
     const template = t?.text ?? BUILTIN_TEMPLATES[locale] ?? BUILTIN_TEMPLATES.en!;
-    const body = renderTemplate(template, { ...vars, pin: '{{pin}}' });
-    const parts = channel === 'sms' ? countSegments(renderTemplate(template, { ...vars, pin: '0'.repeat(policy.codeLength) })).parts : 1;
+    const body = renderTemplate(template, { pin: '{{pin}}', ttlMinutes: vars.ttlMinutes, app: vars.app });
+    const parts = channel === 'sms' ? countSegments(renderTemplate(template, { pin: '0'.repeat(policy.codeLength), ttlMinutes: vars.ttlMinutes, app: vars.app })).parts : 1;
     return { body, parts, cost: messageCost(pricesFor(this.d.prices, app.settings.prices), channel, dest.countryIso, parts) };
   }
 
@@ -255,10 +256,10 @@ export class VerificationsService {
     const claimed = claim.made;
     if (result.kind === 'created') {
       if (claimed) {
-        this.d.dispatch!.sendClaimed({
-          ...claimed.message, codeSealed, verificationStatus: 'pending', ttlSeconds: policy.ttl, hasNextStep: channels.length > 1, stepTimeout,
+        this.d.dispatch!.sendClaimed(claimedMessage(claimed.message, {
+          codeSealed, verificationStatus: 'pending', ttlSeconds: policy.ttl, hasNextStep: channels.length > 1, stepTimeout,
           crashedAttempt: null, attempt: { id: claimed.attempt.id, provider: claimed.attempt.provider }, callbackUrl,
-        });
+        }), code);
       } else {
         this.d.onQueued(app.id, phone.e164);
       }

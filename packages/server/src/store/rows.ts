@@ -187,8 +187,7 @@ export function toAudit(r: Row): AuditEntry {
  * lease ran out, its last provider attempt `last` (still 'started': the worker died mid-call). No provider yet.
  */
 export function toClaimed(r: Row, v: Row | undefined, last: Row | undefined): ClaimedMessage {
-  return {
-    ...toOutbox(r),
+  return claimedMessage(toOutbox(r), {
     codeSealed: v ? bufOrNull(v.code_sealed) : null,
     verificationStatus: (v?.status as Status | undefined) ?? 'canceled',
     ttlSeconds: v ? Math.round((num(v.expires_at) - num(v.created_at)) / 1000) : 0,
@@ -197,5 +196,21 @@ export function toClaimed(r: Row, v: Row | undefined, last: Row | undefined): Cl
     crashedAttempt: last?.outcome === 'started' ? { id: last.id as string, provider: last.provider as string } : null,
     attempt: null,
     callbackUrl: (v?.callback_url as string | null | undefined) ?? null,
+  });
+}
+
+/**
+ * A message with what its delivery needs, written out field by field. (Spreading the 30-field record and adding
+ * these made V8 rebuild the object's shape each time: a start's send and the code reading it ran ~10 % slower.)
+ */
+export function claimedMessage(m: OutboxRecord, x: Omit<ClaimedMessage, keyof OutboxRecord>): ClaimedMessage {
+  return {
+    id: m.id, appId: m.appId, verificationId: m.verificationId, channel: m.channel, to: m.to, locale: m.locale, body: m.body, status: m.status,
+    attempts: m.attempts, availableAt: m.availableAt, createdAt: m.createdAt, sentAt: m.sentAt, provider: m.provider, error: m.error, parts: m.parts,
+    cost: m.cost, step: m.step, route: m.route, sender: m.sender ?? null, routeIndex: m.routeIndex, providerAttempts: m.providerAttempts,
+    providerMessageId: m.providerMessageId, errorCode: m.errorCode, price: m.price, priceCurrency: m.priceCurrency, deliveredAt: m.deliveredAt,
+    failedAt: m.failedAt, fallbackAt: m.fallbackAt, outcomeUnknown: m.outcomeUnknown,
+    codeSealed: x.codeSealed, verificationStatus: x.verificationStatus, ttlSeconds: x.ttlSeconds, hasNextStep: x.hasNextStep, stepTimeout: x.stepTimeout,
+    crashedAttempt: x.crashedAttempt, attempt: x.attempt, callbackUrl: x.callbackUrl,
   };
 }
