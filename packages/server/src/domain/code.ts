@@ -2,7 +2,7 @@
  * One-time codes: generation from the CSPRNG, the stored HMAC, the constant-time comparison, and the sealed
  * (encrypted) copy that lets a resend or a fallback step deliver the same code without ever storing it in clear.
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomFillSync, randomInt, timingSafeEqual } from 'node:crypto';
 import type { CodeType } from './policy.js';
 import { OtpdError } from './errors.js';
 
@@ -55,7 +55,7 @@ export function deriveKeys(secret: string | Buffer): CodeKeys {
 
 /** HMAC-SHA256(secret, verificationId ‖ code): the only form in which a code is compared. */
 export function hashCode(keys: CodeKeys, verificationId: string, code: string): Buffer {
-  return createHmac('sha256', keys.hmacKey).update(verificationId).update('\u0000').update(code).digest();
+  return createHmac('sha256', keys.hmacKey).update(`${verificationId}\u0000${code}`).digest();
 }
 
 /** Constant-time equality of two secrets (a length difference is not hidden: lengths are public here). */
@@ -70,12 +70,26 @@ export function codeMatches(keys: CodeKeys, verificationId: string, candidate: s
   return constantTimeEqual(hashCode(keys, verificationId, candidate), stored);
 }
 
+// GCM nonces: 96 random bits each, drawn from the CSPRNG a block at a time (one randomBytes call per code cost
+// as much as the encryption). Each is copied out and its bytes are never handed out twice.
+const IV_POOL = Buffer.allocUnsafe(12 * 256);
+let ivOffset = IV_POOL.length;
+function nextIv(): Buffer {
+  if (ivOffset === IV_POOL.length) {
+    randomFillSync(IV_POOL);
+    ivOffset = 0;
+  }
+  const iv = Buffer.from(IV_POOL.subarray(ivOffset, ivOffset + 12));
+  ivOffset += 12;
+  return iv;
+}
+
 /**
  * Encrypts the code (AES-256-GCM, the verification id as associated data) so the delivery worker can render it
  * for a resend or a fallback step. The ciphertext is wiped when the verification leaves `pending`.
  */
 export function sealCode(keys: CodeKeys, verificationId: string, code: string): Buffer {
-  const iv = randomBytes(12);
+  const iv = nextIv();
   const c = createCipheriv('aes-256-gcm', keys.sealKey, iv);
   c.setAAD(Buffer.from(verificationId));
   const body = Buffer.concat([c.update(code, 'utf8'), c.final()]);
