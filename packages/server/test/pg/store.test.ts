@@ -104,6 +104,33 @@ describe('PostgreSQL store', () => {
     expect(await rows("SELECT attempts, status FROM verifications WHERE id = 'ver_X'")).toEqual([{ attempts: 1, status: 'pending' }]);
   });
 
+  it('a check on the node that started the verification is written without a read first; what changed since makes the write miss', async () => {
+    await start('ver_R', '+33677777771', 'msg_R');
+    const names: string[] = [];
+    const pool = pgs().pool;
+    const query = pool.query.bind(pool) as (...a: unknown[]) => unknown;
+    (pool as unknown as { query: (...a: unknown[]) => unknown }).query = (cfg: unknown, ...rest: unknown[]) => {
+      names.push((cfg as { name?: string }).name ?? 'text');
+      return query(cfg, ...rest);
+    };
+    try {
+      const first = await ctx.store.checkVerification({ appId: 'app_1', target: { id: 'ver_R' }, now: now + 1000, lockout: 86_400 }, () => false);
+      expect(first).toMatchObject({ outcome: 'wrong', verification: { attempts: 1 } });
+      expect(names).toEqual(['checkApply']);
+      // Another node moves the workflow on (a new step, its channel): the phone's row does not change, the
+      // verification's updated_at does. The check that follows here must not answer from what it remembers.
+      await rows("UPDATE verifications SET step = 1, channel = 'whatsapp', updated_at = updated_at + 5000 WHERE id = 'ver_R'");
+      const second = await ctx.store.checkVerification({ appId: 'app_1', target: { id: 'ver_R' }, now: now + 9000, lockout: 86_400 }, () => false);
+      expect(second).toMatchObject({ outcome: 'wrong', verification: { attempts: 2, step: 1, channel: 'whatsapp' } });
+      expect(names.filter((n) => n !== 'text').slice(0, 2)).toEqual(['checkApply', 'checkApply']); // the second missed
+    } finally {
+      (pool as unknown as { query: unknown }).query = query;
+    }
+    expect(await rows("SELECT attempts, step, channel FROM verifications WHERE id = 'ver_R'")).toEqual([{ attempts: 2, step: 1, channel: 'whatsapp' }]);
+    // Another app asking for this id is not answered from memory either.
+    expect(await ctx.store.checkVerification({ appId: 'app_2', target: { id: 'ver_R' }, now: now + 9500, lockout: 86_400 }, () => true)).toBeNull();
+  });
+
   it('another node hears of queued work and of changed apps (LISTEN/NOTIFY)', async () => {
     const other = (await openStore(ctx.db.url, { listen: true })) as PgStore;
     try {

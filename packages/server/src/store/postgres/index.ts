@@ -102,6 +102,13 @@ export class PgStore implements Store {
    * instead of 3 per kind, flows ran faster in 6 of 7 alternating runs (median about +8 %).
    */
   private readonly maxGroups: number;
+  /**
+   * What this node last wrote of its recent pending verifications and their phones, by verification id: a check
+   * arriving here is judged from it and goes straight to the compare-and-set write, with no read before. That write
+   * compares with the database, so an entry gone stale (another node checked, resent, canceled, advanced a step)
+   * only makes the write miss, and that check runs again under the locks. Oldest dropped past `RECENT_MAX`.
+   */
+  private readonly recent = new Map<string, { v: VerificationRecord; phone: PhoneState }>();
 
   constructor(private readonly url: string, private readonly opts: PgStoreOptions = {}) {
     this.maxGroups = Math.max(1, Math.floor((opts.poolSize ?? 10) / 5));
@@ -824,6 +831,7 @@ export class PgStore implements Store {
       JSON.stringify(atts)])).rows;
     for (const r of closed) {
       const old = toVerification(r);
+      this.recent.delete(old.id);
       await this.emitVerification(t, old.status === 'expired' ? 'verification.expired' : 'verification.canceled', old, old.updatedAt);
     }
     for (const v of created) await this.emitVerification(t, 'verification.created', v, v.createdAt);
@@ -917,6 +925,13 @@ export class PgStore implements Store {
     return out;
   }
 
+  /** A pending verification as this node just wrote it, with its phone's row. */
+  private remember(v: VerificationRecord, phone: PhoneState): void {
+    this.recent.delete(v.id);
+    this.recent.set(v.id, { v, phone });
+    if (this.recent.size > RECENT_MAX) this.recent.delete(this.recent.keys().next().value!);
+  }
+
   private schedule(kind: 'start' | 'check'): void {
     if (this.pumpScheduled[kind]) return;
     this.pumpScheduled[kind] = true;
@@ -962,7 +977,7 @@ export class PgStore implements Store {
     const out: (StartResult | undefined)[] = ops.map(() => undefined);
     const phones: unknown[] = []; const vers: unknown[] = []; const msgs: unknown[] = []; const atts: unknown[] = [];
     const events: unknown[] = []; const deliveries: unknown[] = [];
-    const made: { i: number; v: VerificationRecord; result: StartResult; queued: boolean; heard: boolean }[] = [];
+    const made: { i: number; v: VerificationRecord; phone: PhoneState; result: StartResult; queued: boolean; heard: boolean }[] = [];
     for (let i = 0; i < ops.length; i++) {
       const { appId, to, now } = ops[i]!.input;
       const d = ops[i]!.decide(undefined);
@@ -973,7 +988,7 @@ export class PgStore implements Store {
       msgs.push(...d.messages.map(PgStore.outboxRow));
       for (const a of d.attempts ?? []) atts.push({ id: a.id, message_id: a.messageId, verification_id: v.id, app_id: a.appId, provider: a.provider, started_at: a.startedAt });
       const heard = await this.eventRows(events, deliveries, 'verification.created', v, v.createdAt);
-      made.push({ i, v, result: { kind: 'created', verification: v, response: d.response }, queued: d.messages.some((m) => m.status === 'queued'), heard });
+      made.push({ i, v, phone: d.phone, result: { kind: 'created', verification: v, response: d.response }, queued: d.messages.some((m) => m.status === 'queued'), heard });
     }
     if (made.length === 0) return out;
     const written = new Set((await this.read('startFresh', [JSON.stringify(phones), JSON.stringify(vers), JSON.stringify(msgs), JSON.stringify(atts),
@@ -982,6 +997,7 @@ export class PgStore implements Store {
     for (const m of made) {
       if (!written.has(m.v.id)) continue;
       out[m.i] = m.result;
+      this.remember(m.v, m.phone);
       done.emitted ||= m.heard;
       done.queued ||= m.queued;
     }
@@ -1024,28 +1040,40 @@ export class PgStore implements Store {
   }
 
   /**
-   * Checks by id without a transaction: the verifications and their phones read in one statement, judged here, and
-   * written by one compare-and-set statement (`checkApply`) that commits on its own, counting each try atomically
-   * and only if nothing changed since the read: two round trips, no lock held between them. Undefined for a check
-   * not written that way (not checkable as read, a second check of a phone in the group, or a write that missed
-   * because something changed): the caller runs it again under the locks.
+   * Checks by id without a transaction: the verifications and their phones as this node last wrote them (`recent`)
+   * or else read in one statement, judged here, and written by one compare-and-set statement (`checkApply`) that
+   * commits on its own, counting each try atomically and only if nothing changed since: one or two round trips, no
+   * lock held between them. Undefined for a check not written that way (not checkable as read, a second check of a
+   * phone in the group, or a write that missed because something changed): the caller runs it again under the locks.
    */
   private async applyChecksOptimistic(ops: CheckOp[]): Promise<(CheckResult | undefined)[]> {
     const ids = ops.map((o) => (o.input.target as { id: string }).id);
-    const read = new Map((await this.read('checkRead', [ids, ops.map((o) => o.input.appId)])).map((r) => [r.id as string, r]));
+    const known = new Map<string, { v: VerificationRecord; phone: PhoneState | undefined }>();
+    const unknown: number[] = [];
+    for (let i = 0; i < ops.length; i++) {
+      const c = this.recent.get(ids[i]!);
+      // Scoped to the calling app like every read: another app's id is looked up (and not found) as usual.
+      if (c && c.v.appId === ops[i]!.input.appId) known.set(ids[i]!, c);
+      else unknown.push(i);
+    }
+    if (unknown.length > 0) {
+      for (const r of await this.read('checkRead', [unknown.map((i) => ids[i]!), unknown.map((i) => ops[i]!.input.appId)])) {
+        known.set(r.id as string, { v: toVerification(r), phone: toPhoneState(r.phone as Row | undefined) });
+      }
+    }
     const out: (CheckResult | undefined)[] = ops.map(() => undefined);
     const vers: unknown[] = []; const phones: unknown[] = []; const events: unknown[] = []; const deliveries: unknown[] = [];
-    const judged: { i: number; result: CheckResult; heard: boolean }[] = [];
+    const judged: { i: number; result: CheckResult; state: PhoneState; heard: boolean }[] = [];
     const seen = new Set<string>();
     for (let i = 0; i < ops.length; i++) {
-      const r = read.get(ids[i]!);
+      this.recent.delete(ids[i]!); // remembered again below only as written
+      const k = known.get(ids[i]!);
       const { now, lockout } = ops[i]!.input;
-      if (!r || !r.phone) continue;
-      const v = toVerification(r);
+      if (!k?.phone) continue;
+      const { v, phone: stored } = k;
       const key = `${v.appId}|${v.to}`;
       if (v.status !== 'pending' || v.expiresAt <= now || v.attempts >= v.maxAttempts || seen.has(key)) continue;
       seen.add(key);
-      const stored = toPhoneState(r.phone as Row)!;
       const tried: VerificationRecord = { ...v, attempts: v.attempts + 1, updatedAt: now };
       let result: CheckResult; let state: PhoneState; let type: EventType | null = null;
       if (ops[i]!.judge(tried)) {
@@ -1059,14 +1087,14 @@ export class PgStore implements Store {
         if (exhausted) type = 'verification.failed';
       }
       const after = result.verification;
-      vers.push({ id: v.id, attempts: v.attempts, now, n_attempts: after.attempts, status: after.status, verified_at: after.verifiedAt });
+      vers.push({ id: v.id, attempts: v.attempts, updated_at: v.updatedAt, now, n_attempts: after.attempts, status: after.status, verified_at: after.verifiedAt });
       phones.push({
         vid: v.id, a: v.appId, t: v.to, sends: stored.sends, failures: stored.failures, w: stored.windowStartedAt, l: stored.lastSendAt, lu: stored.lockedUntil, lr: stored.lockReason,
         n_sends: state.sends, n_failures: state.failures, n_w: state.windowStartedAt, n_l: state.lastSendAt, n_lu: state.lockedUntil, n_lr: state.lockReason,
         del: result.outcome === 'verified',
       });
       const heard = type ? await this.eventRows(events, deliveries, type, after, now) : false;
-      judged.push({ i, result, heard });
+      judged.push({ i, result, state, heard });
     }
     if (judged.length === 0) return out;
     // Locked in this order: by (app, phone) in byte order, like every statement that locks phones (COLLATE "C").
@@ -1074,10 +1102,11 @@ export class PgStore implements Store {
     const written = new Set((await this.read('checkApply', [JSON.stringify(vers), JSON.stringify(phones), judged.map((j) => ids[j.i]!),
       JSON.stringify(events), JSON.stringify(deliveries)])).map((r) => r.id as string));
     let emitted = false;
-    for (const { i, result, heard } of judged) {
+    for (const { i, result, state, heard } of judged) {
       if (!written.has(ids[i]!)) continue;
       out[i] = result;
       emitted ||= heard;
+      if (result.verification.status === 'pending') this.remember(result.verification, state);
     }
     if (emitted) this.afterCommit({ emitted: true, queued: false });
     return out;
@@ -1104,6 +1133,7 @@ export class PgStore implements Store {
     decide: (v: VerificationRecord, phone: PhoneState | undefined) => ResendDecision,
   ): Promise<VerificationRecord | null> {
     const { appId, id } = input;
+    this.recent.delete(id);
     const to = (await this.read('verTo', [id, appId]))[0]?.to_addr as string | undefined;
     if (to === undefined) return null;
     const out = await this.tx(async (t): Promise<VerificationRecord | { error: OtpdError }> => {
@@ -1127,6 +1157,7 @@ export class PgStore implements Store {
   }
 
   async cancelVerification(appId: string, id: string, now: number): Promise<VerificationRecord | null> {
+    this.recent.delete(id);
     return this.tx(async (t) => {
       const changed = (await this.q(t.c, 'verCancel', [id, appId, now])).rows[0];
       if (changed) {
@@ -1383,6 +1414,8 @@ interface CheckOp {
 
 /** Most requests one group carries. */
 const MAX_GROUP = 64;
+/** Pending verifications a node remembers for the checks it may get (see `PgStore.recent`): ~1 KiB each. */
+const RECENT_MAX = 10_000;
 
 const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const hex = (b: Buffer | null): string | null => (b === null ? null : `\\x${b.toString('hex')}`);

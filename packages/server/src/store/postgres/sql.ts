@@ -148,10 +148,11 @@ export const SQL = {
    * The judged checks of a group, in one statement that commits on its own. Each phone is locked (in the order given,
    * sorted by (app, phone) as every transaction on phones locks them) only while its row still holds the values read ($2 [{vid, a, t,
    * sends, failures, w, l, lu, lr} = as read, n_* = as it becomes, del: removed instead, after a success]); then each verification of a locked phone,
-   * only while still pending, unexpired and at the tries read ($1 [{id, attempts, now} = as read, n_attempts,
-   * status, verified_at}]). Only those pass to the writes: the verification (its try counted, settled or not), its
-   * phone, and the events with their deliveries ($5 [{id, app_id, type, verification_id, data, created_at}], $6 [{id,
-   * app_id, endpoint_id, url, event_id, verification_id, at}]). Compare-and-set: a concurrent try, start or resend
+   * only while still pending, unexpired and as read: same tries, same updated_at (a resend or a workflow step
+   * changes it) ($1 [{id, attempts, updated_at} = as read, now, n_attempts, status, verified_at}]). Only those pass
+   * to the writes: the verification (its try counted, settled or not), its phone, and the events with their
+   * deliveries ($5 [{id, app_id, type, verification_id, data, created_at}], $6 [{id, app_id, endpoint_id, url,
+   * event_id, verification_id, at}]). Compare-and-set: a concurrent try, start or resend
    * makes the write miss, and that check runs again under the locks. $3 ids, $4 phones. Returns the ids written.
    */
   checkApply: `WITH pv AS (
@@ -166,9 +167,9 @@ export const SQL = {
     ), u AS (
       UPDATE verifications v SET attempts = x.n_attempts, status = x.status, verified_at = x.verified_at,
         code_sealed = CASE WHEN x.status = 'pending' THEN v.code_sealed END, updated_at = x.now
-      FROM jsonb_to_recordset($1::jsonb) AS x(id text, attempts int, now bigint, n_attempts int, status text, verified_at bigint), pv
+      FROM jsonb_to_recordset($1::jsonb) AS x(id text, attempts int, updated_at bigint, now bigint, n_attempts int, status text, verified_at bigint), pv
       WHERE v.id = x.id AND v.id = pv.vid AND v.id = ANY($3::text[]) AND v.app_id = pv.app_id AND v.to_addr = pv.to_addr
-        AND v.status = (SELECT 'pending') AND v.attempts = x.attempts AND v.expires_at > x.now
+        AND v.status = (SELECT 'pending') AND v.attempts = x.attempts AND v.updated_at = x.updated_at AND v.expires_at > x.now
       RETURNING v.id, v.app_id, v.to_addr
     ), ph AS (
       UPDATE phone_states p SET sends = pv.n_sends, failures = pv.n_failures, window_started_at = pv.n_w, last_send_at = pv.n_l,
