@@ -25,10 +25,12 @@ export function parsePhone(input: string): Phone {
     throw new OtpdError('invalid_phone_number', 'Give the number in international format, starting with + and the country code');
   }
   const p = parsePhoneNumberFromString(input);
-  if (!p || !p.isValid() || !p.country) {
-    throw new OtpdError('invalid_phone_number', `${JSON.stringify(input)} is not a valid phone number`);
-  }
+  const invalid = () => new OtpdError('invalid_phone_number', `${JSON.stringify(input)} is not a valid phone number`);
+  if (!p || !p.country) throw invalid();
+  // A type is only found for a valid number (with full metadata `isValid()` is "has a type", so asking both
+  // classified the number twice); without one, `isValid()` tells an invalid number from one of unknown type.
   const type = p.getType();
+  if (!type && !p.isValid()) throw invalid();
   if (!type || !MOBILE_TYPES.has(type)) {
     throw new OtpdError('invalid_phone_number', `${p.number} is not a mobile number (${(type ?? 'unknown type').toLowerCase()})`);
   }
