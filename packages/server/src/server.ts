@@ -143,12 +143,14 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   apps.onAppChanged = (appId) => oauth.forgetApp(appId);
 
   let devInbox: DevInbox | null = null;
-  let consoleOut: { write(chunk: string): unknown; flushSync?: () => void } | null = null;
+  let consoleOut: { write(chunk: string): unknown } | null = null;
+  let ownConsole: LineBuffer | null = null;
   if (config.providers.providers.some((p) => p.type === 'console')) {
     if (config.env === 'production') throw new Error('console delivery is refused in production');
     devInbox = new DevInbox();
     // Asynchronous, buffered writes: stdout to a pipe or file is synchronous in Node, one blocking write(2) per message.
-    consoleOut = opts.consoleStream === undefined ? bufferedStdout() : opts.consoleStream;
+    if (opts.consoleStream === undefined) consoleOut = ownConsole = bufferedStdout();
+    else consoleOut = opts.consoleStream;
   }
   const providers = createProviders(config.providers.providers, devInbox ? { inbox: devInbox, out: consoleOut, now: () => clock.now() } : null);
   const worker = providers.length
@@ -231,7 +233,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
         await store.close();
         if (logOut) logOut.close();
         else logger.flush();
-        if (consoleOut && consoleOut !== opts.consoleStream) (consoleOut as LineBuffer).close();
+        ownConsole?.close();
       })();
       return closed;
     },

@@ -307,7 +307,8 @@ export class OutboxWorker extends DrainLoop {
       this.breakers.success(provider.name);
       const at = this.clock.now();
       return {
-        id: m.id, appId: m.appId, verificationId: m.verificationId, step: m.step, callbackUrl: m.callbackUrl, status: 'sent', provider: provider.name, providerMessageId: r.providerMessageId, price: r.price, priceCurrency: r.priceCurrency,
+        id: m.id, appId: m.appId, verificationId: m.verificationId, step: m.step, callbackUrl: m.callbackUrl,
+        status: 'sent', provider: provider.name, providerMessageId: r.providerMessageId, price: r.price, priceCurrency: r.priceCurrency,
         attempt: { id: attemptId, outcome: 'accepted', providerMessageId: r.providerMessageId, finishedAt: at },
         sentAt: at, fallbackAt: m.hasNextStep ? at + m.stepTimeout * 1000 : null, providerAttempts: m.providerAttempts + 1,
       };

@@ -1012,14 +1012,21 @@ export class PgStore implements Store {
     return true;
   }
 
-  private async runStartGroup(ops: StartOp[]): Promise<void> {
-    let fresh: (StartResult | undefined)[];
+  /**
+   * A group's path without a transaction: its results (undefined for an op it did not write), all undefined if it
+   * failed (each op then takes the locked path), or null when the database is unavailable (every op rejected).
+   */
+  private async unlocked<T>(ops: { reject: (e: unknown) => void }[], run: () => Promise<(T | undefined)[]>): Promise<(T | undefined)[] | null> {
     try {
-      fresh = await this.applyStartsFresh(ops);
+      return await run();
     } catch (e) {
-      if (this.failedAll(e, ops)) return;
-      fresh = ops.map(() => undefined);
+      return this.failedAll(e, ops) ? null : ops.map(() => undefined);
     }
+  }
+
+  private async runStartGroup(ops: StartOp[]): Promise<void> {
+    const fresh = await this.unlocked(ops, () => this.applyStartsFresh(ops));
+    if (!fresh) return;
     ops.forEach((op, i) => { if (fresh[i]) op.resolve(fresh[i]!); });
     ops = ops.filter((_, i) => !fresh[i]);
     if (ops.length === 0) return;
@@ -1113,13 +1120,8 @@ export class PgStore implements Store {
   }
 
   private async runCheckGroup(ops: CheckOp[]): Promise<void> {
-    let results: (CheckResult | undefined)[];
-    try {
-      results = await this.applyChecksOptimistic(ops);
-    } catch (e) {
-      if (this.failedAll(e, ops)) return;
-      results = ops.map(() => undefined);
-    }
+    const results = await this.unlocked(ops, () => this.applyChecksOptimistic(ops));
+    if (!results) return;
     // Those that took no try (or whose group failed) are answered alone.
     await Promise.all(ops.map((op, i) => {
       const r = results[i];

@@ -152,8 +152,8 @@ export const SQL = {
    * changes it) ($1 [{id, attempts, updated_at} = as read, now, n_attempts, status, verified_at}]). Only those pass
    * to the writes: the verification (its try counted, settled or not), its phone, and the events with their
    * deliveries ($5 [{id, app_id, type, verification_id, data, created_at}], $6 [{id, app_id, endpoint_id, url,
-   * event_id, verification_id, at}]). Compare-and-set: a concurrent try, start or resend
-   * makes the write miss, and that check runs again under the locks. $3 ids, $4 phones. Returns the ids written.
+   * event_id, verification_id, at}]). Compare-and-set: a concurrent try, start, resend or step makes the write miss,
+   * and that check runs again under the locks. $3 ids, $4 phones. Returns the ids written.
    */
   checkApply: `WITH pv AS (
       SELECT p.app_id, p.to_addr, x.* FROM jsonb_to_recordset($2::jsonb) AS x(vid text, a text, t text, sends int, failures int, w bigint, l bigint,
