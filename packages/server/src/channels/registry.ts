@@ -7,7 +7,7 @@
  * { "providers": [ { "name": "twilio", "type": "twilio", "accountSid": "AC…", "authToken": "…", "from": "+15005550006" } ],
  *   "routing": { "sms": [ { "countries": ["FR", "BE"], "providers": ["vonage", "twilio"] }, { "providers": ["twilio"] } ] } }
  */
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { Writable } from 'node:stream';
 import type { DevInbox } from '../delivery/dev-inbox.js';
@@ -36,6 +36,29 @@ const TwilioSchema = Type.Object({
   baseUrl: Type.Optional(Url), timeoutMs: Timeout,
 }, { additionalProperties: false });
 
+/** A dotted path into a receipt: `status`, `data.state` (no empty segment). */
+const ReceiptPath = Type.String({ minLength: 1, maxLength: 100, pattern: '^[^.]+(\\.[^.]+)*$' });
+const StatusValues = Type.Array(Type.String({ minLength: 1, maxLength: 40 }), { minItems: 1, maxItems: 50 });
+
+/** Receipts from a generic HTTP gateway (`/webhooks/http/{name}`): see docs/providers.md. */
+const HttpReceiptsSchema = Type.Object({
+  statusPath: Type.Optional(ReceiptPath),
+  messageIdPath: Type.Optional(ReceiptPath),
+  errorCodePath: Type.Optional(ReceiptPath),
+  statuses: Type.Optional(Type.Object({
+    delivered: Type.Optional(StatusValues), undelivered: Type.Optional(StatusValues), failed: Type.Optional(StatusValues), sent: Type.Optional(StatusValues),
+  }, { additionalProperties: false, minProperties: 1 })),
+  signature: Type.Optional(Type.Object({
+    header: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }),
+    secret: Type.String({ minLength: 8 }),
+    algorithm: Type.Optional(Type.Union([Type.Literal('sha1'), Type.Literal('sha256'), Type.Literal('sha512')])),
+    encoding: Type.Optional(Type.Union([Type.Literal('hex'), Type.Literal('base64')])),
+    prefix: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+    timestampPath: Type.Optional(ReceiptPath),
+    maxAgeSeconds: Type.Optional(Type.Integer({ minimum: 30, maximum: 86_400 })),
+  }, { additionalProperties: false })),
+}, { additionalProperties: false });
+
 const HttpSchema = Type.Object({
   name: Name, type: Type.Literal('http'), url: Url,
   channels: Type.Optional(Type.Array(Type.Union(CHANNELS.map((c) => Type.Literal(c))), { minItems: 1, uniqueItems: true })),
@@ -47,6 +70,7 @@ const HttpSchema = Type.Object({
   successStatus: Type.Optional(Type.Array(Type.Integer({ minimum: 100, maximum: 599 }))),
   successField: Type.Optional(Type.Object({ path: Type.String(), equals: Type.Union([Type.String(), Type.Number(), Type.Boolean()]) })),
   messageIdPath: Type.Optional(Type.String()), timeoutMs: Timeout,
+  receipts: Type.Optional(HttpReceiptsSchema),
 }, { additionalProperties: false });
 
 const VonageSchema = Type.Object({
@@ -82,6 +106,7 @@ const WhatsAppSchema = Type.Object({
 const ConsoleSchema = Type.Object({ name: Name, type: Type.Literal('console') }, { additionalProperties: false });
 
 export const ProviderConfigSchema = Type.Union([TwilioSchema, VonageSchema, WhatsAppSchema, HttpSchema, SmtpSchema, ConsoleSchema]);
+const SCHEMA_OF_TYPE: Record<string, TSchema> = { twilio: TwilioSchema, vonage: VonageSchema, whatsapp: WhatsAppSchema, http: HttpSchema, smtp: SmtpSchema, console: ConsoleSchema };
 export type ProviderConfig = Static<typeof ProviderConfigSchema>;
 
 const RuleSchema = Type.Object({
@@ -105,9 +130,39 @@ export function checkProvidersFile(v: unknown): string[] {
     const dup = names.find((n, i) => names.indexOf(n) !== i);
     if (dup) errs.push(`provider name ${dup} is used twice`);
     for (const rules of Object.values(f.routing ?? {})) for (const r of rules ?? []) for (const p of r.providers) if (!names.includes(p)) errs.push(`routing names an unknown provider ${p}`);
+    for (const p of f.providers) if (p.type === 'http') errs.push(...checkHttpReceipts(p.name, p.receipts));
     return errs;
   }
+  // A provider of a known type is checked against that type's schema alone, so the error names the field rather
+  // than "expected union value". Messages name paths and rules, never values (some are credentials).
+  const list = v && typeof v === 'object' ? (v as { providers?: unknown }).providers : undefined;
+  if (Array.isArray(list)) {
+    const errs: string[] = [];
+    list.forEach((p: unknown, i) => {
+      const type = p && typeof p === 'object' ? (p as { type?: unknown }).type : undefined;
+      const schema = typeof type === 'string' && Object.hasOwn(SCHEMA_OF_TYPE, type) ? SCHEMA_OF_TYPE[type]! : null;
+      if (schema) for (const e of Value.Errors(schema, p)) errs.push(`/providers/${i}${e.path}: ${e.message}`);
+    });
+    if (errs.length) return errs.slice(0, 5);
+  }
   return [...Value.Errors(ProvidersFileSchema, v)].slice(0, 5).map((e) => `${e.path || '/'}: ${e.message}`);
+}
+
+/** What the schema cannot say about a gateway's receipts block. */
+function checkHttpReceipts(name: string, r: Static<typeof HttpReceiptsSchema> | undefined): string[] {
+  if (!r) return [];
+  const errs: string[] = [];
+  const seen = new Map<string, string>();
+  for (const [status, values] of Object.entries(r.statuses ?? {})) {
+    for (const value of values ?? []) {
+      const k = value.trim().toLowerCase();
+      const first = seen.get(k);
+      if (first !== undefined && first !== status) errs.push(`provider ${name}: receipts.statuses lists ${JSON.stringify(k)} under both ${first} and ${status}`);
+      else seen.set(k, status);
+    }
+  }
+  if (r.signature?.maxAgeSeconds !== undefined && !r.signature.timestampPath) errs.push(`provider ${name}: receipts.signature.maxAgeSeconds needs timestampPath (the signed timestamp it applies to)`);
+  return errs;
 }
 
 /** Builds the provider instances. The console provider needs the dev inbox and an output stream. */

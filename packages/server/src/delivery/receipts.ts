@@ -1,7 +1,8 @@
 /**
- * Delivery receipts from providers. Each is authenticated the provider's way before anything is read from it;
- * unknown or forged callbacks are refused, recorded and counted, never applied. An applied receipt can start the
- * next workflow step (undelivered, failed) or cancel the pending fallback (delivered).
+ * Delivery receipts from providers (Twilio, Vonage, Meta, generic HTTP gateways). Each is authenticated the
+ * provider's way before anything is read from it; unknown or forged callbacks are refused, recorded and counted,
+ * never applied. An applied receipt can start the next workflow step (undelivered, failed) or cancel the pending
+ * fallback (delivered).
  */
 import type { Logger } from 'pino';
 import twilioWebhooks from 'twilio/lib/webhooks/webhooks.js';
@@ -12,6 +13,7 @@ import type { DeliveryProvider } from '../channels/types.js';
 import { TwilioProvider } from '../channels/twilio/index.js';
 import { VonageProvider, vonageSignatureValid } from '../channels/vonage/index.js';
 import { WhatsAppProvider, metaSignatureValid } from '../channels/whatsapp/index.js';
+import { HttpSmsProvider, httpReceiptSignatureValid, receiptText, receiptTimestampMs, receiptValueAt } from '../channels/http-sms/index.js';
 import { callbackTokenValid, type CodeKeys } from '../domain/code.js';
 import type { Receipt, Store } from '../store/ports.js';
 
@@ -30,6 +32,34 @@ interface MetaWebhook {
 const VONAGE_STATUS: Record<string, Receipt['status'] | undefined> = {
   delivered: 'delivered', expired: 'undelivered', failed: 'failed', rejected: 'failed', accepted: 'sent', buffered: 'sent',
 };
+
+/** A generic gateway's callback as it arrived: nothing of it is read before it is authenticated. */
+export interface HttpReceiptRequest {
+  method: 'GET' | 'POST';
+  /** The raw query string (without `?`), percent-encoding untouched. */
+  query: string;
+  /** The raw POST body and how it is encoded (absent: no body). */
+  body?: { raw: Buffer; type: 'json' | 'form' } | undefined;
+  /** The request's headers (lower-case names). */
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** The pairs of a raw query string, each with its decoded name, in order. */
+function queryPairs(query: string): { raw: string; name: string }[] {
+  return query.split('&').filter((p) => p !== '').map((raw) => {
+    const eq = raw.indexOf('=');
+    let name: string;
+    try { name = decodeURIComponent((eq < 0 ? raw : raw.slice(0, eq)).replaceAll('+', ' ')); } catch { name = ''; }
+    return { raw, name };
+  });
+}
+
+/** Flat fields of a form or query; the first of repeated names wins. */
+function fieldsOf(params: URLSearchParams, skip: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const [k, v] of params) if (!skip.includes(k) && !Object.hasOwn(out, k)) out[k] = v;
+  return out;
+}
 
 export class ReceiptsService {
   constructor(
@@ -136,5 +166,63 @@ export class ReceiptsService {
         }
       }
     }
+  }
+
+  /**
+   * A generic HTTP gateway's receipt (GET query, or POST JSON/form), on the `{{statusCallbackUrl}}` it was given.
+   * Authenticated before anything of the body or the gateway's fields is read:
+   *
+   * 1. the provider must be an `http` provider, and `msg` one message id (else 404);
+   * 2. the URL token `t` must verify for (provider, msg), in constant time (else 403);
+   * 3. with `receipts.signature`, the HMAC in the configured header must verify, in constant time, over the raw
+   *    POST body, or for a GET over the raw query string without its `t` pair (empty pairs dropped) (else 403).
+   *
+   * Only then is the body parsed (400 if it is not valid JSON). With `signature.timestampPath`, the signed
+   * timestamp must be within `maxAgeSeconds` (default 300) of now (else 403). Then the status is read at
+   * `statusPath`: a POST's fields come from its body only (its query is not signed), a GET's from its query. An
+   * unknown status is acknowledged and ignored. The receipt is matched by otpd's message id, and by the gateway's
+   * id too when `messageIdPath` finds one (a different id is 404).
+   */
+  async http(providerName: string, req: HttpReceiptRequest): Promise<void> {
+    const source = `http:${providerName}`;
+    const p = this.providers.get(providerName);
+    if (!(p instanceof HttpSmsProvider)) return this.refuse(source, 'unknown_callback', 'no such HTTP provider');
+    const query = new URLSearchParams(req.query);
+    const msgs = query.getAll('msg');
+    const messageId = msgs.length === 1 ? msgs[0]! : '';
+    if (!isId('msg', messageId)) return this.refuse(source, 'unknown_callback', 'no single msg parameter');
+    const tokens = query.getAll('t');
+    if (tokens.length !== 1 || !callbackTokenValid(this.keys, providerName, messageId, tokens[0])) return this.refuse(source, 'invalid_signature', 'callback URL token does not verify');
+    const rc = p.config.receipts ?? {};
+    const sig = rc.signature;
+    if (sig) {
+      const content = req.method === 'POST'
+        ? req.body?.raw ?? Buffer.alloc(0)
+        : queryPairs(req.query).filter((x) => x.name !== 't').map((x) => x.raw).join('&');
+      const header = req.headers[sig.header.toLowerCase()];
+      if (!httpReceiptSignatureValid(sig, content, typeof header === 'string' ? header : undefined)) return this.refuse(source, 'invalid_signature', `${sig.header} does not verify`);
+    }
+    let fields: unknown;
+    if (req.method === 'GET') fields = fieldsOf(query, ['msg', 't']);
+    else if (!req.body || req.body.raw.length === 0) fields = {};
+    else if (req.body.type === 'form') fields = fieldsOf(new URLSearchParams(req.body.raw.toString('utf8')), []);
+    else {
+      try {
+        fields = JSON.parse(req.body.raw.toString('utf8'));
+      } catch {
+        throw new OtpdError('malformed_json', 'The body is not valid JSON');
+      }
+    }
+    if (sig?.timestampPath) {
+      const ts = receiptTimestampMs(receiptValueAt(fields, sig.timestampPath));
+      const window = (sig.maxAgeSeconds ?? 300) * 1000;
+      if (!Number.isFinite(ts) || Math.abs(this.clock.now() - ts) > window) return this.refuse(source, 'invalid_signature', `signed timestamp missing or outside the ${window / 1000}-second window`);
+    }
+    const raw = receiptText(receiptValueAt(fields, rc.statusPath ?? 'status'));
+    const status = raw === undefined ? undefined : p.receiptStatuses.get(raw.trim().toLowerCase());
+    if (!status) return; // no status, or one that says nothing we record
+    const providerMessageId = rc.messageIdPath ? receiptText(receiptValueAt(fields, rc.messageIdPath)) || undefined : undefined;
+    const errorCode = rc.errorCodePath ? receiptText(receiptValueAt(fields, rc.errorCodePath))?.slice(0, 64) || undefined : undefined;
+    await this.apply(source, { provider: providerName, messageId, providerMessageId, status, errorCode, at: this.clock.now() });
   }
 }

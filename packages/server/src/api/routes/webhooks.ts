@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import type { ReceiptsService } from '../../delivery/receipts.js';
+import type { HttpReceiptRequest, ReceiptsService } from '../../delivery/receipts.js';
 import { problems } from '../schemas.js';
 import { OtpdError } from '../../domain/errors.js';
 
@@ -14,6 +14,7 @@ export async function webhookRoutes(app: FastifyInstance, receipts: ReceiptsServ
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
   // JSON bodies keep their raw bytes: Meta signs the exact bytes it sent.
+  app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: 256 * 1024 }, (req, body, done) => {
     (req as FastifyRequest & { rawBody?: Buffer }).rawBody = body as Buffer;
     try {
@@ -62,7 +63,9 @@ export async function webhookRoutes(app: FastifyInstance, receipts: ReceiptsServ
     schema: {
       tags: ['webhooks'], summary: 'Meta webhook verification handshake',
       params: Type.Object({ provider: Type.String({ maxLength: 40 }) }),
+      description: 'Answers hub.challenge as text/plain when hub.verify_token matches the provider\'s verify token; otherwise 403.',
       querystring: Type.Object({ 'hub.mode': Type.Optional(Type.String()), 'hub.verify_token': Type.Optional(Type.String()), 'hub.challenge': Type.Optional(Type.String({ maxLength: 200 })) }),
+      response: { 200: { description: 'The challenge, echoed', content: { 'text/plain': { schema: Type.String() } } }, ...problems(403) },
     },
   }, async (req, reply) => {
     const { provider } = req.params as { provider: string };
@@ -82,5 +85,41 @@ export async function webhookRoutes(app: FastifyInstance, receipts: ReceiptsServ
     const sig = req.headers['x-hub-signature-256'];
     await receipts.whatsapp(provider, raw, typeof sig === 'string' ? sig : undefined, req.body);
     return reply.code(200).send();
+  });
+
+  // Generic HTTP gateways. Their own scope keeps bodies as raw bytes, unparsed: the receipts service authenticates
+  // the callback (URL token, then the optional HMAC over those exact bytes) before it parses anything.
+  await app.register(async (gw) => {
+    gw.removeAllContentTypeParsers();
+    const keepRaw = (type: 'json' | 'form') => (_req: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => done(null, { raw: body, type });
+    gw.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, keepRaw('json'));
+    gw.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, keepRaw('form'));
+    const http = async (req: FastifyRequest, reply: FastifyReply) => {
+      const { provider } = req.params as { provider: string };
+      const q = req.url.indexOf('?');
+      await receipts.http(provider, {
+        method: req.method === 'POST' ? 'POST' : 'GET', // HEAD (Fastify's, for the GET route) reads like a GET
+        query: q < 0 ? '' : req.url.slice(q + 1),
+        body: req.body as HttpReceiptRequest['body'],
+        headers: req.headers,
+      });
+      return reply.code(204).send();
+    };
+    const description = 'A generic HTTP gateway\'s delivery receipt, on the `{{statusCallbackUrl}}` otpd gave it: '
+      + '`?msg={message id}&t={token}`. The token must verify for the provider and message (else 403); when the gateway has '
+      + '`receipts.signature`, so must the HMAC in its header, over the raw body (POST) or over the query string without the '
+      + '`t` pair (GET), and a signed timestamp when configured. Only then is the status read (`receipts.statusPath`, default '
+      + '`status`) and mapped to delivered, undelivered, failed or sent; an unknown status is acknowledged (204) and ignored. '
+      + 'Refused callbacks are recorded and counted.';
+    const params = Type.Object({ provider: Type.String({ maxLength: 40 }) });
+    gw.get('/http/:provider', {
+      schema: { tags: ['webhooks'], summary: 'HTTP gateway delivery receipt (GET, fields in the query)', description, params, response: { 204: Type.Null(), ...problems(403, 404, 422) } },
+    }, http);
+    gw.post('/http/:provider', {
+      schema: {
+        tags: ['webhooks'], summary: 'HTTP gateway delivery receipt (POST, JSON or form body)', description, params,
+        response: { 204: Type.Null(), ...problems(400, 403, 404, 413, 415, 422) },
+      },
+    }, http);
   });
 }

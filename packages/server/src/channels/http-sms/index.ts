@@ -6,10 +6,51 @@
  * placeholders replaced inside them. Placeholders: {{to}} {{text}} {{code}} {{messageId}} {{senderName}}
  * {{senderNumber}} {{apiKey}} {{apiSecret}} {{statusCallbackUrl}}. Values are substituted into the parsed
  * template, never into JSON text, so a message cannot break the body.
+ *
+ * Delivery receipts come back on `{{statusCallbackUrl}}` (`/webhooks/http/{name}?msg=…&t=…`, see
+ * `delivery/receipts.ts`); `receipts` in the config says where the status is in them, what its values mean, and,
+ * optionally, how the gateway signs them.
  */
+import { createHmac } from 'node:crypto';
+import { constantTimeEqual } from '../../domain/code.js';
 import type { Channel } from '../../domain/policy.js';
 import { callProvider, failForStatus } from '../http.js';
 import { ProviderError, type DeliveryProvider, type OutgoingMessage, type SendContext, type SendResult } from '../types.js';
+
+/** What otpd records for a receipt. */
+export type HttpReceiptStatus = 'sent' | 'delivered' | 'undelivered' | 'failed';
+export const HTTP_RECEIPT_STATUSES: readonly HttpReceiptStatus[] = ['delivered', 'undelivered', 'failed', 'sent'];
+
+/** How a gateway signs its receipts (HMAC of the raw POST body, or of a GET's query string without `t`). */
+export interface HttpReceiptSignature {
+  /** The request header holding the signature, e.g. `x-signature` (any case). */
+  header: string;
+  /** The HMAC key (a credential: never logged). */
+  secret: string;
+  /** Default sha256. */
+  algorithm?: 'sha1' | 'sha256' | 'sha512';
+  /** How the digest is written in the header; default hex (either case). */
+  encoding?: 'hex' | 'base64';
+  /** Text before the digest in the header, e.g. `sha256=` (required when set). */
+  prefix?: string;
+  /** Dotted path of a signed timestamp (Unix seconds or milliseconds, or ISO 8601); when set it is required. */
+  timestampPath?: string;
+  /** How far the signed timestamp may be from otpd's clock, either way (default 300 s). */
+  maxAgeSeconds?: number;
+}
+
+/** Where things are in a gateway's receipts and what its statuses mean. */
+export interface HttpReceiptsConfig {
+  /** Dotted path of the status (default `status`). */
+  statusPath?: string;
+  /** Dotted path of the gateway's message id; when set and present it must match the id its send answer gave. */
+  messageIdPath?: string;
+  /** Dotted path of an error code, recorded on undelivered and failed messages. */
+  errorCodePath?: string;
+  /** The gateway's values per otpd status, compared case-insensitively; when given, replaces the defaults. */
+  statuses?: Partial<Record<HttpReceiptStatus, string[]>>;
+  signature?: HttpReceiptSignature;
+}
 
 export interface HttpSmsConfig {
   name: string;
@@ -32,9 +73,77 @@ export interface HttpSmsConfig {
   /** Dotted path of the provider's message id in the answer. */
   messageIdPath?: string;
   timeoutMs?: number;
+  /** Delivery receipts on `/webhooks/http/{name}` (they work without it, with the defaults). */
+  receipts?: HttpReceiptsConfig;
 }
 
 const at = (v: unknown, path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), v);
+
+/**
+ * The value at a dotted path of a receipt (parsed JSON, or the flat fields of a form or query): a key that is the
+ * whole path wins (`data.status=…` in a form), else the path is walked. Own properties only.
+ */
+export function receiptValueAt(v: unknown, path: string): unknown {
+  if (v && typeof v === 'object' && Object.hasOwn(v, path)) return (v as Record<string, unknown>)[path];
+  let o: unknown = v;
+  for (const k of path.split('.')) {
+    if (!o || typeof o !== 'object' || !Object.hasOwn(o, k)) return undefined;
+    o = (o as Record<string, unknown>)[k];
+  }
+  return o;
+}
+
+/** A scalar receipt value as text (numbers and booleans too); anything else is absent. */
+export function receiptText(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
+}
+
+/**
+ * Default meaning of gateway statuses (lower-cased): common words and SMPP's `stat` values. `sent` only records
+ * the gateway's message id; anything not listed is ignored.
+ */
+export const DEFAULT_HTTP_RECEIPT_STATUSES: Readonly<Record<HttpReceiptStatus, readonly string[]>> = {
+  delivered: ['delivered', 'delivrd', 'success', 'successful', 'ok', 'read'],
+  undelivered: ['undelivered', 'undeliv', 'undeliverable', 'expired', 'deleted'],
+  failed: ['failed', 'failure', 'rejected', 'rejectd', 'error'],
+  sent: ['sent', 'accepted', 'acceptd', 'enroute', 'buffered', 'queued', 'submitted', 'sending', 'pending'],
+};
+
+/** The lookup table for a gateway: its `statuses` when configured, else the defaults (keys lower-cased). */
+export function receiptStatusTable(c: HttpReceiptsConfig | undefined): ReadonlyMap<string, HttpReceiptStatus> {
+  const src = c?.statuses ?? DEFAULT_HTTP_RECEIPT_STATUSES;
+  const table = new Map<string, HttpReceiptStatus>();
+  for (const st of HTTP_RECEIPT_STATUSES) for (const v of src[st] ?? []) table.set(v.trim().toLowerCase(), st);
+  return table;
+}
+
+/** Constant-time check of a receipt's signature header against the HMAC of `content`. */
+export function httpReceiptSignatureValid(s: HttpReceiptSignature, content: Buffer | string, header: string | undefined): boolean {
+  if (!header) return false;
+  const prefix = s.prefix ?? '';
+  if (!header.startsWith(prefix)) return false;
+  let given = header.slice(prefix.length).trim();
+  const hex = (s.encoding ?? 'hex') === 'hex';
+  if (hex ? !/^[0-9a-fA-F]+$/.test(given) : !/^[A-Za-z0-9+/]+={0,2}$/.test(given)) return false;
+  if (hex) given = given.toLowerCase();
+  const expected = createHmac(s.algorithm ?? 'sha256', s.secret).update(content).digest(hex ? 'hex' : 'base64');
+  // Padding is optional in base64.
+  return constantTimeEqual(hex ? expected : expected.replace(/=+$/, ''), hex ? given : given.replace(/=+$/, ''));
+}
+
+/**
+ * A signed timestamp as epoch milliseconds: a number or numeric text is Unix seconds, or milliseconds from 10^11
+ * up; other text must be an ISO 8601 date. NaN when absent or unreadable.
+ */
+export function receiptTimestampMs(v: unknown): number {
+  const t = receiptText(v)?.trim();
+  if (!t) return NaN;
+  if (/^\d+(\.\d+)?$/.test(t)) {
+    const n = Number(t);
+    return n >= 1e11 ? n : n * 1000;
+  }
+  return /^\d{4}-\d{2}-\d{2}T/.test(t) ? Date.parse(t) : NaN;
+}
 
 /** Fills a body template (see the module comment). */
 export function fillTemplate(t: unknown, vars: Record<string, string>): unknown {
@@ -53,14 +162,24 @@ export class HttpSmsProvider implements DeliveryProvider {
   readonly channels: readonly Channel[];
   readonly name: string;
 
-  constructor(private readonly c: HttpSmsConfig) {
+  /** How its receipts' statuses map to otpd's. */
+  readonly receiptStatuses: ReadonlyMap<string, HttpReceiptStatus>;
+  readonly secrets: readonly string[];
+
+  constructor(readonly config: HttpSmsConfig) {
+    const c = config;
     this.name = c.name;
+    this.receiptStatuses = receiptStatusTable(c.receipts);
     this.channels = c.channels ?? ['sms'];
+    this.secrets = [
+      c.apiKey ?? '', c.apiSecret ?? '', c.receipts?.signature?.secret ?? '', ...Object.values(c.headers ?? {}),
+      c.auth === 'basic' ? Buffer.from(`${c.apiKey ?? ''}:${c.apiSecret ?? ''}`).toString('base64') : '',
+    ].filter((x) => x.length >= 4);
     if (!/^https?:\/\//.test(c.url)) throw new Error(`provider ${c.name}: url must be http(s)`);
   }
 
   async send(m: OutgoingMessage, ctx: SendContext): Promise<SendResult> {
-    const c = this.c;
+    const c = this.config;
     const vars: Record<string, string> = {
       to: m.to, text: m.text, code: m.code, messageId: m.id, channel: m.channel, locale: m.locale, senderName: m.sender ?? c.senderName ?? '', senderNumber: c.senderNumber ?? '',
       apiKey: c.apiKey ?? '', apiSecret: c.apiSecret ?? '', statusCallbackUrl: ctx.statusCallbackUrl ?? '',
@@ -71,7 +190,7 @@ export class HttpSmsProvider implements DeliveryProvider {
     else if (c.auth === 'headers') { headers['x-api-key'] = c.apiKey ?? ''; headers['x-api-secret'] = c.apiSecret ?? ''; }
     const r = await callProvider(c.url, { headers, body: JSON.stringify(fillTemplate(c.body, vars)), timeoutMs: c.timeoutMs });
     const okStatus = c.successStatus ? c.successStatus.includes(r.status) : r.status >= 200 && r.status < 300;
-    if (!okStatus) failForStatus(r, undefined, `${c.name} ${r.status}: ${r.text.slice(0, 200)}`);
+    if (!okStatus) failForStatus(r, undefined, `${c.name} ${r.status}: ${r.text}`);
     if (c.successField && at(r.json, c.successField.path) !== c.successField.equals) {
       throw new ProviderError('rejected', `${c.name}: ${c.successField.path} is ${JSON.stringify(at(r.json, c.successField.path))}, expected ${JSON.stringify(c.successField.equals)}`, { httpStatus: r.status });
     }
