@@ -63,5 +63,10 @@ export interface DeliveryProvider {
   readonly type: string;
   /** Channels this provider can deliver. */
   readonly channels: readonly Channel[];
+  /**
+   * The credentials this provider sends in its requests (and their encoded forms on the wire), so that a provider
+   * answer echoing a request has them redacted before it is stored, logged or returned.
+   */
+  readonly secrets: readonly string[];
   send(message: OutgoingMessage, ctx: SendContext): Promise<SendResult>;
 }

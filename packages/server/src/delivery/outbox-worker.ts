@@ -21,6 +21,11 @@ import { ProviderError, type DeliveryProvider } from '../channels/types.js';
 import type { ClaimedMessage, MessageOutcome, OutboxRecord, StartedAttempt, Store } from '../store/ports.js';
 import { Breakers, backoffMs } from './breaker.js';
 import { DrainLoop } from './drain-loop.js';
+import { redactProviderText } from './provider-text.js';
+
+/** Bounds of a provider's error text and error code as stored (after the code is redacted from them). */
+const ERROR_MAX = 300;
+const ERROR_CODE_MAX = 64;
 
 export interface OutboxWorkerOptions {
   batch?: number;
@@ -291,8 +296,10 @@ export class OutboxWorker extends DrainLoop {
     }
     const provider = this.providers.get(m.attempt.provider)!;
     const attemptId = m.attempt.id;
+    // Kept outside the try: a provider's answer may echo the request, and the code must be taken out of it.
+    let sentCode = knownCode;
     try {
-      const code = knownCode ?? openCode(this.keys, m.verificationId, m.codeSealed);
+      const code = (sentCode ??= openCode(this.keys, m.verificationId, m.codeSealed));
       const fill = (t: string) => t.replaceAll('{{pin}}', code);
       const parts = m.channel === 'email' ? (JSON.parse(m.body) as { subject: string; text: string; html: string }) : null;
       const text = fill(parts ? parts.text : m.body);
@@ -315,9 +322,13 @@ export class OutboxWorker extends DrainLoop {
     } catch (err) {
       const at = this.clock.now();
       const e = err instanceof ProviderError ? err : new ProviderError('unknown', err instanceof Error ? err.message : String(err));
-      const attempt = { id: attemptId, outcome: e.kind, httpStatus: e.info.httpStatus, errorCode: e.info.code, error: e.message.slice(0, 300), finishedAt: at };
-      const base = { ...of, provider: provider.name, errorCode: e.info.code ?? e.kind, error: e.message.slice(0, 300), attempt };
-      this.log.warn({ messageId: m.id, provider: provider.name, kind: e.kind, code: e.info.code, status: e.info.httpStatus }, 'provider call failed');
+      // Everything a provider said goes through here: redacted and bounded before it is stored, logged or returned.
+      const secrets = provider.secrets;
+      const error = redactProviderText(e.message, sentCode, ERROR_MAX, { secrets });
+      const providerCode = e.info.code === undefined ? undefined : redactProviderText(e.info.code, sentCode, ERROR_CODE_MAX, { whole: true, secrets }) || undefined;
+      const attempt = { id: attemptId, outcome: e.kind, httpStatus: e.info.httpStatus, errorCode: providerCode, error, finishedAt: at };
+      const base = { ...of, provider: provider.name, errorCode: providerCode ?? e.kind, error, attempt };
+      this.log.warn({ messageId: m.id, provider: provider.name, kind: e.kind, code: providerCode, status: e.info.httpStatus }, 'provider call failed');
       if (e.kind !== 'rejected') this.breakers.failure(provider.name, at);
       if (e.kind === 'unknown') {
         return { ...base, status: 'sent', outcomeUnknown: true, sentAt: at, fallbackAt: m.hasNextStep ? at + m.stepTimeout * 1000 : null, providerAttempts: m.providerAttempts + 1 };

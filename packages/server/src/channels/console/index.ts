@@ -10,6 +10,7 @@ import type { DeliveryProvider, OutgoingMessage, SendResult } from '../types.js'
 export class ConsoleProvider implements DeliveryProvider {
   readonly type = 'console';
   readonly channels: readonly Channel[] = CHANNELS;
+  readonly secrets: readonly string[] = [];
 
   constructor(private readonly inbox: DevInbox, private readonly out: { write(chunk: string): unknown } | null, private readonly now: () => number, readonly name = 'console') {}
 

@@ -36,12 +36,14 @@ export class SmtpProvider implements DeliveryProvider {
   readonly channels: readonly Channel[] = ['email'];
   readonly name: string;
   private readonly transport: Transporter;
+  readonly secrets: readonly string[];
 
   constructor(private readonly c: SmtpConfig) {
     this.name = c.name;
     const t = c.timeoutMs ?? 15_000;
     const u = new URL(c.url);
     const secure = u.protocol === 'smtps:';
+    this.secrets = u.password ? [decodeURIComponent(u.password)] : [];
     this.transport = nodemailer.createTransport({
       host: u.hostname, port: u.port ? Number(u.port) : secure ? 465 : 587, secure,
       auth: u.username ? { user: decodeURIComponent(u.username), pass: decodeURIComponent(u.password) } : undefined,

@@ -28,6 +28,7 @@ export class TwilioProvider implements DeliveryProvider {
   readonly name: string;
   private readonly url: string;
   private readonly auth: string;
+  readonly secrets: readonly string[];
 
   constructor(private readonly c: TwilioConfig) {
     this.name = c.name;
@@ -36,6 +37,7 @@ export class TwilioProvider implements DeliveryProvider {
     const pass = c.apiKeySid ? c.apiKeySecret : c.authToken;
     if (!pass) throw new Error(`provider ${c.name}: set authToken, or apiKeySid and apiKeySecret`);
     this.auth = `Basic ${Buffer.from(`${user}:${pass}`).toString('base64')}`;
+    this.secrets = [pass, this.auth.slice(6)];
     this.url = `${(c.baseUrl ?? 'https://api.twilio.com').replace(/\/+$/, '')}/2010-04-01/Accounts/${encodeURIComponent(c.accountSid)}/Messages.json`;
   }
 
@@ -56,7 +58,7 @@ export class TwilioProvider implements DeliveryProvider {
       timeoutMs: this.c.timeoutMs,
     });
     const j = (r.json ?? {}) as { sid?: string; status?: string; price?: string | null; price_unit?: string | null; code?: number; message?: string; error_code?: number | null };
-    if (r.status !== 200 && r.status !== 201) failForStatus(r, j.code !== undefined ? String(j.code) : undefined, `twilio ${r.status}: ${j.message ?? r.text.slice(0, 200)}`);
+    if (r.status !== 200 && r.status !== 201) failForStatus(r, j.code !== undefined ? String(j.code) : undefined, `twilio ${r.status}: ${j.message ?? r.text}`);
     if (!j.sid) throw new ProviderError('unknown', 'twilio answered without a message sid', { httpStatus: r.status });
     if (j.status === 'failed' || j.status === 'undelivered') {
       throw new ProviderError('rejected', `twilio refused the message (${j.status})`, { code: j.error_code != null ? String(j.error_code) : undefined, httpStatus: r.status });

@@ -51,9 +51,11 @@ export class VonageProvider implements DeliveryProvider {
   readonly channels: readonly Channel[] = ['sms'];
   readonly name: string;
   private readonly url: string;
+  readonly secrets: readonly string[];
 
   constructor(readonly config: VonageConfig) {
     this.name = config.name;
+    this.secrets = [config.apiSecret, ...(config.signatureSecret ? [config.signatureSecret] : [])];
     this.url = `${(config.baseUrl ?? 'https://rest.nexmo.com/sms').replace(/\/+$/, '')}/json`;
   }
 
@@ -69,7 +71,7 @@ export class VonageProvider implements DeliveryProvider {
       body: form.toString(),
       timeoutMs: this.config.timeoutMs,
     });
-    if (r.status !== 200) failForStatus(r, undefined, `vonage ${r.status}: ${r.text.slice(0, 200)}`);
+    if (r.status !== 200) failForStatus(r, undefined, `vonage ${r.status}: ${r.text}`);
     const j = r.json as { messages?: { status?: string; 'message-id'?: string; 'message-price'?: string; 'error-text'?: string }[] } | null;
     const first = j?.messages?.[0];
     if (!first || first.status === undefined) throw new ProviderError('unknown', 'vonage answered without a message status', { httpStatus: r.status });

@@ -55,9 +55,11 @@ export class WhatsAppProvider implements DeliveryProvider {
   readonly channels: readonly Channel[] = ['whatsapp'];
   readonly name: string;
   private readonly url: string;
+  readonly secrets: readonly string[];
 
   constructor(readonly config: WhatsAppConfig) {
     this.name = config.name;
+    this.secrets = [config.accessToken, config.appSecret];
     if (!config.templates['*'] && Object.keys(config.templates).length === 0) throw new Error(`provider ${config.name}: configure at least one template`);
     this.url = `${(config.baseUrl ?? 'https://graph.facebook.com/v21.0').replace(/\/+$/, '')}/${encodeURIComponent(config.phoneNumberId)}/messages`;
   }
@@ -85,7 +87,7 @@ export class WhatsAppProvider implements DeliveryProvider {
     const j = r.json as { messages?: { id?: string }[]; error?: { code?: number; message?: string } } | null;
     if (r.status !== 200) {
       const code = j?.error?.code;
-      const msg = `whatsapp ${r.status}: ${j?.error?.message ?? r.text.slice(0, 200)}`;
+      const msg = `whatsapp ${r.status}: ${j?.error?.message ?? r.text}`;
       if (code !== undefined && TRANSIENT_CODES.has(code)) throw new ProviderError('transient', msg, { code: String(code), httpStatus: r.status });
       failForStatus(r, code !== undefined ? String(code) : undefined, msg);
     }
