@@ -28,6 +28,7 @@ import {
   bufOrNull, json, num, numOrNull, toApp, toAttempt, toAudit, toClient, toDelivery, toEndpoint, toKey, toOutbox, toPhoneState,
   toClaimed, toSender, toTemplate, toVerification, type Row,
 } from '../rows.js';
+import { phoneAsOf, phoneToWrite } from '../phone-time.js';
 import { RETAINED } from '../retention.js';
 import { redactDatabaseUrl } from '../url.js';
 import { SQL, type SqlName } from './sql.js';
@@ -810,9 +811,11 @@ export class PgStore implements Store {
     for (const op of ops) {
       const { appId, to, now } = op.input;
       const ph = locked.get(`${appId}|${to}`)!;
-      const d = op.decide(ph.fresh ? undefined : toPhoneState(ph));
+      // Seen as of this start's clock: the start serialised before it may have read a later one (see phone-time.ts).
+      const stored = ph.fresh ? undefined : toPhoneState(ph);
+      const d = op.decide(phoneAsOf(stored, now));
       if (!d.ok) {
-        if (d.phone) phones.push(phoneRow(appId, to, d.phone));
+        if (d.phone) phones.push(phoneRow(appId, to, phoneToWrite(d.phone, stored)));
         else if (ph.fresh) dels.push({ a: appId, t: to });
         out.push({ ok: false, error: d.error });
         continue;
@@ -821,7 +824,7 @@ export class PgStore implements Store {
       vers.push(verificationRow(d.verification));
       msgs.push(...d.messages.map(PgStore.outboxRow));
       for (const a of d.attempts ?? []) atts.push({ id: a.id, message_id: a.messageId, app_id: a.appId, provider: a.provider, started_at: a.startedAt });
-      phones.push(phoneRow(appId, to, d.phone));
+      phones.push(phoneRow(appId, to, phoneToWrite(d.phone, stored)));
       if (d.messages.some((m) => m.status === 'queued')) t.queued = true;
       created.push(d.verification);
       out.push({ ok: true, value: { kind: 'created', verification: d.verification, response: d.response } });
@@ -856,7 +859,7 @@ export class PgStore implements Store {
       else {
         await this.q(t.c, 'phoneLock', [appId, target.to]); // lock first, then find the newest (a start may be creating one)
         const newest = (await this.q(t.c, 'verNewestFor', [appId, target.to])).rows[0];
-        if (!newest) throw new NoRow();
+        if (!newest?.id) throw new NoRow();
         id = newest.id as string;
       }
       const [r] = await this.applyChecks(t, [{ input: { ...input, target: { id } }, judge }]);
@@ -1141,16 +1144,17 @@ export class PgStore implements Store {
     const out = await this.tx(async (t): Promise<VerificationRecord | { error: OtpdError }> => {
       const ph = (await this.q(t.c, 'phoneLock', [appId, to])).rows[0]!;
       const v = toVerification((await this.q(t.c, 'verGetForUpdate', [id, appId])).rows[0]!);
-      const d = decide(v, ph.fresh ? undefined : toPhoneState(ph));
+      const stored = ph.fresh ? undefined : toPhoneState(ph);
+      const d = decide(v, phoneAsOf(stored, input.now));
       if (!d.ok) {
         if (!d.phone) throw d.error;
-        await this.putPhone(t, appId, v.to, d.phone);
+        await this.putPhone(t, appId, v.to, phoneToWrite(d.phone, stored));
         return { error: d.error };
       }
       const n = d.verification;
       await this.q(t.c, 'verResent', [id, n.channel, n.sends, n.resendAvailableAt, n.parts, n.cost, n.updatedAt]);
       await this.q(t.c, 'outInsert', [JSON.stringify([PgStore.outboxRow(d.message)])]);
-      await this.putPhone(t, appId, v.to, d.phone);
+      await this.putPhone(t, appId, v.to, phoneToWrite(d.phone, stored));
       if (d.message.status === 'queued') t.queued = true;
       return n;
     });

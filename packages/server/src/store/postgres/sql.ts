@@ -199,7 +199,13 @@ export const SQL = {
       locked_until = EXCLUDED.locked_until, lock_reason = EXCLUDED.lock_reason`,
   verGet: 'SELECT * FROM verifications WHERE id = $1 AND app_id = $2',
   verGetForUpdate: 'SELECT * FROM verifications WHERE id = $1 AND app_id = $2 FOR UPDATE',
-  verNewestFor: 'SELECT id FROM verifications WHERE app_id = $1 AND to_addr = $2 ORDER BY id DESC LIMIT 1',
+  /**
+   * The verification a check by recipient is for: the phone's pending one, else its newest (id NULL: none). Not simply
+   * the newest: starts stamped on different nodes (or reaching the phone's lock out of clock order) can close a
+   * verification whose id sorts after theirs, and the pending one is what was sent last.
+   */
+  verNewestFor: `SELECT coalesce((SELECT id FROM verifications WHERE app_id = $1 AND to_addr = $2 AND status = 'pending' LIMIT 1),
+    (SELECT id FROM verifications WHERE app_id = $1 AND to_addr = $2 ORDER BY id DESC LIMIT 1)) AS id`,
   verTo: 'SELECT to_addr FROM verifications WHERE id = $1 AND app_id = $2',
   verExpire: `UPDATE verifications SET status = 'expired', code_sealed = NULL, updated_at = $1 WHERE id = $2 AND status = (SELECT 'pending') AND expires_at <= $1`,
   verCancel: `UPDATE verifications SET status = CASE WHEN expires_at <= $3 THEN 'expired' ELSE 'canceled' END, code_sealed = NULL, updated_at = $3

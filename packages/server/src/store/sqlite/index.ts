@@ -11,6 +11,7 @@ import { OtpdError } from '../../domain/errors.js';
 import { afterWrongCode, currentPhoneState, type PhoneState, type VerificationRecord } from '../../domain/verification.js';
 import { encodeTime } from 'ulidx';
 import { SQLITE_MIGRATIONS } from '../migrations/sqlite.js';
+import { phoneAsOf, phoneToWrite } from '../phone-time.js';
 import { RETAINED } from '../retention.js';
 import type {
   ApiKeyRecord, AppRecord, AttemptRecord, CheckResult, CheckTarget, ChooseProvider, ClaimedMessage, IdempotencyInput, ListQuery,
@@ -112,7 +113,9 @@ export class SqliteStore implements Store {
           @code_hash, @code_sealed, @attempts, @max_attempts, @sends, @max_sends, @resend_available_at, @expires_at, @created_at, @updated_at,
           @verified_at, @parts, @cost, @metadata, @channels, @step, @step_timeout, @callback_url)`),
       verGet: d.prepare('SELECT * FROM verifications WHERE id = ? AND app_id = ?'),
-      verNewestFor: d.prepare('SELECT id FROM verifications WHERE app_id = ? AND to_addr = ? ORDER BY id DESC LIMIT 1'),
+      // The phone's pending verification, else its newest (id NULL: none): see the PostgreSQL statement.
+      verNewestFor: d.prepare(`SELECT coalesce((SELECT id FROM verifications WHERE app_id = @app AND to_addr = @to AND status = 'pending' LIMIT 1),
+        (SELECT id FROM verifications WHERE app_id = @app AND to_addr = @to ORDER BY id DESC LIMIT 1)) AS id`),
       // The try is counted here, atomically and only while the code can still be tried.
       verBump: d.prepare(`UPDATE verifications SET attempts = attempts + 1, updated_at = ?
         WHERE id = ? AND app_id = ? AND status = 'pending' AND expires_at > ? AND attempts < max_attempts
@@ -690,9 +693,11 @@ export class SqliteStore implements Store {
           return { kind: 'replayed', response: prior.response };
         }
       }
-      const d = decide(toPhoneState(this.s.phoneGet.get(appId, to) as Row | undefined));
+      // Seen as of this start's clock: another process may have served a later-stamped start first (see phone-time.ts).
+      const stored = toPhoneState(this.s.phoneGet.get(appId, to) as Row | undefined);
+      const d = decide(phoneAsOf(stored, now));
       if (!d.ok) {
-        if (d.phone) this.putPhone(appId, to, d.phone);
+        if (d.phone) this.putPhone(appId, to, phoneToWrite(d.phone, stored));
         return { kind: 'refused', error: d.error };
       }
       const v = d.verification;
@@ -710,7 +715,7 @@ export class SqliteStore implements Store {
       });
       for (const m of d.messages) this.insertMessage(m);
       for (const a of d.attempts ?? []) this.s.attInsert.run(a.id, a.messageId, a.appId, a.provider, a.startedAt);
-      this.putPhone(appId, to, d.phone);
+      this.putPhone(appId, to, phoneToWrite(d.phone, stored));
       this.emitVerification('verification.created', v, now);
       if (idempotency) {
         this.s.idemPut.run(appId, idempotency.key, idempotency.requestHash, d.response, now, idempotency.expiresAt);
@@ -730,8 +735,8 @@ export class SqliteStore implements Store {
       let id: string;
       if ('id' in target) id = target.id;
       else {
-        const newest = this.s.verNewestFor.get(appId, target.to) as { id: string } | undefined;
-        if (!newest) return null;
+        const newest = this.s.verNewestFor.get({ app: appId, to: target.to }) as { id: string | null };
+        if (!newest.id) return null;
         id = newest.id;
       }
       const bumped = this.s.verBump.get(now, id, appId, now) as Row | undefined;
@@ -775,9 +780,10 @@ export class SqliteStore implements Store {
       const row = this.s.verGet.get(id, appId) as Row | undefined;
       if (!row) return null;
       const v = toVerification(row);
-      const d = decide(v, toPhoneState(this.s.phoneGet.get(appId, v.to) as Row | undefined));
+      const stored = toPhoneState(this.s.phoneGet.get(appId, v.to) as Row | undefined);
+      const d = decide(v, phoneAsOf(stored, input.now));
       if (!d.ok) {
-        if (d.phone) this.putPhone(appId, v.to, d.phone);
+        if (d.phone) this.putPhone(appId, v.to, phoneToWrite(d.phone, stored));
         return { error: d.error };
       }
       const n = d.verification;
@@ -785,7 +791,7 @@ export class SqliteStore implements Store {
         id, channel: n.channel, sends: n.sends, resend_available_at: n.resendAvailableAt, parts: n.parts, cost: n.cost, updated_at: n.updatedAt,
       });
       this.insertMessage(d.message);
-      this.putPhone(appId, v.to, d.phone);
+      this.putPhone(appId, v.to, phoneToWrite(d.phone, stored));
       return n;
     });
     if (out && 'error' in out) throw out.error;
