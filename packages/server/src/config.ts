@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { checkProvidersFile, type ProvidersFile } from './channels/registry.js';
 import type { PriceTable } from './domain/segments.js';
 import { EMPTY_PRICES } from './domain/segments.js';
@@ -41,8 +42,24 @@ export interface Config {
   oauthTokenTtl: number;
   /** Largest request body accepted, in bytes. */
   bodyLimit: number;
-  /** Trust X-Forwarded-* from a reverse proxy. */
-  trustProxy: boolean;
+  /**
+   * Which peers may speak for the client in X-Forwarded-For: false (none), or the addresses or CIDR ranges of the
+   * reverse proxies (the chain is followed from the right through them only).
+   */
+  trustProxy: false | string[];
+  http: HttpLimits;
+}
+
+/** Timeouts and caps of the HTTP listener (what a public service needs against slow or abusive clients). */
+export interface HttpLimits {
+  /** The request line and headers must arrive within this (slowloris). */
+  headersTimeoutMs: number;
+  /** The whole request, body included, must arrive within this. */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** Open connections at most; more are closed at once. */
+  maxConnections: number;
 }
 
 export interface ConfigOverrides {
@@ -57,6 +74,68 @@ export class ConfigError extends Error {
 }
 
 const MIN_SECRET_BYTES = 32;
+
+/**
+ * Where development keeps its files (the generated secret and admin token, the default SQLite database):
+ * OTPD_DATA_DIR, or `data/` in the project's root, which is where npm runs its scripts and npx its commands
+ * (`npm_config_local_prefix`), else the current directory. So `npx otpd apps create` from any folder of the
+ * project finds the database `npm start` made.
+ */
+export function defaultDataDir(environ: NodeJS.ProcessEnv): string {
+  if (environ.OTPD_DATA_DIR) return isAbsolute(environ.OTPD_DATA_DIR) ? environ.OTPD_DATA_DIR : resolve(environ.OTPD_DATA_DIR);
+  return join(environ.npm_config_local_prefix || process.cwd(), 'data');
+}
+
+/** A duration setting in seconds (decimals allowed), as milliseconds. */
+function readSeconds(environ: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = environ[name];
+  if (raw === undefined || raw === '') return fallback * 1000;
+  const v = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw.trim()) || v < min || v > max) throw new ConfigError(`${name} must be a number of seconds from ${min} to ${max}`);
+  return Math.round(v * 1000);
+}
+
+/**
+ * OTPD_TRUST_PROXY: unset or false trusts no proxy; a comma-separated list of proxy addresses or CIDR ranges (or the
+ * keywords loopback, linklocal, uniquelocal) trusts exactly those hops. A hop count is refused: it cannot tell a
+ * proxy from a client that writes extra entries itself.
+ */
+function readTrustProxy(raw: string | undefined): Config['trustProxy'] {
+  const v = raw?.trim() ?? '';
+  if (v === '' || v === 'false' || v === '0') return false;
+  if (v === 'true') {
+    throw new ConfigError('OTPD_TRUST_PROXY=true would let any client write its own address in X-Forwarded-For; list the addresses of your proxies or CIDR ranges (e.g. 10.0.0.0/8,127.0.0.1)');
+  }
+  if (/^\d+$/.test(v)) {
+    throw new ConfigError('OTPD_TRUST_PROXY: give your proxies\' addresses or CIDR ranges (e.g. 10.0.0.0/8), not a hop count: a count cannot tell a proxy from a client that adds entries');
+  }
+  const entries = v.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const e of entries) {
+    if (['loopback', 'linklocal', 'uniquelocal'].includes(e)) continue;
+    const [addr, bits, more] = e.split('/');
+    const okAddr = addr !== undefined && ipaddr.isValid(addr);
+    const okBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (addr?.includes(':') ? 128 : 32));
+    if (!okAddr || !okBits || more !== undefined) throw new ConfigError(`OTPD_TRUST_PROXY: ${e} is not an IP address, a CIDR range, loopback, linklocal or uniquelocal`);
+  }
+  return entries;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+function readLogLevel(raw: string | undefined): string {
+  const v = raw?.trim() || 'info';
+  if (!LOG_LEVELS.includes(v)) throw new ConfigError(`OTPD_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, not ${v}`);
+  return v;
+}
+
+function readHttpLimits(environ: NodeJS.ProcessEnv): HttpLimits {
+  const headersTimeoutMs = readSeconds(environ, 'OTPD_HEADERS_TIMEOUT', 10, 0.1, 600);
+  const requestTimeoutMs = readSeconds(environ, 'OTPD_REQUEST_TIMEOUT', 30, 0.1, 3600);
+  if (headersTimeoutMs > requestTimeoutMs) throw new ConfigError('OTPD_HEADERS_TIMEOUT must not be longer than OTPD_REQUEST_TIMEOUT');
+  const keepAliveTimeoutMs = readSeconds(environ, 'OTPD_KEEPALIVE_TIMEOUT', 72, 0.1, 3600);
+  const maxConnections = Number(environ.OTPD_MAX_CONNECTIONS ?? 4096);
+  if (!Number.isInteger(maxConnections) || maxConnections < 1 || maxConnections > 1_000_000) throw new ConfigError('OTPD_MAX_CONNECTIONS must be an integer from 1 to 1000000');
+  return { headersTimeoutMs, requestTimeoutMs, keepAliveTimeoutMs, maxConnections };
+}
 
 /** A setting given as JSON inline (starts with `{`) or as the path of a JSON file. */
 function readJsonSetting(name: string, v: string): unknown {
@@ -149,16 +228,16 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
   const portRaw = String(overrides.port ?? environ.OTPD_PORT ?? '8080');
   const port = Number(portRaw);
   if (!/^\d+$/.test(portRaw) || port > 65535) throw new ConfigError(`OTPD_PORT must be a port number, not ${portRaw}`);
-  const databaseUrl = overrides.databaseUrl ?? environ.OTPD_DATABASE_URL ?? 'sqlite:./data/otpd.sqlite';
-  if (!databaseUrl.startsWith('sqlite:') && !isPostgresUrl(databaseUrl)) {
-    throw new ConfigError(`OTPD_DATABASE_URL must be sqlite:<file> or postgres://user:pass@host:port/db (got ${databaseUrl.split(':')[0]}:)`);
-  }
+
   const poolSize = Number(environ.OTPD_PG_POOL_SIZE ?? 10);
   if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000) throw new ConfigError('OTPD_PG_POOL_SIZE must be an integer from 1 to 1000');
   const retentionDays = Number(environ.OTPD_RETENTION_DAYS ?? 30);
   if (!Number.isFinite(retentionDays) || retentionDays < 0) throw new ConfigError('OTPD_RETENTION_DAYS must be a number of days >= 0 (0 keeps everything)');
-  const dataDirRaw = environ.OTPD_DATA_DIR ?? './data';
-  const dataDir = isAbsolute(dataDirRaw) ? dataDirRaw : resolve(dataDirRaw);
+  const dataDir = defaultDataDir(environ);
+  const databaseUrl = overrides.databaseUrl ?? environ.OTPD_DATABASE_URL ?? `sqlite:${join(dataDir, 'otpd.sqlite')}`;
+  if (!databaseUrl.startsWith('sqlite:') && !isPostgresUrl(databaseUrl)) {
+    throw new ConfigError(`OTPD_DATABASE_URL must be sqlite:<file> or postgres://user:pass@host:port/db (got ${databaseUrl.split(':')[0]}:)`);
+  }
   const delivery = (environ.OTPD_DELIVERY ?? (environ.OTPD_PROVIDERS ? 'providers' : env === 'development' ? 'console' : 'none')) as DeliveryMode;
   if (delivery !== 'console' && delivery !== 'none' && delivery !== 'providers') throw new ConfigError(`OTPD_DELIVERY must be console, providers or none, not ${String(delivery)}`);
   if (delivery === 'providers' && !environ.OTPD_PROVIDERS) throw new ConfigError('OTPD_DELIVERY=providers needs OTPD_PROVIDERS (a JSON file of providers and routing)');
@@ -193,10 +272,11 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
     delivery,
     providers,
     publicUrl,
-    logLevel: environ.OTPD_LOG_LEVEL ?? 'info',
+    logLevel: readLogLevel(environ.OTPD_LOG_LEVEL),
     prices: readPrices(environ.OTPD_PRICES),
     oauthTokenTtl,
     bodyLimit,
-    trustProxy: environ.OTPD_TRUST_PROXY === 'true' || environ.OTPD_TRUST_PROXY === '1',
+    trustProxy: readTrustProxy(environ.OTPD_TRUST_PROXY),
+    http: readHttpLimits(environ),
   };
 }

@@ -21,7 +21,8 @@ import { AppsService } from './services/apps.js';
 import { OAuthService } from './services/oauth.js';
 import { TemplatesService } from './services/templates.js';
 import { SendersService } from './services/senders.js';
-import { WebhooksService, checkDestination } from './services/webhooks.js';
+import { WebhooksService } from './services/webhooks.js';
+import { checkDestination, outboundUrlCheck } from './delivery/outbound-url.js';
 import { WebhookWorker, type WebhookWorkerOptions } from './delivery/webhooks.js';
 import { VerificationsService } from './services/verifications.js';
 import type { Store } from './store/ports.js';
@@ -138,7 +139,8 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const logger = createLogger(config.logLevel, opts.logStream ?? logOut!);
   const store = await openStore(config.databaseUrl, { poolSize: config.poolSize, listen: true });
   const keys = deriveKeys(config.secret);
-  const apps = new AppsService(store, clock, keys, config.env === 'production' ? checkDestination : null);
+  const checkUrl = outboundUrlCheck(config.env === 'production');
+  const apps = new AppsService(store, clock, keys, checkUrl);
   const oauth = new OAuthService(store, clock, keys, config.oauthTokenTtl);
   apps.onAppChanged = (appId) => oauth.forgetApp(appId);
 
@@ -167,7 +169,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   store.onEvents = () => webhookWorker.kick();
   store.onWork = () => worker?.kick();
   const verifications = new VerificationsService({
-    store, clock, keys, prices: config.prices, templates, senders, checkUrl: config.env === 'production' ? checkDestination : null, onQueued: (appId, to) => worker?.queued(appId, to), dispatch: worker ?? undefined,
+    store, clock, keys, prices: config.prices, templates, senders, checkUrl, onQueued: (appId, to) => worker?.queued(appId, to), dispatch: worker ?? undefined,
     route: (app, channel, countryIso) => routeFor({ channel, countryIso, appRouting: app.settings.routing, serverRouting: config.providers.routing, providersByChannel }),
   });
 
@@ -194,7 +196,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     }
   };
   const app = await buildApi({
-    logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, apps, oauth, templates, senders, webhooks, verifications, receipts, ready, isClosing: () => closing,
+    logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, http: config.http, apps, oauth, templates, senders, webhooks, verifications, receipts, ready, isClosing: () => closing,
     adminToken: config.adminToken, authLimiter: new AuthLimiter(clock),
     dev: devInbox && worker
       ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) ? worker.handedFor(appId, to) : worker.handed()) }

@@ -1,4 +1,5 @@
 /** The admin API: admin-token auth, apps and settings, API keys, the audit log, failed-auth limiting. */
+import { loadConfig } from '../src/config.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, phone, startHarness, wrong, type Harness } from './helpers.js';
 
@@ -216,6 +217,64 @@ describe('audit log', () => {
 });
 
 describe('failed authentication is rate limited per source', () => {
+  it('a key that worked before keeps working from a blocked address (others behind the same NAT failed)', async () => {
+    const own = await startHarness();
+    try {
+      expect((await own.req('GET', '/v1/verifications')).status).toBe(200);
+      expect((await own.req('GET', '/admin/v1/apps', undefined, { key: ADMIN_TOKEN })).status).toBe(200);
+      for (let i = 0; i < 20; i++) expect((await own.req('GET', '/v1/verifications', undefined, { key: `otpd_wrong${i}` })).status).toBe(401);
+      expect((await own.req('GET', '/v1/verifications', undefined, { key: 'otpd_wrong_again' })).status).toBe(429);
+      expect((await own.req('GET', '/v1/verifications')).status).toBe(200);
+      expect((await own.req('GET', '/admin/v1/apps', undefined, { key: ADMIN_TOKEN })).status).toBe(200);
+      // A valid key never seen working is refused like any guess while the block lasts.
+      const fresh = await own.newApp('Fresh');
+      expect((await own.req('GET', '/v1/verifications', undefined, { key: fresh.key })).status).toBe(429);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('OTPD_TRUST_PROXY takes proxy addresses or ranges, and refuses true and hop counts', () => {
+    const tp = (v: string) => loadConfig({}, { OTPD_TRUST_PROXY: v }, { needSecret: false }).trustProxy;
+    expect(tp('')).toBe(false);
+    expect(tp('10.0.0.0/8, 127.0.0.1,loopback,2001:db8::/32')).toEqual(['10.0.0.0/8', '127.0.0.1', 'loopback', '2001:db8::/32']);
+    expect(() => tp('1')).toThrow(/not a hop count/);
+    expect(() => tp('true')).toThrow(/OTPD_TRUST_PROXY=true/);
+    expect(() => tp('10.0.0.0/33')).toThrow(/not an IP address/);
+    expect(() => tp('proxy.local')).toThrow(/not an IP address/);
+  });
+
+  it('behind a trusted proxy, the client is the rightmost untrusted X-Forwarded-For entry (client-written entries are ignored)', async () => {
+    const own = await startHarness({ config: { trustProxy: loadConfig({}, { OTPD_TRUST_PROXY: '127.0.0.1' }, { needSecret: false }).trustProxy } });
+    try {
+      // The client writes a new address first each time; the proxy (127.0.0.1, trusted) appends the real one.
+      const as = (i: number, key: string) => own.req('GET', '/v1/verifications', undefined, { key, headers: { 'x-forwarded-for': `10.9.${i >> 8}.${i & 255}, 203.0.113.50` } });
+      for (let i = 0; i < 20; i++) expect((await as(i, `otpd_wrong${i}`)).status).toBe(401);
+      expect((await as(99, 'otpd_wrong_more')).status).toBe(429);
+      // Another client behind the same proxy is not affected.
+      const other = await own.req('GET', '/v1/verifications', undefined, { key: 'otpd_wrong_x', headers: { 'x-forwarded-for': '203.0.113.51' } });
+      expect(other.status).toBe(401);
+      // An untrusted hop in the middle is where trust stops: a spoofed chain cannot move the client.
+      const spoof = await own.req('GET', '/v1/verifications', undefined, { key: 'otpd_wrong_y', headers: { 'x-forwarded-for': '203.0.113.52, 203.0.113.50' } });
+      expect(spoof.status).toBe(429);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('without a trusted proxy, X-Forwarded-For is ignored', async () => {
+    const own = await startHarness();
+    try {
+      for (let i = 0; i < 20; i++) {
+        const r = await own.req('GET', '/v1/verifications', undefined, { key: `otpd_wrong${i}`, headers: { 'x-forwarded-for': `198.51.100.${i}` } });
+        expect(r.status).toBe(401);
+      }
+      expect((await own.req('GET', '/v1/verifications', undefined, { key: 'otpd_x', headers: { 'x-forwarded-for': '198.51.100.200' } })).status).toBe(429);
+    } finally {
+      await own.close();
+    }
+  });
+
   it('20 failures in a minute block the source (even with a valid key) until the window ends', async () => {
     const own = await startHarness();
     try {

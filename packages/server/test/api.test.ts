@@ -1,9 +1,27 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { phone, startHarness, wrong, type Harness } from './helpers.js';
+import { ADMIN_TOKEN, phone, startHarness, wrong, type Harness } from './helpers.js';
 
 let h: Harness;
 beforeAll(async () => { h = await startHarness(); });
 afterAll(async () => { await h.close(); });
+
+describe('NUL characters (found by the fuzz test: PostgreSQL text cannot hold them)', () => {
+  it.each([
+    ['/v1/verifications', { to: '+33612345678', metadata: { a: 'x\u0000' } }, '/metadata/a', undefined],
+    ['/admin/v1/apps', { name: 'a\u0000b' }, '/name', 'admin'],
+    ['/admin/v1/apps', { name: 'ok', settings: { 'brand\u0000Name': 'x' } }, '/settings/brand\u0000Name', 'admin'],
+  ])('POST %s with U+0000 in a string or key: 422 naming it, on both stores', async (path, body, pointer, who) => {
+    const r = await h.req('POST', path, body, who ? { key: ADMIN_TOKEN } : {});
+    expect(r.status).toBe(422);
+    expect(r.body).toMatchObject({ code: 'invalid_request', errors: [{ pointer }] });
+  });
+
+  it('a backslash-u text that is not a NUL passes', async () => {
+    const r = await h.req('POST', '/v1/verifications', { to: phone(), metadata: { a: '\\u0000 is text' } });
+    expect(r.status).toBe(201);
+    expect(r.body.metadata.a).toBe('\\u0000 is text');
+  });
+});
 
 describe('POST /v1/verifications', () => {
   it('starts a verification with the seed 000 defaults', async () => {

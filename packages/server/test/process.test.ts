@@ -25,6 +25,7 @@ const baseEnv = (db: string, extra: Record<string, string> = {}) => ({
 });
 
 function createApp(db: string): { id: string; apiKey: string } {
+  expect(cli(['migrate'], baseEnv(db)).code).toBe(0);
   const r = cli(['apps', 'create', '--name', 'proc', '--json'], baseEnv(db));
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as { id: string; apiKey: string };
@@ -46,6 +47,60 @@ describe('CLI', () => {
     const bad = cli(['apps', 'create', '--name', 'x', '--allow-countries', 'France'], baseEnv(db));
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('ISO 3166');
+  });
+
+  it('prints its version', () => {
+    const v = cli(['--version'], baseEnv(join(dir, 'v.sqlite')));
+    expect(v.code).toBe(0);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('never creates a database for apps create|list: a missing SQLite file is an error naming it', () => {
+    const db = join(dir, 'elsewhere', 'otpd.sqlite');
+    for (const args of [['apps', 'create', '--name', 'x'], ['apps', 'list']]) {
+      const r = cli(args, baseEnv(db));
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`no otpd database at ${db}`);
+      expect(existsSync(db)).toBe(false);
+    }
+  });
+
+  it('finds the project\'s database from any folder of the project (npm and npx run commands at its root)', () => {
+    const root = mkdtempSync(join(tmpdir(), 'otpd-root-'));
+    try {
+      const { OTPD_DATABASE_URL: _u, OTPD_DATA_DIR: _d, ...env } = baseEnv('unused');
+      const inRoot = { ...env, npm_config_local_prefix: root };
+      expect(cli(['migrate'], inRoot).code).toBe(0);
+      expect(existsSync(join(root, 'data', 'otpd.sqlite'))).toBe(true);
+      const made = cli(['apps', 'create', '--name', 'rooted'], inRoot);
+      expect(made.code, made.stderr).toBe(0);
+      expect(made.stdout).toContain(`created in sqlite:${join(root, 'data', 'otpd.sqlite')}`);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('says what is wrong in one line, without a stack trace: port in use, a host that is not local, a bad log level', async () => {
+    const db = join(dir, 'errs.sqlite');
+    const p = await serve(baseEnv(db));
+    const port = new URL(p.url).port;
+    const cases: [string[], Record<string, string>, string][] = [
+      [['serve', '--port', port], {}, 'the port is in use'],
+      [['serve', '--port', '0', '--host', '192.0.2.123'], {}, 'is not an address of this machine'],
+      [['serve', '--port', '0', '--host', 'no-such-host.invalid'], {}, 'does not resolve'],
+      [['serve', '--port', '0'], { OTPD_LOG_LEVEL: 'loud' }, 'OTPD_LOG_LEVEL must be one of'],
+      [['serve', '--port', '0'], { OTPD_TRUST_PROXY: 'true' }, 'OTPD_TRUST_PROXY=true'],
+      [['serve', '--port', '0'], { OTPD_HEADERS_TIMEOUT: '60', OTPD_REQUEST_TIMEOUT: '30' }, 'OTPD_HEADERS_TIMEOUT must not be longer'],
+    ];
+    for (const [args, extra, says] of cases) {
+      const r = cli(args, baseEnv(db, extra));
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toContain(says);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    }
+    p.child.kill('SIGTERM');
+    expect(await exited(p.child)).toBe(0);
   });
 });
 

@@ -8,7 +8,8 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../src/domain/clock.js';
 import { deriveKeys } from '../src/domain/code.js';
-import { forbiddenAddress, WebhooksService } from '../src/services/webhooks.js';
+import { WebhooksService } from '../src/services/webhooks.js';
+import { forbiddenAddress } from '../src/delivery/outbound-url.js';
 import { RETRY_SCHEDULE_MS } from '../src/delivery/webhooks.js';
 import { ADMIN_TOKEN, phone, startHarness, wrong, type Harness } from './helpers.js';
 
@@ -232,5 +233,33 @@ describe('SSRF guard', () => {
     }
     const dev = new WebhooksService(store, new FakeClock(), keys, false);
     await expect(dev.create(app, { url: 'http://127.0.0.1:9/hook' })).resolves.toMatchObject({ url: 'http://127.0.0.1:9/hook' });
+  });
+
+  it('one rule for every outbound URL: webhooks, app callback URLs and per-request callback URLs alike', async () => {
+    const prod = await startHarness({
+      config: { env: 'production', delivery: 'providers', providers: { providers: [{ name: 'gw', type: 'http', url: 'http://127.0.0.1:9/x', body: {} }] } },
+    });
+    try {
+      const adm = (method: string, path: string, body?: unknown) => prod.req(method, `/admin/v1${path}`, body, { key: ADMIN_TOKEN });
+      const cases: [string, string][] = [
+        ['http://93.184.216.34/hook', 'must be https in production'],
+        ['https://127.0.0.1/hook', 'is refused in production'],
+        ['https://user:pw@93.184.216.34/hook', 'must not carry credentials'],
+        ['ftp://93.184.216.34/hook', 'must be an http(s) URL'],
+      ];
+      for (const [url, why] of cases) {
+        const webhook = await adm('POST', `/apps/${prod.appId}/webhooks`, { url });
+        const created = await adm('POST', '/apps', { name: 'cb', settings: { callbackUrl: url } });
+        const updated = await adm('PATCH', `/apps/${prod.appId}`, { settings: { callbackUrl: url } });
+        const start = await prod.req('POST', '/v1/verifications', { to: phone(), callbackUrl: url });
+        for (const [what, r] of [['webhook', webhook], ['app create', created], ['app update', updated], ['start', start]] as const) {
+          expect(r.status, `${what} ${url}`).toBe(422);
+          expect(r.body.code).toBe('invalid_request');
+          expect(r.body.detail, `${what} ${url}`).toContain(why);
+        }
+      }
+    } finally {
+      await prod.close();
+    }
   });
 });

@@ -22,7 +22,7 @@ import type { WebhooksService } from '../services/webhooks.js';
 import { webhookAdminRoutes } from './routes/webhook-admin.js';
 import type { VerificationsService } from '../services/verifications.js';
 import type { DevInbox } from '../delivery/dev-inbox.js';
-import { Problem, Verification } from './schemas.js';
+import { Problem, Verification, documentCommonProblems } from './schemas.js';
 import { sendProblem } from './problem.js';
 import { verificationRoutes } from './routes/verifications.js';
 import { devRoutes } from './routes/dev.js';
@@ -32,6 +32,8 @@ import type { ReceiptsService } from '../delivery/receipts.js';
 import type { AuthLimiter } from '../guard/auth-limiter.js';
 import { constantTimeEqual } from '../domain/code.js';
 import { adminRoutes } from './routes/admin.js';
+import type { Config, HttpLimits } from '../config.js';
+import { clientErrorHandler, listenerOptions, requestId } from './http-server.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -46,7 +48,8 @@ export interface ApiDeps {
   logger: Logger;
   env: 'development' | 'production';
   bodyLimit: number;
-  trustProxy: boolean;
+  trustProxy: Config['trustProxy'];
+  http: HttpLimits;
   apps: AppsService;
   oauth: OAuthService;
   templates: TemplatesService;
@@ -65,6 +68,19 @@ export interface ApiDeps {
   authLimiter: AuthLimiter;
 }
 
+/** The JSON pointer of the first string or key holding U+0000, or null. */
+function nulAt(v: unknown, path: string): string | null {
+  if (typeof v === 'string') return v.includes('\u0000') ? path : null;
+  if (!v || typeof v !== 'object') return null;
+  for (const [k, x] of Object.entries(v)) {
+    const p = `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+    if (k.includes('\u0000')) return p;
+    const found = nulAt(x, p);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
 const ajvCommon: AjvOptions = { allErrors: false, strict: false, useDefaults: true, removeAdditional: false };
 
 /** Builds the HTTP application (not listening). */
@@ -75,14 +91,16 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: deps.bodyLimit,
     trustProxy: deps.trustProxy,
     forceCloseConnections: 'idle',
-    return503OnClosing: true,
+    // Requests that arrive while closing are answered by the onRequest hook below, as problem JSON.
+    return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
-    genReqId: (() => {
-      let n = 0;
-      const p = process.pid.toString(36);
-      return () => `req_${p}_${(n++).toString(36)}`;
-    })(),
+    genReqId: requestId,
+    ...listenerOptions(deps.http),
+    clientErrorHandler: clientErrorHandler(deps.http, deps.logger as FastifyBaseLogger),
+    // A path segment over 200 characters and a bad percent-encoding, answered by the router before any route.
+    frameworkErrors: (err, req, reply) => sendProblem(req, reply, err),
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.server.maxConnections = deps.http.maxConnections;
 
   // Bodies: types must match exactly (a "6" is not a 6). Query strings and params are text, so they coerce.
   const bodyAjv = addFormats.default(new Ajv({ ...ajvCommon, coerceTypes: false }));
@@ -95,13 +113,41 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   app.addSchema(Verification);
   app.addSchema(Problem);
 
+  // JSON bodies: Fastify's own parser (prototype poisoning refused), and no U+0000 in any string or key: PostgreSQL
+  // text cannot hold it, so it is refused at the door on both stores alike (422, never a 500 from the database).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    parseJson(req, body as string, (err: Error | null, value?: unknown) => {
+      if (err) return done(err, undefined);
+      const at = (body as string).includes('\\u0000') ? nulAt(value, '') : null;
+      if (at !== null) return done(new OtpdError('invalid_request', `${at || '/'} holds a NUL character (U+0000)`, { extensions: { errors: [{ pointer: at || '/', detail: 'holds a NUL character (U+0000)' }] } }), undefined);
+      done(null, value);
+    });
+  });
+  app.addHook('onRoute', (route) => documentCommonProblems(route as { url: string; method: string | string[]; schema?: Record<string, unknown> }));
   app.setErrorHandler((err, req, reply) => sendProblem(req, reply, err));
   app.setNotFoundHandler((req, reply) => sendProblem(req, reply, new OtpdError('not_found', `No route for ${req.method} ${req.url.split('?')[0]}`)));
 
+  // Every answer carries its request id (the caller's X-Request-Id when well formed). HTTP/1.1 requires Host; Node's
+  // own refusal would be a bare 400, so otpd answers it. While shutting down, requests get 503 shutting_down.
+  app.addHook('onRequest', (req, reply, done) => {
+    reply.header('x-request-id', req.id);
+    if (req.headers.host === undefined && req.raw.httpVersionMajor === 1 && req.raw.httpVersionMinor === 1) {
+      done(new OtpdError('malformed_request', 'HTTP/1.1 requires a Host header'));
+    } else if (deps.isClosing()) {
+      done(new OtpdError('shutting_down'));
+    } else {
+      done();
+    }
+  });
+
   // While shutting down, every response closes its connection: a keep-alive socket whose request was in flight
   // when close() began would otherwise go idle afterwards and hold the server open until its keep-alive timeout.
-  app.addHook('onSend', (_req, reply, payload, done) => {
-    if (deps.isClosing()) reply.header('connection', 'close');
+  // An answer sent before the request's body arrived (a 401 before a slow upload) closes the connection too: the
+  // rest of that body would otherwise be read as the next request, or time out into a second answer.
+  app.addHook('onSend', (req, reply, payload, done) => {
+    if (deps.isClosing() || !req.raw.complete) reply.header('connection', 'close');
     done(null, payload);
   });
 
@@ -148,19 +194,22 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const h = req.headers.authorization;
     return typeof h === 'string' && h.startsWith('Bearer ') && h.length > 7 && h.length <= 200 ? h.slice(7).trim() : null;
   };
-  // Failed authentications count per source address; a source over its budget is refused before any lookup.
-  const guarded = async <T>(req: FastifyRequest, attempt: () => Promise<T>): Promise<T> => {
-    deps.authLimiter.check(req.ip);
+  // Failed authentications count per source; a source over its budget is refused before any lookup, unless the
+  // credential it presents is known to work (others' failures behind a shared address do not lock its users out).
+  const guarded = async <T>(req: FastifyRequest, credential: string | null, attempt: () => Promise<T>): Promise<T> => {
+    deps.authLimiter.check(req.ip, credential);
     try {
-      return await attempt();
+      const r = await attempt();
+      if (credential !== null) deps.authLimiter.succeed(credential);
+      return r;
     } catch (e) {
       if (e instanceof OtpdError && (e.code === 'unauthorized' || e.code === 'invalid_client')) deps.authLimiter.fail(req.ip);
       throw e;
     }
   };
   const authenticate = async (req: FastifyRequest) => {
-    const who = await guarded(req, async () => {
-      const key = bearer(req);
+    const key = bearer(req);
+    const who = await guarded(req, key, async () => {
       if (!key) throw new OtpdError('unauthorized', 'Send an app API key or an OAuth access token as Authorization: Bearer <credential>');
       if (key.startsWith(TOKEN_PREFIX)) {
         const t = await deps.oauth.verify(key);
@@ -173,8 +222,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     req.actor = who.actor;
   };
   const authenticateAdmin = async (req: FastifyRequest) => {
-    await guarded(req, async () => {
-      const token = bearer(req);
+    const token = bearer(req);
+    await guarded(req, token, async () => {
       if (!token || !deps.adminToken || !constantTimeEqual(token, deps.adminToken)) {
         throw new OtpdError('unauthorized', 'The admin API needs the admin token (OTPD_ADMIN_TOKEN) as Authorization: Bearer <token>');
       }
@@ -199,7 +248,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     await webhookAdminRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.webhooks);
   }, { prefix: '/admin/v1' });
 
-  await app.register(async (o) => oauthRoutes(o as unknown as FastifyInstance, deps.oauth, (req, attempt) => guarded(req, attempt)), { prefix: '/oauth' });
+  await app.register(async (o) => oauthRoutes(o as unknown as FastifyInstance, deps.oauth, guarded), { prefix: '/oauth' });
 
   if (deps.receipts) {
     const receipts = deps.receipts;

@@ -47,6 +47,10 @@ export function toOtpdError(err: unknown): OtpdError {
       return new OtpdError('malformed_json', 'The body is empty; send a JSON object');
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return new OtpdError('malformed_json', 'The body is not valid JSON');
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new OtpdError('uri_too_long', 'A path segment is longer than 200 characters');
+    case 'FST_ERR_BAD_URL':
+      return new OtpdError('malformed_url', 'The URL holds an invalid percent-encoding');
     default:
   }
   if (e instanceof SyntaxError || e.statusCode === 400) return new OtpdError('malformed_json', e.message);
@@ -79,6 +83,9 @@ export function sendProblem(req: FastifyRequest, reply: FastifyReply, err: unkno
   if (e.code === 'internal') req.log.error({ err }, 'unhandled error');
   else if (e.status >= 500) req.log.warn({ code: e.code, detail: e.detail }, 'request failed');
   if (e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
+  reply.header('x-request-id', req.id);
+  // After a request that is not valid HTTP the connection cannot be trusted to frame the next one.
+  if (e.code === 'malformed_request') reply.header('connection', 'close');
   if (e.code === 'unauthorized') reply.header('www-authenticate', 'Bearer realm="otpd"');
   if (e.code === 'invalid_client') reply.header('www-authenticate', 'Basic realm="otpd"');
   return reply

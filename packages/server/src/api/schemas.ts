@@ -168,3 +168,24 @@ export const problems = (...statuses: number[]) =>
   Object.fromEntries(
     statuses.map((s) => [s, { description: 'RFC 9457 problem details', content: { 'application/problem+json': { schema: Type.Ref(Problem) } } }]),
   );
+
+/**
+ * Adds to a route's documented responses the problems every route of its kind can answer, so the OpenAPI document
+ * lists every status a route really gives (the fuzz test holds it to that): 503 on every route (shutting down,
+ * database unavailable); 401 and 429 (failed-authentication limiter) behind credentials; 400 (bad percent-encoding),
+ * 414 (a path segment over 200 characters) and 422 with path parameters; 422 with a query string; 400 (malformed
+ * JSON), 413 and 415 on methods that may carry a body, and 422 with a body schema. Statuses a route documents itself keep its own description.
+ */
+export function documentCommonProblems(route: { url: string; method: string | string[]; schema?: Record<string, unknown> | undefined }): void {
+  const schema = route.schema;
+  if (!schema || schema.hide === true) return;
+  const statuses = new Set<number>([503]);
+  if (/^\/(v1|dev|admin\/v1)\//.test(route.url) || route.url === '/oauth/token') [401, 429].forEach((x) => statuses.add(x));
+  if (schema.params) [400, 414, 422].forEach((x) => statuses.add(x));
+  if (schema.querystring) statuses.add(422);
+  // Any request that may carry a body is parsed (and can be malformed, too large or of another type).
+  if ([route.method].flat().some((m) => ['POST', 'PUT', 'PATCH', 'DELETE'].includes(m))) [400, 413, 415].forEach((x) => statuses.add(x));
+  if (schema.body) statuses.add(422);
+  const response = (schema.response ?? {}) as Record<string, unknown>;
+  schema.response = { ...problems(...[...statuses].filter((x) => !(x in response))), ...response };
+}

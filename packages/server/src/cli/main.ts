@@ -1,16 +1,20 @@
 #!/usr/bin/env node
 /** The `otpd` command: serve, migrate, apps. */
+import { existsSync, readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfig, type ConfigOverrides } from '../config.js';
 import { redactDatabaseUrl } from '../store/url.js';
+import { sqliteFileFromUrl } from '../store/sqlite/index.js';
 import { OtpdError } from '../domain/errors.js';
 import { systemClock } from '../domain/clock.js';
 import { AppsService } from '../services/apps.js';
 import { deriveKeys } from '../domain/code.js';
 import { createOtpd, openStore } from '../server.js';
+import { outboundUrlCheck } from '../delivery/outbound-url.js';
 
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 const program = new Command();
-program.name('otpd').description('Self-hosted OTP verification service').showHelpAfterError();
+program.name('otpd').description('Self-hosted OTP verification service').version(version, '-v, --version').showHelpAfterError();
 
 const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 const port = (v: string) => {
@@ -18,11 +22,40 @@ const port = (v: string) => {
   return Number(v);
 };
 
-function fail(e: unknown): never {
-  if (e instanceof ConfigError) console.error(`otpd: configuration error: ${e.message}`);
+/** Why listening failed, in words an operator can act on (null: not a listen error). */
+function listenError(e: unknown, host: string, port: number): string | null {
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  const where = `${host}:${port}`;
+  if (code === 'EADDRINUSE') return `cannot listen on ${where}: the port is in use (choose another with --port or OTPD_PORT)`;
+  if (code === 'EACCES') return `cannot listen on ${where}: permission denied (ports below 1024 need privileges)`;
+  if (code === 'EADDRNOTAVAIL') return `cannot listen on ${where}: ${host} is not an address of this machine (--host or OTPD_HOST)`;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') return `cannot listen on ${where}: ${host} does not resolve (--host or OTPD_HOST)`;
+  return null;
+}
+
+/** A failure that is the operator's to fix prints one line; only a defect prints its stack. */
+function fail(e: unknown, listen?: { host: string; port: number }): never {
+  const listenWhy = listen ? listenError(e, listen.host, listen.port) : null;
+  const code = (e as NodeJS.ErrnoException | null)?.code;
+  if (listenWhy) console.error(`otpd: ${listenWhy}`);
+  else if (e instanceof ConfigError) console.error(`otpd: configuration error: ${e.message}`);
   else if (e instanceof OtpdError) console.error(`otpd: ${e.code}: ${e.message}`);
+  else if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '28P01' || code === '3D000') console.error(`otpd: cannot open the database: ${(e as Error).message}`);
   else console.error('otpd:', e instanceof Error ? e.stack ?? e.message : e);
   process.exit(1);
+}
+
+/**
+ * Commands that manage an existing service never create its database: a missing SQLite file means this command is
+ * not looking where the server keeps its data (another folder, another OTPD_DATA_DIR), and a new empty database
+ * would only hand out keys the server does not know.
+ */
+function requireExistingDatabase(databaseUrl: string): void {
+  if (!databaseUrl.startsWith('sqlite:')) return;
+  const file = sqliteFileFromUrl(databaseUrl);
+  if (file !== ':memory:' && !existsSync(file)) {
+    throw new ConfigError(`no otpd database at ${file}: start the server first (npm start), run otpd migrate, or point OTPD_DATABASE_URL / --database at the server's database`);
+  }
 }
 
 program
@@ -33,10 +66,16 @@ program
   .option('--database <url>', 'database URL (OTPD_DATABASE_URL, default sqlite:./data/otpd.sqlite)')
   .option('--env <env>', 'development or production (OTPD_ENV)')
   .action(async (o: { host?: string; port?: number; database?: string; env?: string }) => {
+    let listening: { host: string; port: number } | undefined;
     try {
       const config = loadConfig({ host: o.host, port: o.port, databaseUrl: o.database, env: o.env });
       const otpd = await createOtpd(config);
-      const url = await otpd.listen();
+      listening = { host: config.host, port: config.port };
+      const url = await otpd.listen().catch(async (e: unknown) => {
+        await otpd.close().catch(() => undefined);
+        throw e;
+      });
+      listening = undefined;
       otpd.logger.info({ url, env: config.env, database: redactDatabaseUrl(config.databaseUrl), delivery: config.delivery }, 'otpd listening');
       if (config.env === 'development') printWelcome(url, config.secretSource === 'generated' ? config.dataDir : null, config.adminTokenSource === 'env' ? null : config.adminToken);
       let stopping = false;
@@ -51,7 +90,7 @@ program
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
     } catch (e) {
-      fail(e);
+      fail(e, listening);
     }
   });
 
@@ -86,13 +125,14 @@ apps
   .action(async (o: { name: string; brand?: string; allowCountries?: string[]; denyCountries?: string[]; locale?: string; settings?: string; database?: string; json?: boolean }) => {
     try {
       const config = loadConfig({ databaseUrl: o.database }, process.env, { needSecret: 'optional' });
+      requireExistingDatabase(config.databaseUrl);
       const store = await openStore(config.databaseUrl);
       let extra: Record<string, unknown> = {};
       if (o.settings) {
         try { extra = JSON.parse(o.settings) as Record<string, unknown>; } catch { throw new OtpdError('invalid_request', '--settings is not valid JSON'); }
         if (!extra || typeof extra !== 'object' || Array.isArray(extra)) throw new OtpdError('invalid_request', '--settings must be a JSON object');
       }
-      const created = await new AppsService(store, systemClock, config.secret ? deriveKeys(config.secret) : null).create({
+      const created = await new AppsService(store, systemClock, config.secret ? deriveKeys(config.secret) : null, outboundUrlCheck(config.env === 'production')).create({
         name: o.name,
         settings: {
           ...extra,
@@ -105,7 +145,7 @@ apps
       await store.close();
       if (o.json) console.log(JSON.stringify(created, null, 2));
       else {
-        console.log(`app ${created.id} "${created.name}" created`);
+        console.log(`app ${created.id} "${created.name}" created in ${redactDatabaseUrl(config.databaseUrl)}`);
         console.log(`API key (shown once, store it now): ${created.apiKey}`);
         if (created.callbackSecret) console.log(`Callback secret (signs status callbacks; shown once): ${created.callbackSecret}`);
       }
@@ -121,6 +161,7 @@ apps
   .action(async (o: { database?: string; json?: boolean }) => {
     try {
       const config = loadConfig({ databaseUrl: o.database }, process.env, { needSecret: false });
+      requireExistingDatabase(config.databaseUrl);
       const store = await openStore(config.databaseUrl);
       const all = await store.listApps();
       await store.close();

@@ -3,7 +3,13 @@
  * the HTTP status the API layer maps it to, and a human title. Adding a code is fine; renaming one breaks clients.
  */
 export const ERRORS = {
-  // request shape
+  // request shape (the HTTP message itself: answered before any route runs)
+  malformed_request: { status: 400, title: 'The request is not valid HTTP/1.1' },
+  malformed_url: { status: 400, title: 'The request URL is not valid (bad percent-encoding)' },
+  request_timeout: { status: 408, title: 'The request was not received in time' },
+  uri_too_long: { status: 414, title: 'A path segment of the URL is too long' },
+  headers_too_large: { status: 431, title: 'The request line and headers are too large' },
+  // request shape (the body and parameters)
   malformed_json: { status: 400, title: 'The request body is not valid JSON' },
   invalid_request: { status: 422, title: 'The request does not match the schema' },
   unsupported_media_type: { status: 415, title: 'Send the body as application/json' },

@@ -1,40 +1,120 @@
 /**
- * Failed-authentication limiter per source address: after `max` failures within `windowMs`, that source gets
- * 429 `rate_limited` (with Retry-After) until the window ends, whatever credential it presents, so keys and the
- * admin token cannot be guessed at speed. Successes do not count. Per process, in memory.
+ * Failed-authentication limiter per source (an IPv4 address or an IPv6 /64, see `sourceKey`): after `max`
+ * failures within `windowMs`, that source is refused with 429 `rate_limited` (and Retry-After) until the window
+ * ends, before any lookup, so keys, client secrets and the admin token cannot be guessed at speed.
+ *
+ * - **A valid credential is not punished for others' failures.** Many users share one address (NAT, offices,
+ *   carriers). A credential that authenticated successfully in the last `knownGoodMs` (on this node) passes even
+ *   from a blocked source; only credentials never seen to work are refused there. Credentials are remembered by a
+ *   SHA-256 fingerprint, never in clear.
+ * - **Memory is bounded without forgetting attackers first.** Sources still under the limit and blocked sources are
+ *   kept apart. When the first map is full, the sources whose window started longest ago are dropped (expired ones
+ *   first); a flood of new sources therefore never evicts a blocked one. The blocked map has its own bound and drops
+ *   the block that ends soonest.
+ *
+ * Per process, in memory: each node counts alone.
  */
+import { createHash } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
 import { OtpdError } from '../domain/errors.js';
+import { sourceKey } from './client-address.js';
+
+export interface AuthLimiterOptions {
+  /** Failures a source may have within the window (default 20). */
+  max?: number;
+  windowMs?: number;
+  /** Sources tracked below the limit, and blocked sources (each map; default 100,000). */
+  maxSources?: number;
+  /** How long a credential that worked stays known-good (default 24 h), and how many are kept (default 100,000). */
+  knownGoodMs?: number;
+  maxKnownGood?: number;
+}
+
+const fingerprint = (credential: string) => createHash('sha256').update(credential).digest('base64url').slice(0, 22);
 
 export class AuthLimiter {
-  private readonly failures = new Map<string, { count: number; since: number }>();
+  /** Sources below the limit: failures so far and when their window started, oldest window first. */
+  private readonly counting = new Map<string, { count: number; since: number }>();
+  /** Sources over the limit, and when their block ends; roughly soonest-ending first. */
+  private readonly blocked = new Map<string, number>();
+  /** Fingerprints of credentials that authenticated, with the time they last did; least recent first. */
+  private readonly knownGood = new Map<string, number>();
+  private readonly o: Required<AuthLimiterOptions>;
 
-  constructor(private readonly clock: Clock, private readonly max = 20, private readonly windowMs = 60_000) {}
+  constructor(private readonly clock: Clock, opts: AuthLimiterOptions = {}) {
+    this.o = {
+      max: opts.max ?? 20, windowMs: opts.windowMs ?? 60_000, maxSources: opts.maxSources ?? 100_000,
+      knownGoodMs: opts.knownGoodMs ?? 24 * 3_600_000, maxKnownGood: opts.maxKnownGood ?? 100_000,
+    };
+  }
 
-  /** Throws `rate_limited` while `source` is over its failure budget. */
-  check(source: string): void {
-    const f = this.failures.get(source);
-    if (!f) return;
+  /**
+   * Throws `rate_limited` while the source of `address` is blocked, unless `credential` (the key, token or
+   * `client_id:secret` it presents) is known to be good.
+   */
+  check(address: string, credential: string | null): void {
+    if (this.blocked.size === 0) return;
+    const source = sourceKey(address);
+    const until = this.blocked.get(source);
+    if (until === undefined) return;
     const now = this.clock.now();
-    if (now - f.since >= this.windowMs) {
-      this.failures.delete(source);
+    if (now >= until) {
+      this.blocked.delete(source);
       return;
     }
-    if (f.count >= this.max) {
-      const retryAfter = Math.max(1, Math.ceil((f.since + this.windowMs - now) / 1000));
-      throw new OtpdError('rate_limited', `Too many failed authentications from this address; retry after ${retryAfter} s`, { retryAfter });
+    if (credential !== null) {
+      const seen = this.knownGood.get(fingerprint(credential));
+      if (seen !== undefined && now - seen < this.o.knownGoodMs) return;
+    }
+    const retryAfter = Math.max(1, Math.ceil((until - now) / 1000));
+    throw new OtpdError('rate_limited', `Too many failed authentications from this address; retry after ${retryAfter} s`, { retryAfter });
+  }
+
+  /** Counts one failed authentication from `address`. */
+  fail(address: string): void {
+    const source = sourceKey(address);
+    const now = this.clock.now();
+    const until = this.blocked.get(source);
+    if (until !== undefined) {
+      if (now < until) return;
+      this.blocked.delete(source);
+    }
+    let w = this.counting.get(source);
+    if (w === undefined || now - w.since >= this.o.windowMs) {
+      // Re-inserted, so the map stays in window-start order and its oldest entries are at the front.
+      this.counting.delete(source);
+      this.makeRoom(this.counting, (x) => now - x.since >= this.o.windowMs);
+      w = { count: 0, since: now };
+      this.counting.set(source, w);
+    }
+    w.count += 1;
+    if (w.count >= this.o.max) {
+      this.counting.delete(source);
+      this.makeRoom(this.blocked, (end) => now >= end);
+      this.blocked.set(source, w.since + this.o.windowMs);
     }
   }
 
-  /** Counts one failed authentication from `source`. */
-  fail(source: string): void {
-    const now = this.clock.now();
-    const f = this.failures.get(source);
-    if (!f || now - f.since >= this.windowMs) {
-      if (this.failures.size > 100_000) this.failures.clear();
-      this.failures.set(source, { count: 1, since: now });
-    } else {
-      f.count += 1;
+  /** Remembers that `credential` authenticated. */
+  succeed(credential: string): void {
+    const f = fingerprint(credential);
+    this.knownGood.delete(f);
+    if (this.knownGood.size >= this.o.maxKnownGood) this.knownGood.delete(this.knownGood.keys().next().value!);
+    this.knownGood.set(f, this.clock.now());
+  }
+
+  /** Sources tracked (for tests and metrics). */
+  get size(): { counting: number; blocked: number; knownGood: number } {
+    return { counting: this.counting.size, blocked: this.blocked.size, knownGood: this.knownGood.size };
+  }
+
+  /** Before an insert into a full map: drops expired entries from its front, then, if still full, its oldest one. */
+  private makeRoom<V>(m: Map<string, V>, expired: (v: V) => boolean): void {
+    if (m.size < this.o.maxSources) return;
+    for (const [k, v] of m) {
+      if (!expired(v)) break;
+      m.delete(k);
     }
+    if (m.size >= this.o.maxSources) m.delete(m.keys().next().value!);
   }
 }

@@ -9,6 +9,7 @@ import { OtpdError } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import { validateSettings, type AppSettings } from '../domain/policy.js';
 import type { ApiKeyRecord, AppRecord, AuditEntry, Store } from '../store/ports.js';
+import { outboundUrlCheck, type OutboundUrlCheck } from '../delivery/outbound-url.js';
 import type { PhoneState } from '../domain/verification.js';
 
 /** Public view of an app. */
@@ -103,8 +104,8 @@ export class AppsService {
     private readonly clock: Clock,
     /** Seals callback secrets; without it (a CLI run with no server secret) apps start without one. */
     private readonly keys: CodeKeys | null = null,
-    /** Refuses a callback URL destination (production SSRF guard); null = allowed. */
-    private readonly checkUrl: ((url: string) => Promise<string | null>) | null = null,
+    /** The outbound URL rule for callback URLs (delivery/outbound-url.ts; production by default: the strict one). */
+    private readonly checkUrl: OutboundUrlCheck = outboundUrlCheck(true),
     private readonly cacheMs = 5_000,
   ) {}
 
@@ -115,9 +116,9 @@ export class AppsService {
   }
 
   private async checkCallbackUrl(settings: AppSettings): Promise<void> {
-    if (!settings.callbackUrl || !this.checkUrl) return;
+    if (!settings.callbackUrl) return;
     const why = await this.checkUrl(settings.callbackUrl);
-    if (why) throw new OtpdError('invalid_request', `settings.callbackUrl is refused: ${why}`, { extensions: { errors: [{ pointer: '/settings/callbackUrl', detail: why }] } });
+    if (why) throw new OtpdError('invalid_request', `settings.callbackUrl ${why}`, { extensions: { errors: [{ pointer: '/settings/callbackUrl', detail: why }] } });
   }
 
   /** A new callback secret for the app (the previous one stops signing at once); returned once. */

@@ -17,6 +17,7 @@ import {
 import type { AppRecord, OutboxRecord, Store, TemplateRecord } from '../store/ports.js';
 import { claimedMessage } from '../store/rows.js';
 import type { OutboxWorker } from '../delivery/outbox-worker.js';
+import type { OutboundUrlCheck } from '../delivery/outbound-url.js';
 import { selectTemplate, type TemplatesService } from './templates.js';
 import { selectSender, type SendersService } from './senders.js';
 
@@ -80,8 +81,8 @@ export interface VerificationsDeps {
   route: (app: AppRecord, channel: Channel, countryIso: string) => string[];
   templates: TemplatesService;
   senders: SendersService;
-  /** Refuses a callback URL destination (production SSRF guard). */
-  checkUrl?: ((url: string) => Promise<string | null>) | null;
+  /** The outbound URL rule (delivery/outbound-url.ts) for a request's callbackUrl. */
+  checkUrl: OutboundUrlCheck;
   /** Called after a commit that queued a message for (app, recipient): wakes the outbox worker. */
   onQueued: (appId: string, to: string) => void;
   /** This node's outbox worker: a start's first message is claimed for it in the start's transaction and sent right after. */
@@ -197,7 +198,7 @@ export class VerificationsService {
     }
     const callbackUrl = input.callbackUrl ?? s.callbackUrl ?? null;
     if (input.callbackUrl !== undefined) {
-      const why = !/^https?:\/\/[^\s/]+/.test(input.callbackUrl) ? 'must be an http(s) URL' : this.d.checkUrl ? await this.d.checkUrl(input.callbackUrl) : null;
+      const why = await this.d.checkUrl(input.callbackUrl);
       if (why) throw new OtpdError('invalid_request', `callbackUrl ${why}`, { extensions: { errors: [{ pointer: '/callbackUrl', detail: why }] } });
       if (!(await this.d.store.hasCallbackSecret(app.id))) {
         throw new OtpdError('invalid_request', 'This app has no callback secret yet: an admin creates one with POST /admin/v1/apps/{id}/callback-secret', { extensions: { errors: [{ pointer: '/callbackUrl', detail: 'no callback secret' }] } });

@@ -1,17 +1,15 @@
 /**
  * Webhook endpoints (seeds 001, 003), managed with the admin token: URL, event filter, a signing secret shown
- * once and stored sealed, enable/disable, the delivery log with its attempts, and replay. In production, URLs
- * that point at loopback, link-local, private, carrier-grade NAT or cloud metadata addresses are refused (SSRF),
- * when registered and again at every delivery (the name may resolve differently later).
+ * once and stored sealed, enable/disable, the delivery log with its attempts, and replay. URLs follow the one
+ * outbound rule (delivery/outbound-url.ts): https and public addresses only in production.
  */
-import { lookup } from 'node:dns/promises';
 import { randomBytes } from 'node:crypto';
-import ipaddr from 'ipaddr.js';
 import type { Clock } from '../domain/clock.js';
 import { sealCode, type CodeKeys } from '../domain/code.js';
 import { OtpdError } from '../domain/errors.js';
 import { EVENT_TYPES } from '../domain/events.js';
 import { isId, newId } from '../domain/ids.js';
+import { outboundUrlCheck, type OutboundUrlCheck } from '../delivery/outbound-url.js';
 import type { AppRecord, AuditEntry, DeliveryStatus, Store, WebhookDeliveryRecord, WebhookEndpointRecord } from '../store/ports.js';
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
@@ -30,39 +28,14 @@ export const deliveryView = (d: WebhookDeliveryRecord) => ({
   createdAt: iso(d.createdAt)!, updatedAt: iso(d.updatedAt)!,
 });
 
-// Address ranges no webhook may reach in production.
-const FORBIDDEN_RANGES = new Set(['unspecified', 'broadcast', 'multicast', 'linkLocal', 'loopback', 'carrierGradeNat', 'private', 'reserved', 'uniqueLocal', 'ipv4Mapped', 'rfc6145', 'rfc6052', '6to4', 'teredo']);
-
-/** Why an address must not be called, or null. */
-export function forbiddenAddress(address: string): string | null {
-  if (!ipaddr.isValid(address)) return `${address} is not an IP address`;
-  let ip = ipaddr.parse(address);
-  if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address();
-  const range = ip.range();
-  if (FORBIDDEN_RANGES.has(range)) return `${address} is a ${range} address`;
-  if (address === '169.254.169.254' || address === 'fd00:ec2::254') return `${address} is a cloud metadata address`;
-  return null;
-}
-
-/** Resolves a URL's host and refuses it if any address is forbidden. */
-export async function checkDestination(url: string): Promise<string | null> {
-  let u: URL;
-  try { u = new URL(url); } catch { return 'not a URL'; }
-  const host = u.hostname.replace(/^\[|\]$/g, '');
-  if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal')) return `${host} is a local name`;
-  const addresses = ipaddr.isValid(host) ? [host] : (await lookup(host, { all: true, verbatim: true }).catch(() => [])).map((a) => a.address);
-  if (addresses.length === 0) return `${host} does not resolve`;
-  for (const a of addresses) {
-    const why = forbiddenAddress(a);
-    if (why) return why;
-  }
-  return null;
-}
-
 const bad = (pointer: string, detail: string) => new OtpdError('invalid_request', `${pointer.slice(1)} ${detail}`, { extensions: { errors: [{ pointer, detail }] } });
 
 export class WebhooksService {
-  constructor(private readonly store: Store, private readonly clock: Clock, private readonly keys: CodeKeys, private readonly production: boolean) {}
+  private readonly checkUrl: OutboundUrlCheck;
+
+  constructor(private readonly store: Store, private readonly clock: Clock, private readonly keys: CodeKeys, production: boolean) {
+    this.checkUrl = outboundUrlCheck(production);
+  }
 
   private audit(actor: string, action: string, appId: string, targetId: string, before: unknown, after: unknown): AuditEntry {
     const at = this.clock.now();
@@ -70,15 +43,8 @@ export class WebhooksService {
   }
 
   private async validateUrl(url: string): Promise<void> {
-    let u: URL;
-    try { u = new URL(url); } catch { throw bad('/url', 'is not a URL'); }
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw bad('/url', 'must be http(s)');
-    if (u.username || u.password) throw bad('/url', 'must not carry credentials');
-    if (this.production) {
-      if (u.protocol !== 'https:') throw bad('/url', 'must be https in production');
-      const why = await checkDestination(url);
-      if (why) throw bad('/url', `is refused in production: ${why}`);
-    }
+    const why = await this.checkUrl(url);
+    if (why) throw bad('/url', why);
   }
 
   private validateEvents(events: string[] | undefined): void {

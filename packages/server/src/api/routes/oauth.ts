@@ -15,7 +15,7 @@ const oauthError = (code: 'oauth_invalid_request' | 'invalid_client' | 'unsuppor
 };
 
 /** Registers the token endpoint; `guarded` counts failed client authentications per source address. */
-export async function oauthRoutes(app: FastifyInstance, oauth: OAuthService, guarded: <T>(req: FastifyRequest, attempt: () => Promise<T>) => Promise<T>): Promise<void> {
+export async function oauthRoutes(app: FastifyInstance, oauth: OAuthService, guarded: <T>(req: FastifyRequest, credential: string | null, attempt: () => Promise<T>) => Promise<T>): Promise<void> {
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 8 * 1024 }, (_req, body, done) => {
     done(null, Object.fromEntries(new URLSearchParams(body as string)));
   });
@@ -25,6 +25,7 @@ export async function oauthRoutes(app: FastifyInstance, oauth: OAuthService, gua
       tags: ['oauth'],
       summary: 'Exchange client credentials for a bearer token',
       description: 'grant_type=client_credentials; the client authenticates with HTTP Basic or client_id/client_secret in the body (form or JSON).',
+      consumes: ['application/x-www-form-urlencoded', 'application/json'],
       body: Type.Object({
         grant_type: Type.String({ maxLength: 64 }), client_id: Type.Optional(Type.String({ maxLength: 64 })),
         client_secret: Type.Optional(Type.String({ maxLength: 128 })), scope: Type.Optional(Type.String({ maxLength: 200 })),
@@ -47,7 +48,7 @@ export async function oauthRoutes(app: FastifyInstance, oauth: OAuthService, gua
       secret = decodeURIComponent(p ?? '');
     }
     if (!id || !secret) throw oauthError('oauth_invalid_request', 'client_id and client_secret are required');
-    const token = await guarded(req, async () => {
+    const token = await guarded(req, `${id}:${secret}`, async () => {
       try {
         return await oauth.token(id, secret);
       } catch (e) {

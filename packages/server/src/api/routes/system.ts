@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import { ERRORS, OtpdError, isErrorCode } from '../../domain/errors.js';
+import { problems } from '../schemas.js';
 
 /** Registers `/healthz`, `/readyz` and `/problems/{code}`. */
 export async function systemRoutes(app: FastifyInstance, ready: () => Promise<void>): Promise<void> {
@@ -17,7 +18,13 @@ export async function systemRoutes(app: FastifyInstance, ready: () => Promise<vo
   });
 
   app.get('/problems/:code', {
-    schema: { tags: ['system'], summary: 'What a problem code means', params: Type.Object({ code: Type.String({ maxLength: 64 }) }) },
+    schema: {
+      tags: ['system'], summary: 'What a problem code means', params: Type.Object({ code: Type.String({ maxLength: 64 }) }),
+      response: {
+        200: Type.Object({ type: Type.String(), code: Type.String(), status: Type.Integer(), title: Type.String() }),
+        ...problems(404),
+      },
+    },
   }, async (req) => {
     const { code } = req.params as { code: string };
     if (!isErrorCode(code)) throw new OtpdError('not_found', `No problem type ${code}`);
