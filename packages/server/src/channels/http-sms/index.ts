@@ -95,7 +95,8 @@ export function receiptValueAt(v: unknown, path: string): unknown {
 
 /** A scalar receipt value as text (numbers and booleans too); anything else is absent. */
 export function receiptText(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
+  // Control characters dropped: a NUL cannot be stored in PostgreSQL text, and none belongs in an id or a status.
+  return typeof v === 'string' ? v.replace(/\p{Cc}/gu, '') : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
 }
 
 /**
