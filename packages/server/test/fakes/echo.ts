@@ -4,6 +4,7 @@
  * included; later ones accept. What they received and what they answered is recorded.
  */
 import { createServer, type Server } from 'node:http';
+import { listenLocal, closeLocal } from './local-server.js';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
 
@@ -40,14 +41,12 @@ export class EchoHttp {
         res.end(a.body);
       });
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+    this.url = await listenLocal(this.server);
     return this;
   }
 
   async close(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await closeLocal(this.server);
   }
 }
 

@@ -1,6 +1,6 @@
 /** A programmable HTTP provider on 127.0.0.1: records every request, answers from a queue of behaviours. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal, closeLocal } from './local-server.js';
 
 export type Behaviour =
   | { status: number; json?: unknown; headers?: Record<string, string> }
@@ -53,13 +53,11 @@ export class FakeProvider {
         res.end(b.json === undefined ? '' : JSON.stringify(b.json));
       });
     });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
+    this.url = await listenLocal(this.server);
     return this;
   }
 
   async close(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((r) => (this.server ? this.server.close(() => r()) : r()));
+    await closeLocal(this.server);
   }
 }
