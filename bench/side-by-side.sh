@@ -3,7 +3,7 @@
 # bench/flow.mjs with 16 clients, ROUNDS rounds of SECONDS seconds. Sequential runs of one build vary up to 2x on
 # this VM within minutes; side by side, an A/A comparison stays within about 5 %.
 #
-#   git worktree add /tmp/base <commit> && (cd /tmp/base && ln -s "$PWD/../main/node_modules" . && npx tsc -b packages/server)
+#   git worktree add /tmp/base <commit> && (cd /tmp/base && ln -s <this checkout>/node_modules . && npx tsc -b packages/server)
 #   bash bench/side-by-side.sh /tmp/base/packages/server/dist packages/server/dist [ROUNDS] [SECONDS]
 set -euo pipefail
 A=$(realpath "$1")/cli/main.js; B=$(realpath "$2")/cli/main.js; ROUNDS=${3:-3}; SECONDS_=${4:-10}
