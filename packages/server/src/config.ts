@@ -6,10 +6,28 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import ipaddr from 'ipaddr.js';
-import { checkProvidersFile, type ProvidersFile } from './channels/registry.js';
+import { checkProvidersFile, type ProvidersFile } from './providers/registry.js';
+import { CHANNELS } from './domain/channels.js';
 import type { PriceTable } from './domain/segments.js';
 import { EMPTY_PRICES } from './domain/segments.js';
 import { isPostgresUrl } from './store/url.js';
+
+/**
+ * Timings and sizes of the background work, written once. They are not settings (no variable sets them): tests pass
+ * their own to the workers they build, the defaults come from here.
+ */
+export const TIMINGS = {
+  /** The outbox worker: claim batch, claim lease, tries per provider on transient failures, backoff, idle recheck. */
+  delivery: { batch: 256, leaseMs: 60_000, maxTries: 4, retryBaseMs: 1_000, retryCapMs: 60_000, idleRecheckMs: 60_000 },
+  /** The webhook worker: claim batch, claim lease, how long an endpoint has to answer. */
+  webhooks: { batch: 64, leaseMs: 60_000, timeoutMs: 10_000 },
+  /** Pending verifications whose time ran out are closed (verification.expired) this often, this many at a time. */
+  expirySweep: { everyMs: 5_000, batch: 500 },
+  /** An Idempotency-Key is remembered this long; expired ones are deleted this often. */
+  idempotency: { ttlMs: 24 * 3_600_000, purgeEveryMs: 10 * 60_000 },
+  /** Retention runs this often (first soon after start), deleting this many rows per table per batch. */
+  retention: { everyMs: 10 * 60_000, firstAfterMs: 5_000, batch: 1_000 },
+} as const;
 
 export type Env = 'development' | 'production';
 export type DeliveryMode = 'console' | 'none' | 'providers';
@@ -158,7 +176,7 @@ function readPrices(v: string | undefined): PriceTable {
   if (!t || typeof t !== 'object') throw new ConfigError('OTPD_PRICES must be a JSON object');
   const o = t as Record<string, unknown>;
   const table: PriceTable = { currency: typeof o.currency === 'string' ? o.currency : 'EUR' };
-  for (const ch of ['sms', 'whatsapp', 'email'] as const) {
+  for (const ch of CHANNELS) {
     const row = o[ch];
     if (row === undefined) continue;
     if (!row || typeof row !== 'object') throw new ConfigError(`OTPD_PRICES.${ch} must be an object of country -> price`);

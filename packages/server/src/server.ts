@@ -6,8 +6,8 @@ import type { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/app.js';
-import { createProviders } from './channels/registry.js';
-import type { Config } from './config.js';
+import { createProviders } from './providers/registry.js';
+import { TIMINGS, type Config } from './config.js';
 import { deriveKeys } from './domain/code.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { OtpdError } from './domain/errors.js';
@@ -15,7 +15,7 @@ import type { Channel } from './domain/policy.js';
 import { DevInbox } from './delivery/dev-inbox.js';
 import { OutboxWorker, type OutboxWorkerOptions } from './delivery/outbox-worker.js';
 import { routeFor } from './delivery/routing.js';
-import { ReceiptsService } from './delivery/receipts.js';
+import { ProviderCallbacks } from './delivery/provider-callbacks.js';
 import { AuthLimiter } from './guard/auth-limiter.js';
 import { AppsService } from './services/apps.js';
 import { OAuthService } from './services/oauth.js';
@@ -23,9 +23,9 @@ import { TemplatesService } from './services/templates.js';
 import { SendersService } from './services/senders.js';
 import { WebhooksService } from './services/webhooks.js';
 import { checkDestination, outboundUrlCheck } from './delivery/outbound-url.js';
-import { WebhookWorker, type WebhookWorkerOptions } from './delivery/webhooks.js';
+import { WebhookWorker, type WebhookWorkerOptions } from './delivery/webhook-worker.js';
 import { VerificationsService } from './services/verifications.js';
-import type { Store } from './store/ports.js';
+import type { Store } from './store/ports/index.js';
 import { SqliteStore, sqliteFileFromUrl } from './store/sqlite/index.js';
 import { PgStore } from './store/postgres/index.js';
 import { isPostgresUrl } from './store/url.js';
@@ -63,10 +63,11 @@ export interface Otpd {
  * Opens the store a database URL names and applies pending migrations. `listen` (PostgreSQL): hear other nodes'
  * notifications — a server does, a one-shot CLI command does not.
  */
-export async function openStore(databaseUrl: string, opts: { poolSize?: number; listen?: boolean } = {}): Promise<Store> {
+export async function openStore(databaseUrl: string, opts: { poolSize?: number; listen?: boolean; clock?: Clock } = {}): Promise<Store> {
   let store: Store;
-  if (databaseUrl.startsWith('sqlite:')) store = new SqliteStore(sqliteFileFromUrl(databaseUrl));
-  else if (isPostgresUrl(databaseUrl)) store = new PgStore(databaseUrl, { poolSize: opts.poolSize ?? 10, listen: opts.listen ?? false });
+  const clock = opts.clock ?? systemClock;
+  if (databaseUrl.startsWith('sqlite:')) store = new SqliteStore(sqliteFileFromUrl(databaseUrl), { clock });
+  else if (isPostgresUrl(databaseUrl)) store = new PgStore(databaseUrl, { poolSize: opts.poolSize ?? 10, listen: opts.listen ?? false, clock });
   else throw new Error(`unsupported database URL ${databaseUrl}`);
   try {
     await store.migrate();
@@ -137,7 +138,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const clock = opts.clock ?? systemClock;
   const logOut = opts.logStream === undefined ? bufferedStdout() : null;
   const logger = createLogger(config.logLevel, opts.logStream ?? logOut!);
-  const store = await openStore(config.databaseUrl, { poolSize: config.poolSize, listen: true });
+  const store = await openStore(config.databaseUrl, { poolSize: config.poolSize, listen: true, clock });
   const keys = deriveKeys(config.secret);
   const checkUrl = outboundUrlCheck(config.env === 'production');
   const apps = new AppsService(store, clock, keys, checkUrl);
@@ -166,19 +167,19 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const webhookWorker = new WebhookWorker(store, keys, clock, logger.child({ component: 'webhooks' }), {
     ...(config.env === 'production' ? { checkAddress: checkDestination } : {}), ...opts.webhooks,
   });
-  store.onEvents = () => webhookWorker.kick();
-  store.onWork = () => worker?.kick();
+  store.hooks.onEvents = () => webhookWorker.kick();
+  store.hooks.onWork = () => worker?.kick();
   const verifications = new VerificationsService({
     store, clock, keys, prices: config.prices, templates, senders, checkUrl, onQueued: (appId, to) => worker?.queued(appId, to), dispatch: worker ?? undefined,
     route: (app, channel, countryIso) => routeFor({ channel, countryIso, appRouting: app.settings.routing, serverRouting: config.providers.routing, providersByChannel }),
   });
 
-  const receipts = worker
-    ? new ReceiptsService(store, keys, clock, new Map(providers.map((p) => [p.name, p])), config.publicUrl, (appId, to) => worker.queued(appId, to), logger.child({ component: 'receipts' }))
+  const providerCallbacks = worker
+    ? new ProviderCallbacks(store, keys, clock, new Map(providers.map((p) => [p.name, p])), config.publicUrl, (appId, to) => worker.queued(appId, to), logger.child({ component: 'receipts' }))
     : undefined;
 
   // Another node (or this one) changed an app's configuration: every cache of it here forgets it.
-  store.onAppChanged = (appId) => {
+  store.hooks.onAppChanged = (appId) => {
     apps.forgetApp(appId);
     oauth.forgetApp(appId);
     templates.forget(appId);
@@ -196,7 +197,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     }
   };
   const app = await buildApi({
-    logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, http: config.http, apps, oauth, templates, senders, webhooks, verifications, receipts, ready, isClosing: () => closing,
+    logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, http: config.http, apps, oauth, templates, senders, webhooks, verifications, providerCallbacks, ready, isClosing: () => closing,
     adminToken: config.adminToken, authLimiter: new AuthLimiter(clock),
     dev: devInbox && worker
       ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) ? worker.handedFor(appId, to) : worker.handed()) }
@@ -204,13 +205,13 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   });
 
   const purge = setInterval(() => {
-    store.purgeIdempotency(clock.now()).catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed'));
-  }, 10 * 60_000);
+    store.maintenance.purgeIdempotency(clock.now()).catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed'));
+  }, TIMINGS.idempotency.purgeEveryMs);
   purge.unref();
   // Closes verifications whose time ran out, so webhooks hear verification.expired without waiting for a check.
   const sweep = setInterval(() => {
-    store.expireDue(clock.now(), 500).catch((err: unknown) => logger.warn({ err }, 'expiry sweep failed'));
-  }, 5_000);
+    store.verifications.expireDue(clock.now(), TIMINGS.expirySweep.batch).catch((err: unknown) => logger.warn({ err }, 'expiry sweep failed'));
+  }, TIMINGS.expirySweep.everyMs);
   sweep.unref();
 
   let closed: Promise<void> | null = null;

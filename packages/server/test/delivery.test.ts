@@ -4,7 +4,7 @@
  * breaker, channel workflows (fallback on failure, on receipt timeout, by hand), crash recovery.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ProviderConfig } from '../src/channels/registry.js';
+import type { ProviderConfig } from '../src/providers/registry.js';
 import { newId } from '../src/domain/ids.js';
 import { FakeProvider } from './fakes/http-provider.js';
 import { phone, startHarness, type Harness } from './helpers.js';
@@ -57,7 +57,7 @@ describe('delivery through an HTTP provider', () => {
     const [m] = await messages(v.id);
     expect(m).toMatchObject({ status: 'sent', provider: 'a', providerMessageId: 'a-1', route: ['a'], attempts: 1, outcomeUnknown: false });
     expect(req.json.ref).toBe(m.id);
-    const attempts = await h.otpd.store.listAttempts(m.id);
+    const attempts = await h.otpd.store.outbox.listAttempts(m.id);
     expect(attempts).toMatchObject([{ provider: 'a', outcome: 'accepted', providerMessageId: 'a-1' }]);
     expect((await h.req('POST', `/v1/verifications/${v.id}/check`, { code })).body.valid).toBe(true);
   });
@@ -65,16 +65,16 @@ describe('delivery through an HTTP provider', () => {
   it("claims a start's first message in the start's transaction and sends it after the commit, with no claim", async () => {
     h = await harness([httpProvider('a', a.url)]);
     const store = h.otpd.store;
-    const claim = store.claimMessages.bind(store);
+    const claim = store.outbox.claim.bind(store.outbox);
     const claimed: string[] = [];
-    store.claimMessages = async (...args) => { const r = await claim(...args); claimed.push(...r.map((m) => m.id)); return r; };
+    store.outbox.claim = async (...args) => { const r = await claim(...args); claimed.push(...r.map((m) => m.id)); return r; };
     const v = await start();
     await flush();
     expect(a.requests).toHaveLength(1);
     const [m] = await messages(v.id);
     expect(m).toMatchObject({ status: 'sent', provider: 'a', attempts: 1 });
     expect(claimed).not.toContain(m.id);
-    expect(await store.listAttempts(m.id)).toMatchObject([{ provider: 'a', outcome: 'accepted' }]);
+    expect(await store.outbox.listAttempts(m.id)).toMatchObject([{ provider: 'a', outcome: 'accepted' }]);
   });
 
   it('a node that dies between the commit and the provider call leaves the message unsent and its outcome unknown', async () => {
@@ -85,13 +85,13 @@ describe('delivery through an HTTP provider', () => {
     await flush();
     const [m] = await messages(v.id);
     expect(m).toMatchObject({ status: 'sending', provider: 'a', attempts: 1 });
-    expect(await h.otpd.store.listAttempts(m.id)).toMatchObject([{ provider: 'a', outcome: 'started' }]);
+    expect(await h.otpd.store.outbox.listAttempts(m.id)).toMatchObject([{ provider: 'a', outcome: 'started' }]);
     h.clock.advance(61_000); // the lease runs out: another worker (here the same one) finds the started attempt
     await flush();
     expect(a.requests).toHaveLength(0);
     expect(b.requests).toHaveLength(0);
     expect((await messages(v.id))[0]).toMatchObject({ status: 'sent', outcomeUnknown: true, errorCode: 'outcome_unknown' });
-    expect(await h.otpd.store.listAttempts(m.id)).toMatchObject([{ provider: 'a', outcome: 'unknown', errorCode: 'worker_interrupted' }]);
+    expect(await h.otpd.store.outbox.listAttempts(m.id)).toMatchObject([{ provider: 'a', outcome: 'unknown', errorCode: 'worker_interrupted' }]);
   });
 
   it('refuses a start when no provider serves the channel', async () => {
@@ -127,7 +127,7 @@ describe('retries and failover', () => {
     expect(b.requests).toHaveLength(1);
     const [m] = await messages(v.id);
     expect(m).toMatchObject({ status: 'sent', provider: 'b', providerMessageId: 'b-1' });
-    const attempts = await h.otpd.store.listAttempts(m.id);
+    const attempts = await h.otpd.store.outbox.listAttempts(m.id);
     expect(attempts.map((x) => `${x.provider}:${x.outcome}:${x.httpStatus ?? ''}`)).toEqual(['a:transient:503', 'a:transient:429', 'a:transient:500', 'b:accepted:']);
   });
 
@@ -184,7 +184,7 @@ describe('retries and failover', () => {
     await flush();
     const [m] = await messages(v.id);
     expect(m).toMatchObject({ status: 'sent', provider: 'b' });
-    const attempts = await h.otpd.store.listAttempts(m.id);
+    const attempts = await h.otpd.store.outbox.listAttempts(m.id);
     expect(attempts.filter((x) => x.provider === 'down').every((x) => x.outcome === 'transient' && x.errorCode === 'ECONNREFUSED')).toBe(true);
   });
 
@@ -319,12 +319,12 @@ describe('crash recovery', () => {
     await h.otpd.worker!.stop(); // this test plays the dying worker by hand
     const v = await start();
     // A worker claims the message, records its attempt and calls the provider ... then dies.
-    const claimed = await h.otpd.store.claimMessages(h.clock.now(), 10, 60_000, () => ({ provider: 'a', routeIndex: 0, attemptId: newId('att', h.clock.now()) }));
+    const claimed = await h.otpd.store.outbox.claim(h.clock.now(), 10, 60_000, () => ({ provider: 'a', routeIndex: 0, attemptId: newId('att', h.clock.now()) }));
     expect(claimed).toHaveLength(1);
     await fetch(`${a.url}/send`, { method: 'POST', body: JSON.stringify({ to: v.to }) });
     expect(a.requests).toHaveLength(1);
     // Before the lease ends, nobody takes it.
-    expect(await h.otpd.store.claimMessages(h.clock.now() + 59_000, 10, 60_000, () => null)).toHaveLength(0);
+    expect(await h.otpd.store.outbox.claim(h.clock.now() + 59_000, 10, 60_000, () => null)).toHaveLength(0);
     h.clock.advance(60_001);
     h.otpd.worker!.start();
     await flush();
@@ -332,7 +332,7 @@ describe('crash recovery', () => {
     expect(b.requests).toHaveLength(0);
     const [m] = await messages(v.id);
     expect(m).toMatchObject({ status: 'sent', outcomeUnknown: true, errorCode: 'outcome_unknown' });
-    const attempts = await h.otpd.store.listAttempts(m.id);
+    const attempts = await h.otpd.store.outbox.listAttempts(m.id);
     expect(attempts).toMatchObject([{ provider: 'a', outcome: 'unknown', errorCode: 'worker_interrupted' }]);
   });
 });

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { simpleParser } from 'mailparser';
 import { describe, expect, inject, it } from 'vitest';
-import type { ProviderConfig } from '../src/channels/registry.js';
+import type { ProviderConfig } from '../src/providers/registry.js';
 import { EchoHttp, EchoSmtp, type EchoExchange } from './fakes/echo.js';
 import { phone, sql, startHarness, STORE, type Harness } from './helpers.js';
 
@@ -177,7 +177,7 @@ describe('a provider echoing the request never leaks the code', () => {
       expect(await c.code(fake.exchanges[1]!.request)).toBe(code);
       const [sent] = (await h.req('GET', `/v1/verifications/${s.body.id}/messages`)).body.data;
       expect(sent).toMatchObject({ status: 'sent' });
-      const attempts = await h.otpd.store.listAttempts(sent.id);
+      const attempts = await h.otpd.store.outbox.listAttempts(sent.id);
       expect(attempts.map((a) => a.outcome)).toEqual(['transient', 'accepted']);
       expect(attempts[0]!.error).toBe(queued.error);
       expect((await h.req('POST', `/v1/verifications/${s.body.id}/check`, { code })).body.valid).toBe(true);

@@ -6,7 +6,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkProvidersFile } from '../src/channels/registry.js';
+import { checkProvidersFile } from '../src/providers/registry.js';
 import { callbackToken, deriveKeys } from '../src/domain/code.js';
 import { FakeProvider } from './fakes/http-provider.js';
 import { SECRET, phone, startHarness, type Harness } from './helpers.js';
@@ -125,7 +125,7 @@ describe('HTTP gateway receipts: authentication', () => {
     const [m] = await messages(v.id);
     const [o] = await messages(other.id);
     const base = `${h.url}/webhooks/http/smsgw?msg=${m!.id}`;
-    const before = await h.otpd.store.rejectedCallbackCounts();
+    const before = await h.otpd.store.callbacks.rejectedCounts();
     const post = (url: string, b = '{"status":"delivered"}') => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b }).then((r) => r.status);
     expect(await post(base)).toBe(403);
     expect(await post(`${base}&t=${'x'.repeat(32)}`)).toBe(403);
@@ -141,7 +141,7 @@ describe('HTTP gateway receipts: authentication', () => {
     expect(await r.json()).toMatchObject({ status: 403, code: 'invalid_signature' });
     expect((await messages(v.id))[0]!.status).toBe('sent');
     expect((await messages(other.id))[0]!.status).toBe('sent');
-    const after = await h.otpd.store.rejectedCallbackCounts();
+    const after = await h.otpd.store.callbacks.rejectedCounts();
     const count = (rows: typeof after, pred: (s: string) => boolean) => rows.filter((c) => c.source === 'http:smsgw' && pred(c.reason)).reduce((n, c) => n + c.count, 0);
     expect(count(after, (s) => s.includes('token')) - count(before, (s) => s.includes('token'))).toBe(7);
     expect(after.find((c) => c.source === 'http:nope')?.count).toBeGreaterThanOrEqual(1);
@@ -204,7 +204,7 @@ describe('HTTP gateway receipts: signatures and the configured mapping', () => {
     expect((await messages(v.id))[0]!.status).toBe('sent');
     expect(await post(raw, sign(raw))).toBe(204);
     expect((await messages(v.id))[0]).toMatchObject({ status: 'delivered', providerMessageId: 'sig-1' });
-    const counts = await h.otpd.store.rejectedCallbackCounts();
+    const counts = await h.otpd.store.callbacks.rejectedCounts();
     expect(counts.filter((c) => c.source === 'http:signed').reduce((n, c) => n + c.count, 0)).toBe(7);
   });
 

@@ -3,7 +3,7 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SmtpProvider } from '../src/channels/smtp/index.js';
+import { SmtpProvider } from '../src/providers/smtp/index.js';
 import { startHarness, type Harness } from './helpers.js';
 
 const mails: ParsedMail[] = [];
@@ -107,7 +107,7 @@ describe('email channel', () => {
     const v = await start('gone@example.com');
     await h.otpd.worker!.flush();
     expect((await messages(v.id))[0]).toMatchObject({ status: 'failed', provider: 'backup', errorCode: '550' });
-    const attempts = await h.otpd.store.listAttempts((await h.req('GET', `/v1/verifications/${v.id}/messages`)).body.data[0].id);
+    const attempts = await h.otpd.store.outbox.listAttempts((await h.req('GET', `/v1/verifications/${v.id}/messages`)).body.data[0].id);
     expect(attempts.map((a) => `${a.provider}:${a.outcome}`)).toEqual(['mail:rejected', 'backup:rejected']);
   });
 

@@ -2,8 +2,8 @@
 import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ProviderError } from '../src/channels/types.js';
-import { TwilioProvider } from '../src/channels/twilio/index.js';
+import { ProviderError } from '../src/providers/types.js';
+import { TwilioProvider } from '../src/providers/twilio/index.js';
 import { Prism, SPECS } from './fakes/prism.js';
 import { FakeProvider } from './fakes/http-provider.js';
 import { phone, startHarness, type Harness } from './helpers.js';
@@ -120,7 +120,7 @@ describe('Twilio status callbacks', () => {
     expect((await callback(path, { ...params, MessageSid: 'SM' + '0'.repeat(32) })).status).toBe(404);
     expect((await callback(`/webhooks/twilio/nope?msg=${msg.id}`, params)).status).toBe(404);
     expect((await h.req('GET', `/v1/verifications/${id}/messages`)).body.data[0].status).toBe('sent');
-    const counts = await h.otpd.store.rejectedCallbackCounts();
+    const counts = await h.otpd.store.callbacks.rejectedCounts();
     expect(counts.find((c) => c.source === 'twilio:twilio' && c.reason.includes('does not verify'))?.count).toBe(3);
     expect(counts.reduce((a, c) => a + c.count, 0)).toBeGreaterThanOrEqual(6);
   });

@@ -2,7 +2,8 @@
 import { join } from 'node:path';
 import { SMS } from '@vonage/sms';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VonageProvider, vonageSignature, type VonageSignatureMethod } from '../src/channels/vonage/index.js';
+import { VonageProvider, type VonageSignatureMethod } from '../src/providers/vonage/index.js';
+import { vonageSignature } from '../src/providers/vonage/callbacks.js';
 import { callbackToken, deriveKeys } from '../src/domain/code.js';
 import { FakeProvider } from './fakes/http-provider.js';
 import { Prism, SPECS } from './fakes/prism.js';

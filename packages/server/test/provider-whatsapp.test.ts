@@ -1,6 +1,6 @@
 /** WhatsApp through Meta's Cloud API (strict fake), its status webhooks, and WhatsApp → SMS fallback. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metaSignature } from '../src/channels/whatsapp/index.js';
+import { metaSignature } from '../src/providers/whatsapp/callbacks.js';
 import { FakeProvider } from './fakes/http-provider.js';
 import { FakeWhatsApp, statusWebhook } from './fakes/whatsapp.js';
 import { phone, startHarness, type Harness } from './helpers.js';
@@ -110,7 +110,7 @@ describe('WhatsApp Cloud API', () => {
     expect(await webhook(raw.replace('failed', 'delivered'), metaSignature(APP_SECRET, raw))).toBe(403); // body changed after signing
     expect(await webhook(statusWebhook([{ id: 'wamid.unknown', status: 'delivered' }]))).toBe(200);
     expect((await messages(v.id)).map((x) => x.status)).toEqual(['sent', 'waiting']);
-    const counts = await h.otpd.store.rejectedCallbackCounts();
+    const counts = await h.otpd.store.callbacks.rejectedCounts();
     expect(counts.find((c) => c.source === 'whatsapp:meta' && c.reason.includes('does not verify'))?.count).toBe(3);
     expect(counts.find((c) => c.source === 'whatsapp:meta' && c.reason.includes('unknown message'))?.count).toBe(1);
   });

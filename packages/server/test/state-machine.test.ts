@@ -7,7 +7,8 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtpdError } from '../src/domain/errors.js';
-import type { AppRecord } from '../src/store/ports.js';
+import type { AppRecord } from '../src/domain/records.js';
+import { clientOf } from '../src/guard/client.js';
 import { phone, startHarness, wrong, type Harness } from './helpers.js';
 
 const MAX_TRIES = 3;
@@ -15,6 +16,8 @@ const MAX_SENDS = 6;
 const COOLDOWN = 60_000;
 const LOCK = 86_400_000;
 const TTL = 300_000;
+/** The service is driven directly, as by a request from one address. */
+const client = clientOf('192.0.2.1', 'state-machine-test');
 
 type Op =
   | { k: 'start' } | { k: 'resend' } | { k: 'right' } | { k: 'wrong' } | { k: 'rightByTo' } | { k: 'cancel' }
@@ -58,7 +61,7 @@ let h: Harness;
 let app: AppRecord;
 beforeAll(async () => {
   h = await startHarness({ config: { logLevel: 'warn' } });
-  app = (await h.otpd.store.getApp(h.appId))!;
+  app = (await h.otpd.store.apps.get(h.appId))!;
 });
 afterAll(async () => { await h.close(); });
 
@@ -92,7 +95,7 @@ async function run(ops: Op[]) {
       let got: string;
       let body: { id: string; attempts: number; sends: number } | null = null;
       try {
-        body = JSON.parse((await svc.start(app, { to })).json);
+        body = JSON.parse((await svc.start(app, { to }, client)).json);
         got = 'created';
       } catch (e) { got = codeOfError(e); }
       expect(got, where()).toBe(expected);
@@ -122,7 +125,7 @@ async function run(ops: Op[]) {
       else expected = 'sent';
       let got: string;
       let sendsSeen = -1;
-      try { sendsSeen = (await svc.resend(app, m.v.id)).sends; got = 'sent'; } catch (e) { got = codeOfError(e); }
+      try { sendsSeen = (await svc.resend(app, m.v.id, client)).sends; got = 'sent'; } catch (e) { got = codeOfError(e); }
       expect(got, where()).toBe(expected);
       if (got === 'sent') {
         const sends = c.sends + 1;
@@ -144,7 +147,7 @@ async function run(ops: Op[]) {
     // checks
     const right = op.k !== 'wrong';
     const code = right ? m.v.code : wrong(m.v.code);
-    const r = op.k === 'rightByTo' ? await svc.check(app, { to }, code) : await svc.check(app, { id: m.v.id }, code);
+    const r = op.k === 'rightByTo' ? await svc.check(app, { to }, code, client) : await svc.check(app, { id: m.v.id }, code, client);
     expect(r.id, where()).toBe(m.v.id);
     if (st !== 'pending') {
       expect(r, where()).toMatchObject({ status: st, valid: false, attemptsRemaining: 0 });

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
 import type { VerificationRecord } from '../src/domain/verification.js';
 import { openStore } from '../src/server.js';
-import type { OutboxRecord, StartDecision, Store } from '../src/store/ports.js';
+import type { OutboxRecord } from '../src/domain/records.js';
+import type { StartDecision, Store } from '../src/store/ports/index.js';
 import type { PgStore } from '../src/store/postgres/index.js';
 import { SqliteStore } from '../src/store/sqlite/index.js';
 import { testDatabase } from './helpers.js';
@@ -64,4 +65,4 @@ export function plan(id: string, to: string, msgId: string, at = now): StartDeci
 
 /** Starts verification `id` for `to` through the store. */
 export const start = (id: string, to: string, msgId: string, at = now) =>
-  ctx.store.startVerification({ appId: 'app_1', to, now: at, lockout: 86_400 }, () => plan(id, to, msgId, at));
+  ctx.store.verifications.start({ appId: 'app_1', to, now: at, lockout: 86_400 }, () => plan(id, to, msgId, at));

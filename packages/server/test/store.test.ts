@@ -14,12 +14,12 @@ describe(`store contract (${STORE})`, () => {
   it('a refusal is thrown after its lock is committed', async () => {
     const err = new OtpdError('phone_locked');
     const lock = { sends: 6, failures: 0, windowStartedAt: now, lastSendAt: now, lockedUntil: now + 1000, lockReason: 'sends' as const };
-    await expect(ctx.store.startVerification({ appId: 'app_1', to: '+33644444444', now, lockout: 86_400 }, () => ({ ok: false, error: err, phone: lock }))).rejects.toBe(err);
+    await expect(ctx.store.verifications.start({ appId: 'app_1', to: '+33644444444', now, lockout: 86_400 }, () => ({ ok: false, error: err, phone: lock }))).rejects.toBe(err);
     expect(await rows("SELECT locked_until FROM phone_states WHERE to_addr = '+33644444444'")).toEqual([{ locked_until: now + 1000 }]);
   });
 
   it('a refusal with nothing to record leaves nothing behind', async () => {
-    await expect(ctx.store.startVerification({ appId: 'app_1', to: '+33645454545', now, lockout: 86_400 }, () => ({ ok: false, error: new OtpdError('rate_limited') }))).rejects.toThrow();
+    await expect(ctx.store.verifications.start({ appId: 'app_1', to: '+33645454545', now, lockout: 86_400 }, () => ({ ok: false, error: new OtpdError('rate_limited') }))).rejects.toThrow();
     expect(await count("SELECT count(*) AS n FROM phone_states WHERE to_addr = '+33645454545'")).toBe(0);
   });
 
@@ -40,17 +40,17 @@ describe(`store contract (${STORE})`, () => {
     }
     await start(newId('ver', now), '+33660000009', newId('msg', now));
     const cutoff = now - 30 * day;
-    expect(await ctx.store.purgeBefore(cutoff, 2)).toMatchObject({ verifications: 2, outbox: 2 });
-    expect(await ctx.store.purgeBefore(cutoff, 2)).toMatchObject({ verifications: 2, outbox: 2 });
-    expect(await ctx.store.purgeBefore(cutoff, 2)).toMatchObject({ verifications: 1, outbox: 1 });
-    expect(await ctx.store.purgeBefore(cutoff, 2)).toMatchObject({ verifications: 0, outbox: 0 });
+    expect(await ctx.store.maintenance.purgeBefore(cutoff, 2)).toMatchObject({ verifications: 2, outbox: 2 });
+    expect(await ctx.store.maintenance.purgeBefore(cutoff, 2)).toMatchObject({ verifications: 2, outbox: 2 });
+    expect(await ctx.store.maintenance.purgeBefore(cutoff, 2)).toMatchObject({ verifications: 1, outbox: 1 });
+    expect(await ctx.store.maintenance.purgeBefore(cutoff, 2)).toMatchObject({ verifications: 0, outbox: 0 });
     expect(await rows('SELECT to_addr FROM verifications')).toEqual([{ to_addr: '+33660000009' }]);
     expect(await count('SELECT count(*) AS n FROM outbox')).toBe(1);
   });
   it('a success removes the phone\'s row: its counters are back to those of a phone never seen, and no row is kept per phone', async () => {
     await start('ver_G', '+33666666666', 'msg_G');
     expect(await count("SELECT count(*) AS n FROM phone_states WHERE to_addr = '+33666666666'")).toBe(1);
-    const r = await ctx.store.checkVerification({ appId: 'app_1', target: { id: 'ver_G' }, now: now + 1000, lockout: 86_400 }, () => true);
+    const r = await ctx.store.verifications.check({ appId: 'app_1', target: { id: 'ver_G' }, now: now + 1000, lockout: 86_400 }, () => true);
     expect(r).toMatchObject({ outcome: 'verified', verification: { status: 'verified', attempts: 1 } });
     expect(await count("SELECT count(*) AS n FROM phone_states WHERE to_addr = '+33666666666'")).toBe(0);
     // The next start finds a fresh phone: no cooldown, one send counted.

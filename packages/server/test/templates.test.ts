@@ -64,7 +64,7 @@ describe('templates', () => {
     const s = await h.req('POST', '/v1/verifications', { to: 'ada@example.com', channel: 'email' }, { key });
     expect(s.status).toBe(201);
     await h.otpd.worker!.flush();
-    const msgs = await h.otpd.store.listMessages(apps.body.app.id, s.body.id);
+    const msgs = await h.otpd.store.outbox.list(apps.body.app.id, s.body.id);
     const body = JSON.parse(msgs[0]!.body) as { subject: string; text: string; html: string };
     expect(body).toEqual({ subject: 'Mail <Co> code {{pin}}', text: 'Use {{pin}}', html: '<h1>Mail &lt;Co&gt;</h1><p>{{pin}}</p>' });
   });

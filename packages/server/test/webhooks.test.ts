@@ -10,7 +10,7 @@ import { FakeClock } from '../src/domain/clock.js';
 import { deriveKeys } from '../src/domain/code.js';
 import { WebhooksService } from '../src/services/webhooks.js';
 import { forbiddenAddress } from '../src/delivery/outbound-url.js';
-import { RETRY_SCHEDULE_MS } from '../src/delivery/webhooks.js';
+import { RETRY_SCHEDULE_MS } from '../src/delivery/webhook-worker.js';
 import { ADMIN_TOKEN, phone, startHarness, wrong, type Harness } from './helpers.js';
 
 interface Hit { path: string; headers: Record<string, string>; body: string }
@@ -100,10 +100,10 @@ describe('webhooks', () => {
     h = await startHarness();
     const ep = (await admin('POST', `/apps/${h.appId}/webhooks`, { url: `${base}/exp`, events: ['verification.expired'] })).body;
     const v = await h.startAndRead(phone());
-    expect(await h.otpd.store.expireDue(h.clock.now(), 100)).toBe(0);
+    expect(await h.otpd.store.verifications.expireDue(h.clock.now(), 100)).toBe(0);
     h.clock.advance(300_000);
-    expect(await h.otpd.store.expireDue(h.clock.now(), 100)).toBe(1);
-    expect(await h.otpd.store.expireDue(h.clock.now(), 100)).toBe(0);
+    expect(await h.otpd.store.verifications.expireDue(h.clock.now(), 100)).toBe(1);
+    expect(await h.otpd.store.verifications.expireDue(h.clock.now(), 100)).toBe(0);
     await flush();
     expect(hits.map((x) => verify(ep.secret, x))).toMatchObject([{ type: 'verification.expired', data: { id: v.id, status: 'expired' } }]);
     expect((await h.req('GET', `/v1/verifications/${v.id}`)).body.status).toBe('expired');
@@ -226,7 +226,7 @@ describe('SSRF guard', () => {
   it('refuses loopback, private, link-local and metadata URLs in production; development allows them', async () => {
     const keys = deriveKeys('k'.repeat(32));
     const app = { id: 'app_01ARZ3NDEKTSV4RRFFQ69G5FAV', name: 'x', enabled: true, settings: {}, createdAt: 0, updatedAt: 0 };
-    const store = { createEndpoint: async () => undefined } as never;
+    const store = { webhooks: { createEndpoint: async () => undefined } } as never;
     const prod = new WebhooksService(store, new FakeClock(), keys, true);
     for (const url of ['https://127.0.0.1/hook', 'https://localhost/hook', 'https://10.0.0.5/h', 'https://169.254.169.254/latest/meta-data', 'https://[::1]/h', 'http://93.184.216.34/h']) {
       await expect(prod.create(app, { url }), url).rejects.toMatchObject({ code: 'invalid_request' });

@@ -10,7 +10,7 @@ import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
 import { OtpdError } from '../domain/errors.js';
-import type { AppRecord } from '../store/ports.js';
+import type { AppRecord } from '../domain/records.js';
 import type { AppsService } from '../services/apps.js';
 import { TOKEN_PREFIX, type OAuthService } from '../services/oauth.js';
 import { oauthRoutes } from './routes/oauth.js';
@@ -19,7 +19,7 @@ import { templateRoutes } from './routes/templates.js';
 import type { SendersService } from '../services/senders.js';
 import { senderRoutes } from './routes/senders.js';
 import type { WebhooksService } from '../services/webhooks.js';
-import { webhookAdminRoutes } from './routes/webhook-admin.js';
+import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 import type { VerificationsService } from '../services/verifications.js';
 import type { DevInbox } from '../delivery/dev-inbox.js';
 import { Problem, Verification, documentCommonProblems } from './schemas.js';
@@ -27,8 +27,8 @@ import { sendProblem } from './problem.js';
 import { verificationRoutes } from './routes/verifications.js';
 import { devRoutes } from './routes/dev.js';
 import { systemRoutes } from './routes/system.js';
-import { webhookRoutes } from './routes/webhooks.js';
-import type { ReceiptsService } from '../delivery/receipts.js';
+import { providerCallbackRoutes } from './routes/provider-callbacks.js';
+import type { ProviderCallbacks } from '../delivery/provider-callbacks.js';
 import type { AuthLimiter } from '../guard/auth-limiter.js';
 import { constantTimeEqual } from '../domain/code.js';
 import { adminRoutes } from './routes/admin.js';
@@ -58,8 +58,8 @@ export interface ApiDeps {
   verifications: VerificationsService;
   /** Present in development only. */
   dev?: { inbox: DevInbox; flush: (appId: string, to?: string) => Promise<void> } | undefined;
-  /** Delivery receipts (absent when no provider is configured). */
-  receipts?: ReceiptsService | undefined;
+  /** Provider callbacks: delivery receipts (absent when no provider is configured). */
+  providerCallbacks?: ProviderCallbacks | undefined;
   /** Readiness probe: resolves when the store answers and the server is not draining. */
   ready: () => Promise<void>;
   /** True once a graceful shutdown started. */
@@ -182,7 +182,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'verifications', description: 'Start, check, resend, cancel, read' },
         { name: 'development', description: 'Development mode only' },
         { name: 'admin', description: 'Apps, credentials, settings and the audit log (admin token)' },
-        { name: 'webhooks', description: 'Delivery receipts from providers (signed by the provider, no API key)' },
+        { name: 'webhooks', description: 'Provider callbacks: delivery receipts posted by providers (signed by the provider, no API key); not the webhooks otpd sends to apps (admin)' },
         { name: 'system', description: 'Health and documentation' },
       ],
     },
@@ -245,14 +245,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(async (admin) => {
     admin.addHook('onRequest', authenticateAdmin);
     await adminRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.oauth);
-    await webhookAdminRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.webhooks);
+    await webhookEndpointRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.webhooks);
   }, { prefix: '/admin/v1' });
 
   await app.register(async (o) => oauthRoutes(o as unknown as FastifyInstance, deps.oauth, guarded), { prefix: '/oauth' });
 
-  if (deps.receipts) {
-    const receipts = deps.receipts;
-    await app.register(async (wh) => webhookRoutes(wh as unknown as FastifyInstance, receipts), { prefix: '/webhooks' });
+  if (deps.providerCallbacks) {
+    const providerCallbacks = deps.providerCallbacks;
+    await app.register(async (wh) => providerCallbackRoutes(wh as unknown as FastifyInstance, providerCallbacks), { prefix: '/webhooks' });
   }
 
   await systemRoutes(app, deps.ready);

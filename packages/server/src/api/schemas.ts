@@ -3,7 +3,7 @@
  * responses with them (nothing not listed can leak) and @fastify/swagger turns them into the OpenAPI document.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { CHANNELS, CODE_TYPES, RANGES } from '../domain/policy.js';
+import { CHANNELS, CODE_TYPES, DEFAULT_STEP_TIMEOUT, RANGES } from '../domain/policy.js';
 import { LOCALE_PATTERN } from '../domain/template.js';
 import { STATUSES } from '../domain/verification.js';
 
@@ -23,7 +23,7 @@ export const StartBody = Type.Object(
       description: 'Ordered channel workflow, e.g. ["whatsapp","sms"]: the next channel starts, with the same code, when one fails or no delivery receipt comes within stepTimeout. Not with channel.',
     })),
     callbackUrl: Type.Optional(Type.String({ maxLength: 2000, description: "Seed 001's status callback: this verification's events are posted here, signed with the app's callback secret" })),
-    stepTimeout: Type.Optional(range('stepTimeout', 'Seconds to wait for a delivery receipt before the next channel (default 30)')),
+    stepTimeout: Type.Optional(range('stepTimeout', `Seconds to wait for a delivery receipt before the next channel (default ${DEFAULT_STEP_TIMEOUT})`)),
     locale: Type.Optional(Type.String({ pattern: LOCALE_PATTERN, maxLength: 35, description: 'Message language, e.g. fr or fr-BE' })),
     codeLength: Type.Optional(range('codeLength', 'Code length (default 6)')),
     codeType: Type.Optional(Type.Union(CODE_TYPES.map((c) => Type.Literal(c)), { description: 'numeric (default), alpha, or alphanumeric without look-alike characters' })),

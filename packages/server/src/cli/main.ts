@@ -163,7 +163,7 @@ apps
       const config = loadConfig({ databaseUrl: o.database }, process.env, { needSecret: false });
       requireExistingDatabase(config.databaseUrl);
       const store = await openStore(config.databaseUrl);
-      const all = await store.listApps();
+      const all = await store.apps.list();
       await store.close();
       if (o.json) console.log(JSON.stringify(all, null, 2));
       else for (const a of all) console.log(`${a.id}  ${a.enabled ? 'enabled ' : 'disabled'}  ${a.name}`);

@@ -8,13 +8,13 @@ export class Breakers {
 
   constructor(private readonly threshold = 5, private readonly openMs = 30_000) {}
 
-  /** May `provider` be used now? In half-open state only one caller gets true until an outcome is recorded. */
   /** Closed: calls go through with no trial to spend (no side effect, unlike `allow`). */
   closed(provider: string): boolean {
     const s = this.state.get(provider);
     return !s || s.failures < this.threshold;
   }
 
+  /** May `provider` be used now? In half-open state only one caller gets true until an outcome is recorded. */
   allow(provider: string, now: number): boolean {
     const s = this.state.get(provider);
     if (!s || s.failures < this.threshold) return true;

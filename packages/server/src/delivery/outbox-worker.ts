@@ -4,24 +4,28 @@
  * - **claim**: one transaction picks due messages, picks a provider for each from the message's route (skipping
  *   providers whose circuit is open), and records a 'started' attempt before any provider is called. A message
  *   whose previous attempt never finished (the worker died mid-send) is not re-sent: its outcome is unknown.
- * - **send**: accepted → `sent` (then the next workflow step is due after the step timeout unless a delivery
- *   receipt comes first); definite rejection → the next provider of the route at once, or, when none is left,
- *   the next workflow step; transient failure → the same provider again after an exponential backoff with
- *   jitter, up to `maxTries`, then like a rejection; unknown outcome → never re-sent and never sent through
- *   another vendor; the receipt or the step timeout settles it.
+ * - **send**: the code is put into the text and the provider called; what follows (sent, retried after an
+ *   exponential backoff with jitter, the next provider, the next workflow step, outcome unknown) is the delivery
+ *   rule of domain/delivery.ts (`acceptedOutcome`, `failedOutcome`, `outcomeWithoutSending`).
  *
  * Woken on every insert (no polling on the hot path) and by a timer set to the next due time (retries, fallbacks,
  * expired leases). `flush()` resolves once everything due before the call has been handled.
  */
 import type { Logger } from 'pino';
+import { CHANNEL } from '../domain/channels.js';
 import { callbackToken, openCode, type CodeKeys } from '../domain/code.js';
 import type { Clock } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
-import { ProviderError, type DeliveryProvider } from '../channels/types.js';
-import type { ClaimedMessage, MessageOutcome, OutboxRecord, StartedAttempt, Store } from '../store/ports.js';
+import { ProviderError, type DeliveryProvider } from '../providers/types.js';
+import type { OutboxRecord } from '../domain/records.js';
+import { acceptedOutcome, failedOutcome, outcomeWithoutSending, type ClaimedMessage, type MessageOutcome, type StartedAttempt } from '../domain/delivery.js';
+import type { Store } from '../store/ports/index.js';
+import { TIMINGS } from '../config.js';
 import { Breakers, backoffMs } from './breaker.js';
 import { DrainLoop } from './drain-loop.js';
 import { redactProviderText } from './provider-text.js';
+
+const D = TIMINGS.delivery;
 
 /** Bounds of a provider's error text and error code as stored (after the code is redacted from them). */
 const ERROR_MAX = 300;
@@ -63,12 +67,12 @@ export class OutboxWorker extends DrainLoop {
     log: Logger,
     opts: OutboxWorkerOptions = {},
   ) {
-    super(log, 'outbox', opts.idleRecheckMs);
+    super(log, 'outbox', opts.idleRecheckMs ?? D.idleRecheckMs);
     this.providers = new Map(providers.map((p) => [p.name, p]));
     this.breakers = opts.breakers ?? new Breakers();
     this.o = {
-      batch: opts.batch ?? 256, leaseMs: opts.leaseMs ?? 60_000, maxTries: opts.maxTries ?? 4, retryBaseMs: opts.retryBaseMs ?? 1_000,
-      retryCapMs: opts.retryCapMs ?? 60_000, random: opts.random ?? Math.random, publicUrl: opts.publicUrl?.replace(/\/+$/, ''),
+      batch: opts.batch ?? D.batch, leaseMs: opts.leaseMs ?? D.leaseMs, maxTries: opts.maxTries ?? D.maxTries, retryBaseMs: opts.retryBaseMs ?? D.retryBaseMs,
+      retryCapMs: opts.retryCapMs ?? D.retryCapMs, random: opts.random ?? Math.random, publicUrl: opts.publicUrl?.replace(/\/+$/, ''),
     };
   }
 
@@ -77,7 +81,7 @@ export class OutboxWorker extends DrainLoop {
   }
 
   protected nextDueAt(): Promise<number | null> {
-    return this.store.nextDueAt();
+    return this.store.outbox.nextDueAt();
   }
 
   /** Notes a message just committed for (app, recipient) and wakes the worker. */
@@ -157,7 +161,7 @@ export class OutboxWorker extends DrainLoop {
         const batch = this.toRecord.splice(0, this.o.batch);
         const outcomes = batch.map((x) => x.outcome);
         try {
-          await this.store.completeMessages(outcomes, this.clock.now());
+          await this.store.outbox.complete(outcomes, this.clock.now());
           // A retry, a fallback timer or a next step is now due later: the drain loop sets its timer.
           if (outcomes.some((x) => x.status === 'queued' || x.advance || (x.fallbackAt ?? null) !== null)) this.kick();
         } catch (err) {
@@ -226,10 +230,10 @@ export class OutboxWorker extends DrainLoop {
     const waiting = this.handedWaiters.splice(0);
     const release = () => { for (const w of waiting.splice(0)) w(); };
     try {
-      await this.store.fireFallbacks(this.clock.now(), this.o.batch);
+      await this.store.outbox.fireFallbacks(this.clock.now(), this.o.batch);
       for (;;) {
         const now = this.clock.now();
-        const claimed = await this.store.claimMessages(now, this.o.batch, this.o.leaseMs, (m) => this.choose(m, now));
+        const claimed = await this.store.outbox.claim(now, this.o.batch, this.o.leaseMs, (m) => this.choose(m, now));
         if (claimed.length === 0) {
           this.handedUpTo(started);
           return;
@@ -242,7 +246,7 @@ export class OutboxWorker extends DrainLoop {
         }
         // Outcomes are recorded while the next drain already claims: a busy worker's cycle is one claim long.
         // (Claimed rows are leased, so no drain can take them again meanwhile; flush() waits for these writes.)
-        const done: Promise<void> = this.store.completeMessages(outcomes, this.clock.now())
+        const done: Promise<void> = this.store.outbox.complete(outcomes, this.clock.now())
           .catch((err: unknown) => this.log.error({ err }, 'recording message outcomes failed; their leases will expire'))
           .finally(() => this.completing.delete(done));
         this.completing.add(done);
@@ -270,38 +274,23 @@ export class OutboxWorker extends DrainLoop {
     return `${this.o.publicUrl}/webhooks/${provider.type}/${encodeURIComponent(provider.name)}?msg=${m.id}&t=${callbackToken(this.keys, provider.name, m.id)}`;
   }
 
-  /**
-   * Hands the message to its provider; the outcome to record. Outcome objects are written as whole literals (no
-   * spread of a partial one): one shape on the common path keeps the code that reads them fast.
-   */
+  /** Hands the message to its provider; the outcome to record, as the rules of domain/delivery.ts decide it. */
   private async deliver(m: ClaimedMessage, knownCode?: string): Promise<MessageOutcome> {
-    const now = this.clock.now();
-    const fallbackAt = m.hasNextStep ? now + m.stepTimeout * 1000 : null;
-    // Where the outcome belongs: recording it needs no read.
-    const of = { id: m.id, appId: m.appId, verificationId: m.verificationId, step: m.step, callbackUrl: m.callbackUrl };
-    if (m.crashedAttempt) {
-      // A previous worker called (or was about to call) the provider and died: the outcome is unknown.
-      this.log.warn({ messageId: m.id, provider: m.crashedAttempt.provider }, 'unfinished attempt found; not re-sending');
-      return {
-        ...of, status: 'sent', outcomeUnknown: true, errorCode: 'outcome_unknown', error: 'the worker stopped during the provider call',
-        attempt: { id: m.crashedAttempt.id, outcome: 'unknown', errorCode: 'worker_interrupted', finishedAt: now },
-        sentAt: now, fallbackAt,
-      };
+    const skip = outcomeWithoutSending(m, this.clock.now());
+    if (skip) {
+      if (m.crashedAttempt) this.log.warn({ messageId: m.id, provider: m.crashedAttempt.provider }, 'unfinished attempt found; not re-sending');
+      return skip;
     }
-    if (m.verificationStatus !== 'pending' || !m.codeSealed) {
-      return { ...of, status: 'skipped', errorCode: 'verification_closed', error: `the verification is ${m.verificationStatus}` };
-    }
-    if (!m.attempt) {
-      return { ...of, status: 'failed', errorCode: 'no_provider', error: `no provider can deliver ${m.channel}`, failedAt: now, advance: true };
-    }
-    const provider = this.providers.get(m.attempt.provider)!;
-    const attemptId = m.attempt.id;
+    // Not skipped: the message has its attempt and its sealed code.
+    const provider = this.providers.get(m.attempt!.provider)!;
+    const attemptId = m.attempt!.id;
+    const sealed = m.codeSealed!;
     // Kept outside the try: a provider's answer may echo the request, and the code must be taken out of it.
     let sentCode = knownCode;
     try {
-      const code = (sentCode ??= openCode(this.keys, m.verificationId, m.codeSealed));
+      const code = (sentCode ??= openCode(this.keys, m.verificationId, sealed));
       const fill = (t: string) => t.replaceAll('{{pin}}', code);
-      const parts = m.channel === 'email' ? (JSON.parse(m.body) as { subject: string; text: string; html: string }) : null;
+      const parts = CHANNEL[m.channel].rich ? (JSON.parse(m.body) as { subject: string; text: string; html: string }) : null;
       const text = fill(parts ? parts.text : m.body);
       const r = await provider.send(
         {
@@ -312,37 +301,20 @@ export class OutboxWorker extends DrainLoop {
         { statusCallbackUrl: this.statusCallback(m, provider) },
       );
       this.breakers.success(provider.name);
-      const at = this.clock.now();
-      return {
-        id: m.id, appId: m.appId, verificationId: m.verificationId, step: m.step, callbackUrl: m.callbackUrl,
-        status: 'sent', provider: provider.name, providerMessageId: r.providerMessageId, price: r.price, priceCurrency: r.priceCurrency,
-        attempt: { id: attemptId, outcome: 'accepted', providerMessageId: r.providerMessageId, finishedAt: at },
-        sentAt: at, fallbackAt: m.hasNextStep ? at + m.stepTimeout * 1000 : null, providerAttempts: m.providerAttempts + 1,
-      };
+      return acceptedOutcome(m, attemptId, provider.name, r, this.clock.now());
     } catch (err) {
       const at = this.clock.now();
       const e = err instanceof ProviderError ? err : new ProviderError('unknown', err instanceof Error ? err.message : String(err));
       // Everything a provider said goes through here: redacted and bounded before it is stored, logged or returned.
       const secrets = provider.secrets;
       const error = redactProviderText(e.message, sentCode, ERROR_MAX, { secrets });
-      const providerCode = e.info.code === undefined ? undefined : redactProviderText(e.info.code, sentCode, ERROR_CODE_MAX, { whole: true, secrets }) || undefined;
-      const attempt = { id: attemptId, outcome: e.kind, httpStatus: e.info.httpStatus, errorCode: providerCode, error, finishedAt: at };
-      const base = { ...of, provider: provider.name, errorCode: providerCode ?? e.kind, error, attempt };
-      this.log.warn({ messageId: m.id, provider: provider.name, kind: e.kind, code: providerCode, status: e.info.httpStatus }, 'provider call failed');
+      const code = e.info.code === undefined ? undefined : redactProviderText(e.info.code, sentCode, ERROR_CODE_MAX, { whole: true, secrets }) || undefined;
+      this.log.warn({ messageId: m.id, provider: provider.name, kind: e.kind, code, status: e.info.httpStatus }, 'provider call failed');
       if (e.kind !== 'rejected') this.breakers.failure(provider.name, at);
-      if (e.kind === 'unknown') {
-        return { ...base, status: 'sent', outcomeUnknown: true, sentAt: at, fallbackAt: m.hasNextStep ? at + m.stepTimeout * 1000 : null, providerAttempts: m.providerAttempts + 1 };
-      }
-      const tries = m.providerAttempts + 1;
-      if (e.kind === 'transient' && tries < this.o.maxTries) {
-        const delay = backoffMs(tries, this.o.random, { baseMs: this.o.retryBaseMs, capMs: this.o.retryCapMs, retryAfterMs: e.info.retryAfterMs });
-        return { ...base, status: 'queued', availableAt: at + delay, providerAttempts: tries, routeIndex: m.routeIndex };
-      }
-      // A definite failure of this provider: the next one of the route now, else the next workflow step.
-      if (m.routeIndex + 1 < m.route.length) {
-        return { ...base, status: 'queued', availableAt: at, routeIndex: m.routeIndex + 1, providerAttempts: 0 };
-      }
-      return { ...base, status: 'failed', failedAt: at, providerAttempts: tries, advance: true };
+      return failedOutcome(m, attemptId, provider.name, { kind: e.kind, error, code, httpStatus: e.info.httpStatus }, {
+        maxTries: this.o.maxTries,
+        retryDelayMs: (tries) => backoffMs(tries, this.o.random, { baseMs: this.o.retryBaseMs, capMs: this.o.retryCapMs, retryAfterMs: e.info.retryAfterMs }),
+      }, at);
     }
   }
 }

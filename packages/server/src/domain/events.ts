@@ -2,7 +2,7 @@
  * Lifecycle events sent to webhooks (seeds 001, 003). Payloads follow the Standard Webhooks shape
  * `{type, timestamp, data}` and never contain a code, its HMAC or its sealed form.
  */
-import type { OutboxRecord } from '../store/ports.js';
+import type { OutboxRecord } from './records.js';
 import type { VerificationRecord } from './verification.js';
 
 export const EVENT_TYPES = [

@@ -7,11 +7,9 @@ import { OtpdError } from './errors.js';
 export const CODE_TYPES = ['numeric', 'alpha', 'alphanumeric'] as const;
 export type CodeType = (typeof CODE_TYPES)[number];
 
-export const CHANNELS = ['sms', 'whatsapp', 'email'] as const;
-export type Channel = (typeof CHANNELS)[number];
+import { CHANNELS, type Channel } from './channels.js';
 
-/** Channels that deliver to a phone number (the others deliver to an email address). */
-export const PHONE_CHANNELS: readonly Channel[] = ['sms', 'whatsapp'];
+export { CHANNELS, type Channel } from './channels.js';
 
 /** The full policy a verification runs under. Durations are in seconds. */
 export interface Policy {
@@ -39,6 +37,9 @@ export const DEFAULT_POLICY: Readonly<Policy> = Object.freeze({
   resendCooldown: 60,
   lockout: 86_400,
 });
+
+/** Seconds a workflow step waits for a delivery receipt before the next channel starts (seed 003). */
+export const DEFAULT_STEP_TIMEOUT = 30;
 
 /** Inclusive ranges; the API schema and app settings validation both read them from here. */
 export const RANGES = {

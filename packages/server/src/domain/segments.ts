@@ -2,7 +2,7 @@
  * SMS parts (GSM-7 vs UCS-2 segments, Twilio's calculator) and cost from a per-country price table.
  */
 import { SegmentedMessage } from 'sms-segments-calculator';
-import type { Channel } from './policy.js';
+import { CHANNEL, CHANNELS, type Channel } from './channels.js';
 
 export interface Segments {
   encoding: 'GSM-7' | 'UCS-2';
@@ -30,31 +30,25 @@ export function countSegments(text: string): Segments {
  * countries not listed. Unknown destinations cost 0.
  * @example { currency: 'EUR', sms: { FR: 0.075, BE: 0.081, '*': 0.05 }, whatsapp: { '*': 0.03 } }
  */
-export interface PriceTable {
-  currency: string;
-  sms?: Record<string, number>;
-  whatsapp?: Record<string, number>;
-  /** Price per email; the country key is `*` (emails have no country). */
-  email?: Record<string, number>;
-}
+export type PriceTable = { currency: string } & {
+  /** Country (ISO) or `*` -> price. Email has no country: its price is under `*`. */
+  [C in Channel]?: Record<string, number>;
+};
 
 export const EMPTY_PRICES: PriceTable = Object.freeze({ currency: 'EUR' });
 
-/** Cost of one message: parts × the per-part price for SMS, the per-message price otherwise. */
+/** Cost of one message: parts × the per-part price for a segmented channel (SMS), the per-message price otherwise. */
 export function messageCost(prices: PriceTable, channel: Channel, countryIso: string, parts: number): number {
   const row = prices[channel];
   const unit = row?.[countryIso] ?? row?.['*'] ?? 0;
-  const cost = channel === 'sms' ? unit * parts : unit;
+  const cost = CHANNEL[channel].segmented ? unit * parts : unit;
   return Math.round(cost * 1e6) / 1e6;
 }
 
 /** The server price table with an app's overrides on top (an app's country price replaces the server's). */
 export function pricesFor(server: PriceTable, app: Partial<PriceTable> | undefined): PriceTable {
   if (!app) return server;
-  return {
-    currency: app.currency ?? server.currency,
-    sms: { ...server.sms, ...app.sms },
-    whatsapp: { ...server.whatsapp, ...app.whatsapp },
-    email: { ...server.email, ...app.email },
-  };
+  const out: PriceTable = { currency: app.currency ?? server.currency };
+  for (const c of CHANNELS) out[c] = { ...server[c], ...app[c] };
+  return out;
 }

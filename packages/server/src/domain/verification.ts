@@ -13,55 +13,9 @@
  */
 import type { Channel, CodeType, Policy } from './policy.js';
 import { OtpdError } from './errors.js';
+import type { PhoneState, Status, VerificationRecord } from './records.js';
 
-export const STATUSES = ['pending', 'verified', 'failed', 'expired', 'canceled'] as const;
-export type Status = (typeof STATUSES)[number];
-
-/** A verification as stored (times in epoch milliseconds). */
-export interface VerificationRecord {
-  id: string;
-  appId: string;
-  to: string;
-  countryIso: string;
-  channel: Channel;
-  locale: string;
-  status: Status;
-  codeType: CodeType;
-  codeLength: number;
-  codeHash: Buffer;
-  /** AES-GCM sealed code; null once the verification left `pending`. */
-  codeSealed: Buffer | null;
-  attempts: number;
-  maxAttempts: number;
-  sends: number;
-  maxSends: number;
-  resendAvailableAt: number;
-  expiresAt: number;
-  createdAt: number;
-  updatedAt: number;
-  verifiedAt: number | null;
-  parts: number;
-  cost: number;
-  metadata: Record<string, unknown> | null;
-  /** The channel workflow, e.g. ['whatsapp', 'sms']; `channel` is the step being delivered. */
-  channels: Channel[];
-  step: number;
-  /** Seconds to wait for a delivery receipt before moving to the next channel. */
-  stepTimeout: number;
-  /** Where this verification's events are posted (seed 001), besides the app's webhook endpoints. */
-  callbackUrl?: string | null;
-}
-
-/** Counters per (app, phone). */
-export interface PhoneState {
-  sends: number;
-  failures: number;
-  /** Start of the counting window; counters reset once a whole lockout period has passed without a lock. */
-  windowStartedAt: number;
-  lastSendAt: number | null;
-  lockedUntil: number | null;
-  lockReason: 'attempts' | 'sends' | null;
-}
+export { STATUSES, type PhoneState, type Status, type VerificationRecord } from './records.js';
 
 /** The status a reader should see: a pending verification past its expiry is expired. */
 export function effectiveStatus(v: Pick<VerificationRecord, 'status' | 'expiresAt'>, now: number): Status {
@@ -124,6 +78,50 @@ export function decideSend(prev: PhoneState, policy: Policy, now: number, kind: 
   };
 }
 
+/** A new verification as drafted before the phone's counters are read: its tries and sends come from them. */
+export type VerificationDraft = Omit<VerificationRecord, 'attempts' | 'sends'>;
+
+export type StartOutcome =
+  | { ok: true; verification: VerificationRecord; phone: PhoneState }
+  | { ok: false; error: OtpdError; phone?: PhoneState };
+
+/**
+ * The start rule, run by the store on the phone's counters as stored (`stored`, undefined: no row): the send is
+ * decided (`decideSend`), and the new verification inherits the phone's earlier wrong tries, so a new code never
+ * brings fresh tries. A refusal may carry a lock to record.
+ */
+export function decideStart(draft: VerificationDraft, stored: PhoneState | undefined, policy: Policy, now: number): StartOutcome {
+  const d = decideSend(currentPhoneState(stored, policy, now), policy, now, 'start');
+  if (!d.ok) return d.state ? { ok: false, error: d.error, phone: d.state } : { ok: false, error: d.error };
+  // Written out field by field (no spread): one object shape on the start path, which V8 keeps fast.
+  const x = draft;
+  const verification: VerificationRecord = {
+    id: x.id, appId: x.appId, to: x.to, countryIso: x.countryIso, channel: x.channel, locale: x.locale, status: x.status, codeType: x.codeType,
+    codeLength: x.codeLength, codeHash: x.codeHash, codeSealed: x.codeSealed, attempts: Math.min(d.state.failures, policy.maxAttempts),
+    maxAttempts: x.maxAttempts, sends: d.state.sends, maxSends: x.maxSends, resendAvailableAt: x.resendAvailableAt, expiresAt: x.expiresAt,
+    createdAt: x.createdAt, updatedAt: x.updatedAt, verifiedAt: x.verifiedAt, parts: x.parts, cost: x.cost, metadata: x.metadata,
+    channels: x.channels, step: x.step, stepTimeout: x.stepTimeout, callbackUrl: x.callbackUrl ?? null,
+  };
+  return { ok: true, verification, phone: d.state };
+}
+
+/**
+ * The resend rule, on the verification as stored and the phone's counters: only a pending verification can be
+ * sent again (a closed one says why), under the policy it was started with, and a resend counts as a send
+ * (cooldown, send limit, lock) exactly like a start.
+ */
+export function decideResend(cur: VerificationRecord, stored: PhoneState | undefined, base: Policy, now: number): { ok: true; phone: PhoneState; policy: Policy } | { ok: false; error: OtpdError; phone?: PhoneState } {
+  const status = effectiveStatus(cur, now);
+  if (status !== 'pending') {
+    const code = status === 'expired' ? 'verification_expired' : status === 'failed' ? 'max_attempts_reached' : 'verification_not_pending';
+    return { ok: false, error: new OtpdError(code, `The verification is ${status}; start a new one`, { extensions: { verificationStatus: status } }) };
+  }
+  const policy: Policy = { ...base, maxAttempts: cur.maxAttempts, maxSends: cur.maxSends, codeLength: cur.codeLength };
+  const d = decideSend(currentPhoneState(stored, policy, now), policy, now, 'resend');
+  if (!d.ok) return d.state ? { ok: false, error: d.error, phone: d.state } : { ok: false, error: d.error };
+  return { ok: true, phone: d.state, policy };
+}
+
 /** Phone state after a wrong try; `exhausted` when that try was the code's last one. */
 export function afterWrongCode(s: PhoneState, policy: Pick<Policy, 'lockout'>, now: number, exhausted: boolean): PhoneState {
   const failures = s.failures + 1;
@@ -137,6 +135,41 @@ export function afterWrongCode(s: PhoneState, policy: Pick<Policy, 'lockout'>, n
  */
 export function afterVerified(now: number): PhoneState {
   return { sends: 0, failures: 0, windowStartedAt: now, lastSendAt: null, lockedUntil: null, lockReason: null };
+}
+
+/** What one counted try comes to: the verification and the phone's counters after it, and the event it makes. */
+export interface CheckSettlement {
+  outcome: 'verified' | 'wrong';
+  /** The verification after the try: still pending, verified, or failed (its sealed code wiped when it closed). */
+  verification: VerificationRecord;
+  /** The phone's counters after the try (what a later try of the same batch starts from). */
+  phone: PhoneState;
+  /** The phone's row is removed instead of written: a success brings it back to the counters of a phone never seen. */
+  clearPhone: boolean;
+  event: 'verification.verified' | 'verification.failed' | null;
+}
+
+/**
+ * The whole outcome of a try, once the store counted it (`tried`: the verification with this try counted, by the
+ * guarded update or the compare-and-set that wrote it) and the code was compared (`matched`). `stored` is the
+ * phone's row as read (undefined: none). A match verifies and clears the phone; a miss counts a failure on the
+ * phone, and the try that used up the last one fails the verification and locks the phone.
+ */
+export function settleCheck(tried: VerificationRecord, stored: PhoneState | undefined, matched: boolean, policy: Pick<Policy, 'lockout'>, now: number): CheckSettlement {
+  if (matched) {
+    return {
+      outcome: 'verified', verification: { ...tried, status: 'verified', verifiedAt: now, codeSealed: null }, phone: afterVerified(now),
+      clearPhone: true, event: 'verification.verified',
+    };
+  }
+  const exhausted = tried.attempts >= tried.maxAttempts;
+  return {
+    outcome: 'wrong',
+    verification: exhausted ? { ...tried, status: 'failed', codeSealed: null } : tried,
+    phone: afterWrongCode(currentPhoneState(stored, policy, now), policy, now, exhausted),
+    clearPhone: false,
+    event: exhausted ? 'verification.failed' : null,
+  };
 }
 
 /** The public shape of a verification (never the code, its HMAC or its sealed form). */

@@ -8,7 +8,8 @@ import type { Clock } from '../domain/clock.js';
 import { OtpdError } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
 import { validateSettings, type AppSettings } from '../domain/policy.js';
-import type { ApiKeyRecord, AppRecord, AuditEntry, Store } from '../store/ports.js';
+import type { ApiKeyRecord, AppRecord, AuditEntry } from '../domain/records.js';
+import type { Store } from '../store/ports/index.js';
 import { outboundUrlCheck, type OutboundUrlCheck } from '../delivery/outbound-url.js';
 import type { PhoneState } from '../domain/verification.js';
 
@@ -126,7 +127,7 @@ export class AppsService {
     await this.get(appId);
     const fresh = this.newCallbackSecret(appId);
     if (!fresh) throw new OtpdError('internal', 'No server secret to seal the callback secret with');
-    await this.store.setCallbackSecret(appId, fresh.sealed, [this.entry(actor, 'app.callback_secret.rotate', 'app', appId, appId, null, null)]);
+    await this.store.apps.setCallbackSecret(appId, fresh.sealed, [this.entry(actor, 'app.callback_secret.rotate', 'app', appId, appId, null, null)]);
     return fresh.secret;
   }
 
@@ -168,7 +169,7 @@ export class AppsService {
     const callback = this.newCallbackSecret(app.id);
     if (settings.callbackUrl && !callback) throw new OtpdError('invalid_request', 'settings.callbackUrl needs a callback secret, which needs the server secret (OTPD_SECRET)');
     const { record, apiKey } = this.newKey(app.id, input.keyName ?? 'default', null);
-    await this.store.createApp(app, record, [
+    await this.store.apps.create(app, record, [
       this.entry(actor, 'app.create', 'app', app.id, app.id, null, appView(app)),
       this.entry(actor, 'api_key.create', 'api_key', record.id, app.id, null, keyView(record)),
     ], callback?.sealed);
@@ -177,7 +178,7 @@ export class AppsService {
 
   /** One app (404 `not_found` when unknown). */
   async get(id: string): Promise<AppRecord> {
-    const a = await this.store.getApp(id);
+    const a = await this.store.apps.get(id);
     if (!a) throw new OtpdError('not_found', `No app ${id}`);
     return a;
   }
@@ -187,9 +188,9 @@ export class AppsService {
     const now = this.clock.now();
     if (patch.settings && typeof patch.settings.callbackUrl === 'string') {
       await this.checkCallbackUrl({ callbackUrl: patch.settings.callbackUrl });
-      if (!(await this.store.hasCallbackSecret(id))) throw new OtpdError('invalid_request', 'Create a callback secret first (POST /admin/v1/apps/{id}/callback-secret): callbacks are signed with it');
+      if (!(await this.store.apps.hasCallbackSecret(id))) throw new OtpdError('invalid_request', 'Create a callback secret first (POST /admin/v1/apps/{id}/callback-secret): callbacks are signed with it');
     }
-    const after = await this.store.updateApp(id, (before) => {
+    const after = await this.store.apps.update(id, (before) => {
       const name = patch.name?.trim() ?? before.name;
       if (name.length < 1 || name.length > 100) throw new OtpdError('invalid_request', 'name must be 1 to 100 characters');
       const settings = patch.settings ? validateSettings(mergeSettings(before.settings, patch.settings)) : before.settings;
@@ -204,7 +205,7 @@ export class AppsService {
 
   /** Deletes an app and its credentials. */
   async remove(id: string, actor = 'admin'): Promise<void> {
-    const ok = await this.store.deleteApp(id, (before) => [this.entry(actor, 'app.delete', 'app', id, id, appView(before), null)]);
+    const ok = await this.store.apps.delete(id, (before) => [this.entry(actor, 'app.delete', 'app', id, id, appView(before), null)]);
     if (!ok) throw new OtpdError('not_found', `No app ${id}`);
     this.invalidate((e) => e.app.id === id);
     this.onAppChanged(id);
@@ -214,20 +215,20 @@ export class AppsService {
   async createKey(appId: string, input: { name: string; expiresAt?: number | null }, actor = 'admin'): Promise<KeyView & { apiKey: string }> {
     await this.get(appId);
     const { record, apiKey } = this.newKey(appId, input.name, input.expiresAt ?? null);
-    await this.store.createKey(record, [this.entry(actor, 'api_key.create', 'api_key', record.id, appId, null, keyView(record))]);
+    await this.store.credentials.createKey(record, [this.entry(actor, 'api_key.create', 'api_key', record.id, appId, null, keyView(record))]);
     return { ...keyView(record), apiKey };
   }
 
   /** The app's keys, revoked ones included. */
   async listKeys(appId: string): Promise<KeyView[]> {
     await this.get(appId);
-    return (await this.store.listKeys(appId)).map(keyView);
+    return (await this.store.credentials.listKeys(appId)).map(keyView);
   }
 
   /** Revokes a key; the next request with it is refused. */
   async revokeKey(appId: string, keyId: string, actor = 'admin'): Promise<KeyView> {
     const now = this.clock.now();
-    const k = await this.store.revokeKey(appId, keyId, now, (before) => [
+    const k = await this.store.credentials.revokeKey(appId, keyId, now, (before) => [
       this.entry(actor, 'api_key.revoke', 'api_key', keyId, appId, keyView(before), keyView({ ...before, revokedAt: now })),
     ]);
     if (!k) throw new OtpdError('not_found', `No key ${keyId} in app ${appId}`);
@@ -239,14 +240,14 @@ export class AppsService {
   async lockouts(appId: string, to?: string): Promise<LockoutView[]> {
     await this.get(appId);
     const now = this.clock.now();
-    return (await this.store.listPhoneStates(appId, { to, now, limit: 200 })).map((p) => lockoutView(p, now));
+    return (await this.store.phones.list(appId, { to, now, limit: 200 })).map((p) => lockoutView(p, now));
   }
 
   /** Admin unblock: clears a phone's lock, failures, sends and cooldown. */
   async unblock(appId: string, to: string, actor = 'admin'): Promise<void> {
     await this.get(appId);
     const now = this.clock.now();
-    const before = await this.store.clearPhoneState(appId, to, now, (b) => [
+    const before = await this.store.phones.clear(appId, to, now, (b) => [
       this.entry(actor, 'lockout.clear', 'lockout', to, appId, lockoutView({ ...b, to }, now), lockoutView({ to, sends: 0, failures: 0, windowStartedAt: now, lastSendAt: null, lockedUntil: null, lockReason: null }, now)),
     ]);
     if (!before) throw new OtpdError('not_found', `No counters for ${to} in this app`);
@@ -254,12 +255,12 @@ export class AppsService {
 
   /** The audit log, newest first. */
   async audit(q: { appId?: string | undefined; targetId?: string | undefined; limit: number; before?: string | undefined }): Promise<AuditEntry[]> {
-    return this.store.listAudit(q);
+    return this.store.audit.list(q);
   }
 
   /** All apps, oldest first. */
   async list(): Promise<AppRecord[]> {
-    return this.store.listApps();
+    return this.store.apps.list();
   }
 
   /**
@@ -273,7 +274,7 @@ export class AppsService {
     // costs no hash; only a miss hashes and queries.
     let hit = this.cache.get(apiKey);
     if (!hit || hit.until <= now) {
-      const found = apiKey.startsWith(KEY_PREFIX) ? await this.store.findKey(hashApiKey(apiKey)) : null;
+      const found = apiKey.startsWith(KEY_PREFIX) ? await this.store.credentials.findKey(hashApiKey(apiKey)) : null;
       if (!found || found.key.revokedAt !== null) {
         this.cache.delete(apiKey);
         throw new OtpdError('unauthorized', 'The API key is not valid');
@@ -289,7 +290,7 @@ export class AppsService {
       this.touched.set(hit.keyId, now);
       if (this.touched.size > 10_000) this.touched.clear();
       // Fire and forget: a lost last-used time is not worth failing a request for.
-      this.store.touchKeys([{ keyId: hit.keyId, at: now }]).catch(() => undefined);
+      this.store.credentials.touchKeys([{ keyId: hit.keyId, at: now }]).catch(() => undefined);
     }
     return { app: hit.app, keyId: hit.keyId };
   }

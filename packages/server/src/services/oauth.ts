@@ -10,7 +10,8 @@ import type { Clock } from '../domain/clock.js';
 import { constantTimeEqual, type CodeKeys } from '../domain/code.js';
 import { OtpdError } from '../domain/errors.js';
 import { isId, newId } from '../domain/ids.js';
-import type { AppRecord, AuditEntry, OAuthClientRecord, Store } from '../store/ports.js';
+import type { AppRecord, AuditEntry, OAuthClientRecord } from '../domain/records.js';
+import type { Store } from '../store/ports/index.js';
 
 export const TOKEN_PREFIX = 'otpd_at_';
 const SECRET_PREFIX = 'otpd_cs_';
@@ -63,21 +64,21 @@ export class OAuthService {
       id: newId('cli', now), appId: app.id, name: name.trim(), secretHash: sha256(secret), previousSecretHash: null, previousValidUntil: null,
       createdAt: now, rotatedAt: null, revokedAt: null, lastUsedAt: null,
     };
-    await this.store.createClient(c, [this.audit(actor, 'oauth_client.create', c, null, clientView(c, now))]);
+    await this.store.credentials.createClient(c, [this.audit(actor, 'oauth_client.create', c, null, clientView(c, now))]);
     return { ...clientView(c, now), clientSecret: secret };
   }
 
   /** The app's clients (never their secrets). */
   async listClients(appId: string): Promise<ClientView[]> {
     const now = this.clock.now();
-    return (await this.store.listClients(appId)).map((c) => clientView(c, now));
+    return (await this.store.credentials.listClients(appId)).map((c) => clientView(c, now));
   }
 
   /** A new secret; the previous one keeps working for `overlapSeconds` (0 = not at all). */
   async rotate(appId: string, clientId: string, overlapSeconds: number, actor = 'admin'): Promise<ClientView & { clientSecret: string }> {
     const now = this.clock.now();
     const secret = SECRET_PREFIX + randomBytes(32).toString('base64url');
-    const after = await this.store.updateClient(appId, clientId, (before) => {
+    const after = await this.store.credentials.updateClient(appId, clientId, (before) => {
       if (before.revokedAt !== null) throw new OtpdError('invalid_request', 'A revoked client cannot be rotated');
       const next: OAuthClientRecord = {
         ...before, secretHash: sha256(secret), previousSecretHash: overlapSeconds > 0 ? before.secretHash : null,
@@ -93,7 +94,7 @@ export class OAuthService {
   /** Revokes a client: its secret and every token it holds stop working on the next request. */
   async revoke(appId: string, clientId: string, actor = 'admin'): Promise<ClientView> {
     const now = this.clock.now();
-    const after = await this.store.updateClient(appId, clientId, (before) => {
+    const after = await this.store.credentials.updateClient(appId, clientId, (before) => {
       const next = { ...before, revokedAt: before.revokedAt ?? now };
       return { after: next, audit: before.revokedAt === null ? [this.audit(actor, 'oauth_client.revoke', next, clientView(before, now), clientView(next, now))] : [] };
     });
@@ -106,7 +107,7 @@ export class OAuthService {
     const now = this.clock.now();
     const hit = this.cache.get(clientId);
     if (hit && hit.until > now) return hit;
-    const found = isId('cli', clientId) ? await this.store.getClient(clientId) : null;
+    const found = isId('cli', clientId) ? await this.store.credentials.getClient(clientId) : null;
     if (!found) return null;
     if (this.cache.size > 10_000) this.cache.clear();
     this.cache.set(clientId, { ...found, until: now + this.cacheMs });
@@ -129,7 +130,7 @@ export class OAuthService {
     const sig = createHmac('sha256', this.keys.tokenKey).update(payload).digest('base64url');
     if (now - (this.touched.get(c.id) ?? 0) >= 60_000) {
       this.touched.set(c.id, now);
-      this.store.touchClient(c.id, now).catch(() => undefined);
+      this.store.credentials.touchClient(c.id, now).catch(() => undefined);
     }
     return { access_token: `${TOKEN_PREFIX}${payload}.${sig}`, token_type: 'Bearer', expires_in: this.tokenTtlSeconds };
   }

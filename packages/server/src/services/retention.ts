@@ -5,8 +5,9 @@
  * kept (see docs/operations.md).
  */
 import type { Logger } from 'pino';
+import { TIMINGS } from '../config.js';
 import type { Clock } from '../domain/clock.js';
-import type { PurgeCounts, Store } from '../store/ports.js';
+import type { PurgeCounts, Store } from '../store/ports/index.js';
 
 const DAY = 86_400_000;
 
@@ -23,16 +24,16 @@ export class RetentionJob {
     private readonly opts: { batch?: number; everyMs?: number } = {},
   ) {}
 
-  /** Runs now and then every `everyMs` (default 10 minutes). */
+  /** Runs soon and then every `everyMs` (default: `TIMINGS.retention`). */
   start(): void {
     if (this.days <= 0) return;
     this.stopped = false;
     const tick = () => {
       this.run().catch((err: unknown) => this.log.warn({ err }, 'retention purge failed'));
     };
-    this.timer = setInterval(tick, this.opts.everyMs ?? 10 * 60_000);
+    this.timer = setInterval(tick, this.opts.everyMs ?? TIMINGS.retention.everyMs);
     this.timer.unref();
-    setTimeout(tick, 5_000).unref();
+    setTimeout(tick, TIMINGS.retention.firstAfterMs).unref();
   }
 
   /** One whole purge: batches until every table is below the cutoff. Returns what it deleted, per table. */
@@ -42,12 +43,12 @@ export class RetentionJob {
   }
 
   private async purge(): Promise<PurgeCounts> {
-    const batch = this.opts.batch ?? 1_000;
+    const batch = this.opts.batch ?? TIMINGS.retention.batch;
     const before = this.clock.now() - this.days * DAY;
     const total: PurgeCounts = {};
     for (;;) {
       if (this.stopped) break;
-      const counts = await this.store.purgeBefore(before, batch);
+      const counts = await this.store.maintenance.purgeBefore(before, batch);
       for (const [table, n] of Object.entries(counts)) total[table] = (total[table] ?? 0) + n;
       if (!Object.values(counts).some((n) => n >= batch)) break;
       await new Promise((r) => setImmediate(r)); // let requests in between batches

@@ -10,8 +10,9 @@ import { PerAppCache } from './per-app-cache.js';
 import { OtpdError } from '../domain/errors.js';
 import { isId, newId } from '../domain/ids.js';
 import { parseEmail } from '../domain/phone.js';
-import type { Channel } from '../domain/policy.js';
-import type { AppRecord, AuditEntry, SenderRecord, Store } from '../store/ports.js';
+import { CHANNEL, type Channel } from '../domain/channels.js';
+import type { AppRecord, AuditEntry, SenderRecord } from '../domain/records.js';
+import type { Store } from '../store/ports/index.js';
 
 export interface SenderView { id: string; channel: Channel; country: string | null; value: string; createdAt: string }
 
@@ -26,8 +27,9 @@ export function selectSender(list: readonly SenderRecord[], channel: Channel, co
 function validate(channel: Channel, value: string, country: string | null | undefined): { value: string; country: string | null } {
   const bad = (pointer: string, detail: string) => new OtpdError('invalid_request', `${pointer.slice(1)} ${detail}`, { extensions: { errors: [{ pointer, detail }] } });
   const v = value.trim();
-  if (channel === 'whatsapp') throw bad('/channel', 'whatsapp messages come from the business number configured at the provider');
-  if (channel === 'sms') {
+  const kind = CHANNEL[channel].sender;
+  if (kind === null) throw bad('/channel', `${channel} messages come from the business number configured at the provider`);
+  if (kind === 'sms') {
     const alnum = /^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$/.test(v);
     const number = /^\+?[0-9]{3,15}$/.test(v);
     if (!alnum && !number) throw bad('/value', 'must be an alphanumeric sender id (1-11 letters, digits or spaces, at least one letter) or a number');
@@ -46,7 +48,7 @@ export class SendersService {
   private readonly cache: PerAppCache<SenderRecord[]>;
 
   constructor(private readonly store: Store, private readonly clock: Clock) {
-    this.cache = new PerAppCache(clock, (appId) => store.listSenders(appId));
+    this.cache = new PerAppCache(clock, (appId) => store.appConfig.listSenders(appId));
   }
 
   /** The app's senders (cached briefly; changes made in this process are seen at once). */
@@ -67,24 +69,24 @@ export class SendersService {
   /** Adds a sender; one per (channel, country): a second one for the same pair is refused. */
   async create(app: AppRecord, input: { channel: Channel; value: string; country?: string | null }, actor: string): Promise<SenderView> {
     const v = validate(input.channel, input.value, input.country);
-    if ((await this.store.listSenders(app.id)).some((x) => x.channel === input.channel && x.country === v.country)) {
+    if ((await this.store.appConfig.listSenders(app.id)).some((x) => x.channel === input.channel && x.country === v.country)) {
       throw new OtpdError('invalid_request', `A ${input.channel} sender for ${v.country ?? 'every country'} exists already; delete it first`, { extensions: { errors: [{ pointer: '/country', detail: 'taken' }] } });
     }
     const now = this.clock.now();
     const rec: SenderRecord = { id: newId('snd', now), appId: app.id, channel: input.channel, country: v.country, value: v.value, createdAt: now };
-    await this.store.createSender(rec, [this.audit(actor, 'sender.create', rec, null, view(rec))]);
+    await this.store.appConfig.createSender(rec, [this.audit(actor, 'sender.create', rec, null, view(rec))]);
     this.cache.forget(app.id);
     return view(rec);
   }
 
   /** The app's senders. */
   async list(app: AppRecord): Promise<SenderView[]> {
-    return (await this.store.listSenders(app.id)).map(view);
+    return (await this.store.appConfig.listSenders(app.id)).map(view);
   }
 
   /** Deletes a sender. */
   async remove(app: AppRecord, id: string, actor: string): Promise<void> {
-    const ok = isId('snd', id) && (await this.store.deleteSender(app.id, id, (before) => [this.audit(actor, 'sender.delete', before, view(before), null)]));
+    const ok = isId('snd', id) && (await this.store.appConfig.deleteSender(app.id, id, (before) => [this.audit(actor, 'sender.delete', before, view(before), null)]));
     if (!ok) throw new OtpdError('not_found', `No sender ${id}`);
     this.cache.forget(app.id);
   }

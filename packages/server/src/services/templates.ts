@@ -8,10 +8,11 @@ import type { Clock } from '../domain/clock.js';
 import { PerAppCache } from './per-app-cache.js';
 import { OtpdError } from '../domain/errors.js';
 import { isId, newId } from '../domain/ids.js';
-import { CHANNELS, type Channel } from '../domain/policy.js';
+import { CHANNEL, CHANNELS, type Channel } from '../domain/channels.js';
 import { countSegments, messageCost, type PriceTable } from '../domain/segments.js';
 import { LOCALE_PATTERN, hasCodePlaceholder } from '../domain/template.js';
-import type { AppRecord, AuditEntry, Store, TemplateRecord } from '../store/ports.js';
+import type { AppRecord, AuditEntry, TemplateRecord } from '../domain/records.js';
+import type { Store } from '../store/ports/index.js';
 
 export interface TemplateInput {
   channel: Channel;
@@ -24,19 +25,8 @@ export interface TemplateInput {
   html?: string | null;
 }
 
-export interface TemplateView {
-  id: string;
-  channel: Channel;
-  name: string;
-  locale: string | null;
-  country: string | null;
-  prefix: string | null;
-  text: string;
-  subject: string | null;
-  html: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
+/** A template as the API shows it: the record without its app, times in ISO 8601. */
+export type TemplateView = Omit<TemplateRecord, 'appId' | 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
 
 /** The public view of a template. */
 export function templateView(t: TemplateRecord): TemplateView {
@@ -81,11 +71,11 @@ function validate(i: TemplateInput): TemplateInput {
   if (!CHANNELS.includes(i.channel)) throw bad('/channel', `must be one of ${CHANNELS.join(', ')}`);
   if (!hasCodePlaceholder(i.text)) throw bad('/text', 'must contain the code placeholder {{pin}} (or {code})');
   if (i.html != null && !hasCodePlaceholder(i.html)) throw bad('/html', 'must contain the code placeholder {{pin}} (or {code})');
-  if (i.channel !== 'email' && (i.subject != null || i.html != null)) throw bad('/subject', 'and html are for the email channel only');
+  if (!CHANNEL[i.channel].rich && (i.subject != null || i.html != null)) throw bad('/subject', 'and html are for the email channel only');
   if (i.locale != null && !LOCALE.test(i.locale)) throw bad('/locale', 'must be a language tag such as fr or fr-BE');
   if (i.prefix != null && !PREFIX.test(i.prefix)) throw bad('/prefix', 'must be + and 1 to 8 digits, e.g. +32 or +3247');
   if (i.country != null && !/^[A-Za-z]{2}$/.test(i.country)) throw bad('/country', 'must be an ISO 3166-1 alpha-2 code');
-  if (i.channel === 'email' && (i.prefix != null || i.country != null)) throw bad('/prefix', 'and country do not apply to email');
+  if (CHANNEL[i.channel].recipient !== 'phone' && (i.prefix != null || i.country != null)) throw bad('/prefix', `and country do not apply to ${i.channel}`);
   return { ...i, country: i.country ? i.country.toUpperCase() : i.country ?? null, name: i.name.trim() };
 }
 
@@ -93,7 +83,7 @@ export class TemplatesService {
   private readonly cache: PerAppCache<TemplateRecord[]>;
 
   constructor(private readonly store: Store, private readonly clock: Clock, private readonly prices: PriceTable) {
-    this.cache = new PerAppCache(clock, (appId) => store.listTemplates(appId));
+    this.cache = new PerAppCache(clock, (appId) => store.appConfig.listTemplates(appId));
   }
 
   /** The app's templates (cached briefly; changes made in this process are seen at once). */
@@ -116,7 +106,7 @@ export class TemplatesService {
     const v = validate(input);
     const now = this.clock.now();
     const id = newId('tpl', now);
-    const t = await this.store.saveTemplate(app.id, id, () => {
+    const t = await this.store.appConfig.saveTemplate(app.id, id, () => {
       const rec: TemplateRecord = {
         id, appId: app.id, channel: v.channel, name: v.name, locale: v.locale ?? null, country: v.country ?? null, prefix: v.prefix ?? null,
         text: v.text, subject: v.subject ?? null, html: v.html ?? null, createdAt: now, updatedAt: now,
@@ -132,7 +122,7 @@ export class TemplatesService {
     const v = validate(input);
     const now = this.clock.now();
     if (!isId('tpl', id)) throw new OtpdError('not_found', `No template ${id}`);
-    const t = await this.store.saveTemplate(app.id, id, (before) => {
+    const t = await this.store.appConfig.saveTemplate(app.id, id, (before) => {
       if (!before) throw new OtpdError('not_found', `No template ${id}`);
       const rec: TemplateRecord = { ...before, channel: v.channel, name: v.name, locale: v.locale ?? null, country: v.country ?? null, prefix: v.prefix ?? null, text: v.text, subject: v.subject ?? null, html: v.html ?? null, updatedAt: now };
       return { after: rec, audit: [this.audit(actor, 'template.update', app.id, id, before, rec)] };
@@ -144,7 +134,7 @@ export class TemplatesService {
   /** Deletes a template. */
   async remove(app: AppRecord, id: string, actor: string): Promise<void> {
     if (!isId('tpl', id)) throw new OtpdError('not_found', `No template ${id}`);
-    await this.store.saveTemplate(app.id, id, (before) => {
+    await this.store.appConfig.saveTemplate(app.id, id, (before) => {
       if (!before) throw new OtpdError('not_found', `No template ${id}`);
       return { after: null, audit: [this.audit(actor, 'template.delete', app.id, id, before, null)] };
     });
@@ -153,14 +143,14 @@ export class TemplatesService {
 
   /** One template of the app. */
   async get(app: AppRecord, id: string): Promise<TemplateView> {
-    const t = (await this.forApp(app.id)).find((x) => x.id === id) ?? (await this.store.listTemplates(app.id)).find((x) => x.id === id);
+    const t = (await this.forApp(app.id)).find((x) => x.id === id) ?? (await this.store.appConfig.listTemplates(app.id)).find((x) => x.id === id);
     if (!t) throw new OtpdError('not_found', `No template ${id}`);
     return templateView(t);
   }
 
   /** Price and parts of a text (for previews). */
   measure(channel: Channel, text: string, countryIso: string): { encoding: string; parts: number; cost: number; currency: string } {
-    const seg = channel === 'sms' ? countSegments(text) : { encoding: 'UTF-8', parts: 1 };
-    return { ...seg, cost: messageCost(this.prices, channel, channel === 'email' ? '*' : countryIso, seg.parts), currency: this.prices.currency };
+    const seg = CHANNEL[channel].segmented ? countSegments(text) : { encoding: 'UTF-8', parts: 1 };
+    return { ...seg, cost: messageCost(this.prices, channel, countryIso, seg.parts), currency: this.prices.currency };
   }
 }

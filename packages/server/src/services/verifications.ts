@@ -7,17 +7,21 @@ import type { Clock } from '../domain/clock.js';
 import { codeMatches, generateCode, hashCode, normalizeCode, sealCode, type CodeKeys } from '../domain/code.js';
 import { OtpdError } from '../domain/errors.js';
 import { isId, newId } from '../domain/ids.js';
-import { assertCountryAllowed, parseEmail, parsePhone } from '../domain/phone.js';
-import { PHONE_CHANNELS, assertInRange, resolvePolicy, type Channel, type CodeType, type Policy } from '../domain/policy.js';
+import { assertCountryAllowed } from '../domain/phone.js';
+import { CHANNEL, parseRecipient } from '../domain/channels.js';
+import { DEFAULT_STEP_TIMEOUT, assertInRange, resolvePolicy, type Channel, type CodeType, type Policy } from '../domain/policy.js';
 import { countSegments, messageCost, pricesFor, type PriceTable } from '../domain/segments.js';
 import { BUILTIN_EMAIL_SUBJECTS, BUILTIN_TEMPLATES, chooseLocale, escapeHtml, renderEmail, renderTemplate } from '../domain/template.js';
 import {
-  currentPhoneState, decideSend, effectiveStatus, toView, type Status, type VerificationRecord, type VerificationView,
+  decideResend, decideStart, effectiveStatus, toView, type Status, type VerificationDraft, type VerificationRecord, type VerificationView,
 } from '../domain/verification.js';
-import type { AppRecord, OutboxRecord, Store, TemplateRecord } from '../store/ports.js';
-import { claimedMessage } from '../store/rows.js';
+import type { AppRecord, OutboxRecord, TemplateRecord } from '../domain/records.js';
+import type { Store } from '../store/ports/index.js';
+import { claimedMessage } from '../domain/delivery.js';
 import type { OutboxWorker } from '../delivery/outbox-worker.js';
 import type { OutboundUrlCheck } from '../delivery/outbound-url.js';
+import type { Client } from '../guard/client.js';
+import { TIMINGS } from '../config.js';
 import { selectTemplate, type TemplatesService } from './templates.js';
 import { selectSender, type SendersService } from './senders.js';
 
@@ -104,21 +108,17 @@ function canonical(v: unknown): string {
 
 const notFound = () => new OtpdError('verification_not_found', 'No verification with this id in this app');
 
-/** A recipient as given to the API: an email address (has an @) or a phone number. */
-function parseRecipient(to: string): { to: string; countryIso: string; kind: 'email' | 'phone' } {
-  if (to.includes('@')) return { to: parseEmail(to).address, countryIso: '', kind: 'email' };
-  const p = parsePhone(to);
-  return { to: p.e164, countryIso: p.countryIso, kind: 'phone' };
-}
+/** A recipient as given to the API, normalised: an email address (has an @) or a phone number. */
+const anyRecipient = (to: string): string => parseRecipient(to.includes('@') ? 'email' : 'phone', to).to;
 
-const kindOf = (c: Channel): 'email' | 'phone' => (PHONE_CHANNELS.includes(c) ? 'phone' : 'email');
+const kindOf = (c: Channel): 'email' | 'phone' => CHANNEL[c].recipient;
 
 export class VerificationsService {
   private readonly idemTtl: number;
   private readonly locales = Object.keys(BUILTIN_TEMPLATES);
 
   constructor(private readonly d: VerificationsDeps) {
-    this.idemTtl = d.idempotencyTtlMs ?? 24 * 3600_000;
+    this.idemTtl = d.idempotencyTtlMs ?? TIMINGS.idempotency.ttlMs;
   }
 
   /** The route for a channel, or `channel_unavailable` when no provider can deliver it there. */
@@ -138,7 +138,7 @@ export class VerificationsService {
   ) {
     const vars = { ttlMinutes: Math.ceil(policy.ttl / 60), app: app.settings.brandName ?? app.name };
     const t = selectTemplate(templates, channel, { templateId: o.templateId, locale: o.requestedLocale, to: dest.to, countryIso: dest.countryIso });
-    if (channel === 'email') {
+    if (CHANNEL[channel].rich) {
       let email = renderEmail(locale, vars);
       if (t) {
         const pin = { pin: '{{pin}}', ttlMinutes: vars.ttlMinutes, app: vars.app };
@@ -154,11 +154,11 @@ export class VerificationsService {
     }
     const template = t?.text ?? BUILTIN_TEMPLATES[locale] ?? BUILTIN_TEMPLATES.en!;
     const body = renderTemplate(template, { pin: '{{pin}}', ttlMinutes: vars.ttlMinutes, app: vars.app });
-    const parts = channel === 'sms' ? countSegments(renderTemplate(template, { pin: '0'.repeat(policy.codeLength), ttlMinutes: vars.ttlMinutes, app: vars.app })).parts : 1;
+    const parts = CHANNEL[channel].segmented ? countSegments(renderTemplate(template, { pin: '0'.repeat(policy.codeLength), ttlMinutes: vars.ttlMinutes, app: vars.app })).parts : 1;
     return { body, parts, cost: messageCost(pricesFor(this.d.prices, app.settings.prices), channel, dest.countryIso, parts) };
   }
 
-  private message(v: VerificationRecord, m: { channel: Channel; step: number; route: string[]; body: string; parts: number; cost: number; waiting: boolean; sender: string | null }, now: number): OutboxRecord {
+  private message(v: Pick<VerificationRecord, 'id' | 'appId' | 'to' | 'locale'>, m: { channel: Channel; step: number; route: string[]; body: string; parts: number; cost: number; waiting: boolean; sender: string | null }, now: number): OutboxRecord {
     return {
       id: newId('msg', now), appId: v.appId, verificationId: v.id, channel: m.channel, to: v.to, locale: v.locale, body: m.body,
       status: m.waiting ? 'waiting' : 'queued', attempts: 0, availableAt: now, createdAt: now, sentAt: null, provider: null, error: null,
@@ -177,7 +177,7 @@ export class VerificationsService {
    * sends), cancels the phone's pending verification, stores the new one with its outbox message. Returns the 201
    * body as JSON text (a replay under the same Idempotency-Key returns the first body and sends nothing).
    */
-  async start(app: AppRecord, input: StartInput, idempotencyKey?: string): Promise<{ json: string; replayed: boolean }> {
+  async start(app: AppRecord, input: StartInput, client: Client, idempotencyKey?: string): Promise<{ json: string; replayed: boolean }> {
     const now = this.d.clock.now();
     let idempotency;
     if (idempotencyKey !== undefined) {
@@ -200,18 +200,19 @@ export class VerificationsService {
     if (input.callbackUrl !== undefined) {
       const why = await this.d.checkUrl(input.callbackUrl);
       if (why) throw new OtpdError('invalid_request', `callbackUrl ${why}`, { extensions: { errors: [{ pointer: '/callbackUrl', detail: why }] } });
-      if (!(await this.d.store.hasCallbackSecret(app.id))) {
+      if (!(await this.d.store.apps.hasCallbackSecret(app.id))) {
         throw new OtpdError('invalid_request', 'This app has no callback secret yet: an admin creates one with POST /admin/v1/apps/{id}/callback-secret', { extensions: { errors: [{ pointer: '/callbackUrl', detail: 'no callback secret' }] } });
       }
     }
-    const stepTimeout = input.stepTimeout ?? s.stepTimeout ?? 30;
+    const stepTimeout = input.stepTimeout ?? s.stepTimeout ?? DEFAULT_STEP_TIMEOUT;
     assertInRange('stepTimeout', stepTimeout);
     const kinds = new Set(channels.map(kindOf));
     if (kinds.size > 1) {
       throw new OtpdError('invalid_request', 'One workflow cannot mix email with phone channels: they need different recipients', { extensions: { errors: [{ pointer: '/channels', detail: 'mixes email and phone channels' }] } });
     }
     // `phone` is the recipient: an E.164 number, or (email workflows) an address with no country.
-    const phone = kinds.has('email') ? { e164: parseEmail(input.to).address, countryIso: '' } : parsePhone(input.to);
+    const recipient = parseRecipient(kindOf(channels[0]!), input.to);
+    const phone = { e164: recipient.to, countryIso: recipient.countryIso };
     if (phone.countryIso) assertCountryAllowed(phone.countryIso, s.allowedCountries, s.deniedCountries);
     const routes = channels.map((c) => this.routeOf(app, c, phone.countryIso));
     const locale = chooseLocale({ requested: input.locale, countryIso: phone.countryIso || undefined, appDefault: s.defaultLocale, available: this.locales });
@@ -223,38 +224,31 @@ export class VerificationsService {
       ...this.compose(app, c, dest, locale, policy, templates, { templateId: i === 0 ? input.template : undefined, requestedLocale: input.locale }),
     }));
     const { parts, cost } = steps[0]!;
-    const channel = channels[0]!;
     const id = newId('ver', now);
     const code = generateCode(policy.codeType, policy.codeLength);
-    const codeHash = hashCode(this.d.keys, id, code);
     const codeSealed = sealCode(this.d.keys, id, code);
-
-    const claim: { made: ReturnType<OutboxWorker['claimAtStart']> } = { made: null };
-    const result = await this.d.store.startVerification(
+    const draft: VerificationDraft = {
+      id, appId: app.id, to: phone.e164, countryIso: phone.countryIso, channel: channels[0]!, locale, status: 'pending',
+      codeType: policy.codeType, codeLength: policy.codeLength, codeHash: hashCode(this.d.keys, id, code), codeSealed,
+      maxAttempts: policy.maxAttempts, maxSends: policy.maxSends, resendAvailableAt: now + policy.resendCooldown * 1000,
+      expiresAt: now + policy.ttl * 1000, createdAt: now, updatedAt: now, verifiedAt: null, parts, cost, metadata: input.metadata ?? null,
+      channels, step: 0, stepTimeout, callbackUrl,
+    };
+    const messages = steps.map((m) => this.message(draft, m, now));
+    // This node's worker claims the first message now, before the transaction (which only writes what is decided
+    // here): stored as `sending` with its started attempt, and sent right after the commit. Null: left queued.
+    const claimed = this.d.dispatch?.claimAtStart(messages[0]!, now) ?? null;
+    if (claimed) messages[0] = claimed.message;
+    const attempts = claimed ? [claimed.attempt] : undefined;
+    const currency = app.settings.prices?.currency ?? this.d.prices.currency;
+    const result = await this.d.store.verifications.start(
       { appId: app.id, to: phone.e164, now, lockout: policy.lockout, idempotency },
       (prev) => {
-        const decision = decideSend(currentPhoneState(prev, policy, now), policy, now, 'start');
-        if (!decision.ok) return decision.state ? { ok: false, error: decision.error, phone: decision.state } : { ok: false, error: decision.error };
-        const v: VerificationRecord = {
-          id, appId: app.id, to: phone.e164, countryIso: phone.countryIso, channel, locale, status: 'pending',
-          codeType: policy.codeType, codeLength: policy.codeLength, codeHash, codeSealed,
-          // Earlier wrong tries of this phone count against the new code too: a new code never brings fresh tries.
-          attempts: Math.min(decision.state.failures, policy.maxAttempts), maxAttempts: policy.maxAttempts,
-          sends: decision.state.sends, maxSends: policy.maxSends,
-          resendAvailableAt: now + policy.resendCooldown * 1000, expiresAt: now + policy.ttl * 1000,
-          createdAt: now, updatedAt: now, verifiedAt: null, parts, cost, metadata: input.metadata ?? null,
-          channels, step: 0, stepTimeout, callbackUrl,
-        };
-        const response = JSON.stringify(toView(v, now, app.settings.prices?.currency ?? this.d.prices.currency));
-        const messages = steps.map((m) => this.message(v, m, now));
-        // The decision of the transaction that commits is the last one made (a rerun decides again).
-        const claimed = (claim.made = this.d.dispatch?.claimAtStart(messages[0]!, now) ?? null);
-        if (!claimed) return { ok: true, phone: decision.state, verification: v, messages, response };
-        messages[0] = claimed.message;
-        return { ok: true, phone: decision.state, verification: v, messages, attempts: [claimed.attempt], response };
+        const d = decideStart(draft, prev, policy, now);
+        if (!d.ok) return d;
+        return { ok: true, phone: d.phone, verification: d.verification, messages, attempts, response: JSON.stringify(toView(d.verification, now, currency)) };
       },
     );
-    const claimed = claim.made;
     if (result.kind === 'created') {
       if (claimed) {
         this.d.dispatch!.sendClaimed(claimedMessage(claimed.message, {
@@ -270,7 +264,7 @@ export class VerificationsService {
 
   /** One verification of the app; terminal ones too. */
   async get(app: AppRecord, id: string): Promise<VerificationView> {
-    const v = isId('ver', id) ? await this.d.store.getVerification(app.id, id) : null;
+    const v = isId('ver', id) ? await this.d.store.verifications.get(app.id, id) : null;
     if (!v) throw notFound();
     return this.view(v, app);
   }
@@ -283,8 +277,8 @@ export class VerificationsService {
       before = Buffer.from(q.cursor, 'base64url').toString('utf8');
       if (!isId('ver', before)) throw new OtpdError('invalid_request', 'cursor is not valid', { extensions: { errors: [{ pointer: '/cursor', detail: 'not a cursor from this API' }] } });
     }
-    const to = q.to !== undefined ? parseRecipient(q.to).to : undefined;
-    const rows = await this.d.store.listVerifications(app.id, { to, status: q.status, limit: limit + 1, before }, this.d.clock.now());
+    const to = q.to !== undefined ? anyRecipient(q.to) : undefined;
+    const rows = await this.d.store.verifications.list(app.id, { to, status: q.status, limit: limit + 1, before }, this.d.clock.now());
     const page = rows.slice(0, limit);
     const last = page.at(-1);
     return {
@@ -297,17 +291,17 @@ export class VerificationsService {
    * Checks a code against a verification (by id) or against the recipient's newest verification. A wrong code is
    * not an error: `valid:false` with the tries left. `valid` is true only in the one response that verified.
    */
-  async check(app: AppRecord, target: { id: string } | { to: string }, rawCode: string): Promise<CheckView> {
+  async check(app: AppRecord, target: { id: string } | { to: string }, rawCode: string, client: Client): Promise<CheckView> {
     const code = normalizeCode(rawCode);
     let t = target;
     if ('id' in t) {
       if (!isId('ver', t.id)) throw notFound();
     } else {
-      t = { to: parseRecipient(t.to).to };
+      t = { to: anyRecipient(t.to) };
     }
     const now = this.d.clock.now();
     const lockout = resolvePolicy(app.settings).lockout;
-    const r = await this.d.store.checkVerification({ appId: app.id, target: t, now, lockout }, (v) => codeMatches(this.d.keys, v.id, code, v.codeHash));
+    const r = await this.d.store.verifications.check({ appId: app.id, target: t, now, lockout }, (v) => codeMatches(this.d.keys, v.id, code, v.codeHash));
     if (!r) throw new OtpdError('verification_not_found', 'id' in t ? 'No verification with this id in this app' : 'No verification for this recipient in this app');
     const v = r.verification;
     const status = effectiveStatus(v, now);
@@ -320,22 +314,17 @@ export class VerificationsService {
   }
 
   /** Sends the same code again (expiry unchanged), after the cooldown and within the phone's send limit. */
-  async resend(app: AppRecord, id: string, channel?: Channel): Promise<VerificationView> {
+  async resend(app: AppRecord, id: string, client: Client, channel?: Channel): Promise<VerificationView> {
     if (!isId('ver', id)) throw notFound();
     const now = this.d.clock.now();
     const base = resolvePolicy(app.settings);
     const [templates, senders] = await Promise.all([this.d.templates.forApp(app.id), this.d.senders.forApp(app.id)]);
     // A resend on the same channel repeats the text last sent there (the template chosen at start).
-    const earlier = await this.d.store.listMessages(app.id, id);
-    const v = await this.d.store.resendVerification({ appId: app.id, id, now }, (cur, prev) => {
-      const status = effectiveStatus(cur, now);
-      if (status !== 'pending') {
-        const code = status === 'expired' ? 'verification_expired' : status === 'failed' ? 'max_attempts_reached' : 'verification_not_pending';
-        return { ok: false, error: new OtpdError(code, `The verification is ${status}; start a new one`, { extensions: { verificationStatus: status } }) };
-      }
-      const policy: Policy = { ...base, maxAttempts: cur.maxAttempts, maxSends: cur.maxSends, codeLength: cur.codeLength };
-      const decision = decideSend(currentPhoneState(prev, policy, now), policy, now, 'resend');
-      if (!decision.ok) return decision.state ? { ok: false, error: decision.error, phone: decision.state } : { ok: false, error: decision.error };
+    const earlier = await this.d.store.outbox.list(app.id, id);
+    const v = await this.d.store.verifications.resend({ appId: app.id, id, now }, (cur, prev) => {
+      const decision = decideResend(cur, prev, base, now);
+      if (!decision.ok) return decision;
+      const { policy } = decision;
       const ch = channel ?? cur.channel;
       if (kindOf(ch) !== kindOf(cur.channel)) {
         return { ok: false, error: new OtpdError('invalid_request', `A verification sent to ${cur.to} cannot be resent on the ${ch} channel`, { extensions: { errors: [{ pointer: '/channel', detail: 'needs another kind of recipient' }] } }) };
@@ -347,12 +336,12 @@ export class VerificationsService {
         ? { body: last.body, parts: last.parts, cost: last.cost }
         : this.compose(app, ch, { to: cur.to, countryIso: cur.countryIso }, cur.locale, { ttl, codeLength: cur.codeLength }, templates);
       const next: VerificationRecord = {
-        ...cur, channel: ch, sends: decision.state.sends, resendAvailableAt: now + policy.resendCooldown * 1000,
+        ...cur, channel: ch, sends: decision.phone.sends, resendAvailableAt: now + policy.resendCooldown * 1000,
         parts, cost: Math.round((cur.cost + cost) * 1e6) / 1e6, updatedAt: now,
       };
       // A resend is one message on one channel, outside the workflow (its step is the current one).
       const sender = last ? (last.sender ?? null) : selectSender(senders, ch, cur.countryIso);
-      return { ok: true, phone: decision.state, verification: next, message: this.message(next, { channel: ch, step: cur.step, route, body, parts, cost, waiting: false, sender }, now) };
+      return { ok: true, phone: decision.phone, verification: next, message: this.message(next, { channel: ch, step: cur.step, route, body, parts, cost, waiting: false, sender }, now) };
     });
     if (!v) throw notFound();
     this.d.onQueued(app.id, v.to);
@@ -363,7 +352,7 @@ export class VerificationsService {
   async cancel(app: AppRecord, id: string): Promise<VerificationView> {
     if (!isId('ver', id)) throw notFound();
     const now = this.d.clock.now();
-    const v = await this.d.store.cancelVerification(app.id, id, now);
+    const v = await this.d.store.verifications.cancel(app.id, id, now);
     if (!v) throw notFound();
     const status = effectiveStatus(v, now);
     if (status !== 'canceled') {
@@ -374,10 +363,10 @@ export class VerificationsService {
 
   /** The messages sent for a verification, oldest first. */
   async messages(app: AppRecord, id: string): Promise<MessageView[]> {
-    const v = isId('ver', id) ? await this.d.store.getVerification(app.id, id) : null;
+    const v = isId('ver', id) ? await this.d.store.verifications.get(app.id, id) : null;
     if (!v) throw notFound();
     const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
-    return (await this.d.store.listMessages(app.id, id)).map((m) => ({
+    return (await this.d.store.outbox.list(app.id, id)).map((m) => ({
       id: m.id, verificationId: m.verificationId, step: m.step, channel: m.channel, to: m.to, status: m.status, provider: m.provider,
       providerMessageId: m.providerMessageId, route: m.route, errorCode: m.errorCode, error: m.error, attempts: m.attempts,
       parts: m.parts, cost: m.cost, price: m.price, priceCurrency: m.priceCurrency, outcomeUnknown: m.outcomeUnknown,
@@ -392,11 +381,11 @@ export class VerificationsService {
   async nextStep(app: AppRecord, id: string): Promise<VerificationView> {
     if (!isId('ver', id)) throw notFound();
     const now = this.d.clock.now();
-    const v = await this.d.store.getVerification(app.id, id);
+    const v = await this.d.store.verifications.get(app.id, id);
     if (!v) throw notFound();
     const status = effectiveStatus(v, now);
     if (status !== 'pending') throw new OtpdError('verification_not_pending', `The verification is ${status}`, { extensions: { verificationStatus: status } });
-    const step = await this.d.store.advanceStep(app.id, id, v.step, now);
+    const step = await this.d.store.outbox.advanceStep(app.id, id, v.step, now);
     if (step === null) throw new OtpdError('no_next_step', `The workflow (${v.channels.join(', ')}) has no step after ${v.channel}`);
     this.d.onQueued(app.id, v.to);
     return this.get(app, id);

@@ -10,7 +10,8 @@ import { OtpdError } from '../domain/errors.js';
 import { EVENT_TYPES } from '../domain/events.js';
 import { isId, newId } from '../domain/ids.js';
 import { outboundUrlCheck, type OutboundUrlCheck } from '../delivery/outbound-url.js';
-import type { AppRecord, AuditEntry, DeliveryStatus, Store, WebhookDeliveryRecord, WebhookEndpointRecord } from '../store/ports.js';
+import type { AppRecord, AuditEntry, DeliveryStatus, WebhookDeliveryRecord, WebhookEndpointRecord } from '../domain/records.js';
+import type { Store } from '../store/ports/index.js';
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
 
@@ -62,12 +63,12 @@ export class WebhooksService {
       id, appId: app.id, url: input.url, events: [...new Set(input.events ?? [])], secretSealed: sealCode(this.keys, id, secret),
       description: input.description ?? null, enabled: true, disabledReason: null, createdAt: now, updatedAt: now,
     };
-    await this.store.createEndpoint(e, [this.audit(actor, 'webhook.create', app.id, id, null, endpointView(e))]);
+    await this.store.webhooks.createEndpoint(e, [this.audit(actor, 'webhook.create', app.id, id, null, endpointView(e))]);
     return { ...endpointView(e), secret };
   }
 
   async list(appId: string): Promise<EndpointView[]> {
-    return (await this.store.listEndpoints(appId)).map(endpointView);
+    return (await this.store.webhooks.listEndpoints(appId)).map(endpointView);
   }
 
   /** Changes URL, filter, description or enabled flag (enabling clears the reason it was disabled). */
@@ -75,7 +76,7 @@ export class WebhooksService {
     if (patch.url !== undefined) await this.validateUrl(patch.url);
     this.validateEvents(patch.events);
     const now = this.clock.now();
-    const r = await this.store.updateEndpoint(appId, id, (before) => {
+    const r = await this.store.webhooks.updateEndpoint(appId, id, now, (before) => {
       const after: WebhookEndpointRecord = {
         ...before, url: patch.url ?? before.url, events: patch.events ? [...new Set(patch.events)] : before.events,
         description: patch.description === undefined ? before.description : patch.description, enabled: patch.enabled ?? before.enabled,
@@ -88,25 +89,25 @@ export class WebhooksService {
   }
 
   async remove(appId: string, id: string, actor = 'admin'): Promise<void> {
-    const r = await this.store.updateEndpoint(appId, id, (before) => ({ after: null, audit: [this.audit(actor, 'webhook.delete', appId, id, endpointView(before), null)] }));
+    const r = await this.store.webhooks.updateEndpoint(appId, id, this.clock.now(), (before) => ({ after: null, audit: [this.audit(actor, 'webhook.delete', appId, id, endpointView(before), null)] }));
     if (!r) throw new OtpdError('not_found', `No webhook endpoint ${id}`);
   }
 
   async deliveries(appId: string, q: { endpointId?: string | undefined; status?: DeliveryStatus | undefined; limit: number; cursor?: string | undefined }) {
-    const rows = await this.store.listDeliveries(appId, { endpointId: q.endpointId, status: q.status, limit: q.limit + 1, before: q.cursor });
+    const rows = await this.store.webhooks.listDeliveries(appId, { endpointId: q.endpointId, status: q.status, limit: q.limit + 1, before: q.cursor });
     const page = rows.slice(0, q.limit);
     return { data: page.map(deliveryView), nextCursor: rows.length > q.limit ? page.at(-1)!.id : null };
   }
 
   async attempts(appId: string, deliveryId: string) {
-    if (!isId('whd', deliveryId) || !(await this.store.getDelivery(appId, deliveryId))) throw new OtpdError('not_found', `No delivery ${deliveryId}`);
-    return (await this.store.listDeliveryAttempts(deliveryId)).map((a) => ({ ...a, at: iso(a.at)! }));
+    if (!isId('whd', deliveryId) || !(await this.store.webhooks.getDelivery(appId, deliveryId))) throw new OtpdError('not_found', `No delivery ${deliveryId}`);
+    return (await this.store.webhooks.listAttempts(deliveryId)).map((a) => ({ ...a, at: iso(a.at)! }));
   }
 
   /** Sends a delivery again now, whatever its state (a failed one gets a fresh try). */
   async replay(appId: string, deliveryId: string, actor = 'admin') {
     if (!isId('whd', deliveryId)) throw new OtpdError('not_found', `No delivery ${deliveryId}`);
-    const d = await this.store.replayDelivery(appId, deliveryId, this.clock.now(), [this.audit(actor, 'webhook.replay', appId, deliveryId, null, null)]);
+    const d = await this.store.webhooks.replay(appId, deliveryId, this.clock.now(), [this.audit(actor, 'webhook.replay', appId, deliveryId, null, null)]);
     if (!d) throw new OtpdError('not_found', `No delivery ${deliveryId}`);
     return deliveryView(d);
   }

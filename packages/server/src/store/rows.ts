@@ -1,7 +1,10 @@
 /** Row mappers shared by the SQLite and PostgreSQL adapters (snake_case columns to records). */
-import type { AppSettings, Channel, CodeType } from '../domain/policy.js';
-import type { PhoneState, Status, VerificationRecord } from '../domain/verification.js';
-import type { ApiKeyRecord, AppRecord, AttemptRecord, AuditEntry, ClaimedMessage, DeliveryStatus, OAuthClientRecord, OutboxRecord, SenderRecord, TemplateRecord, WebhookDeliveryRecord, WebhookEndpointRecord } from './ports.js';
+import { DEFAULT_STEP_TIMEOUT, type AppSettings, type Channel, type CodeType } from '../domain/policy.js';
+import { claimedMessage, type ClaimedMessage } from '../domain/delivery.js';
+import type {
+  ApiKeyRecord, AppRecord, AttemptRecord, AuditEntry, DeliveryStatus, OAuthClientRecord, OutboxRecord, PhoneState, SenderRecord, Status, TemplateRecord,
+  VerificationRecord, WebhookDeliveryRecord, WebhookEndpointRecord,
+} from '../domain/records.js';
 
 export type Row = Record<string, unknown>;
 
@@ -41,7 +44,7 @@ export function toVerification(r: Row): VerificationRecord {
     metadata: jsonOrNull<Record<string, unknown>>(r.metadata),
     channels: channelsOf(r),
     step: num(r.step ?? 0),
-    stepTimeout: num(r.step_timeout ?? 30),
+    stepTimeout: num(r.step_timeout ?? DEFAULT_STEP_TIMEOUT),
     callbackUrl: (r.callback_url as string | null | undefined) ?? null,
   };
 }
@@ -192,25 +195,9 @@ export function toClaimed(r: Row, v: Row | undefined, last: Row | undefined): Cl
     verificationStatus: (v?.status as Status | undefined) ?? 'canceled',
     ttlSeconds: v ? Math.round((num(v.expires_at) - num(v.created_at)) / 1000) : 0,
     hasNextStep: v ? channelsOf(v).length > num(r.step) + 1 : false,
-    stepTimeout: v ? num(v.step_timeout) : 30,
+    stepTimeout: v ? num(v.step_timeout) : DEFAULT_STEP_TIMEOUT,
     crashedAttempt: last?.outcome === 'started' ? { id: last.id as string, provider: last.provider as string } : null,
     attempt: null,
     callbackUrl: (v?.callback_url as string | null | undefined) ?? null,
   });
-}
-
-/**
- * A message with what its delivery needs, written out field by field. (Spreading the 30-field record and adding
- * these made V8 rebuild the object's shape each time: a start's send and the code reading it ran ~10 % slower.)
- */
-export function claimedMessage(m: OutboxRecord, x: Omit<ClaimedMessage, keyof OutboxRecord>): ClaimedMessage {
-  return {
-    id: m.id, appId: m.appId, verificationId: m.verificationId, channel: m.channel, to: m.to, locale: m.locale, body: m.body, status: m.status,
-    attempts: m.attempts, availableAt: m.availableAt, createdAt: m.createdAt, sentAt: m.sentAt, provider: m.provider, error: m.error, parts: m.parts,
-    cost: m.cost, step: m.step, route: m.route, sender: m.sender ?? null, routeIndex: m.routeIndex, providerAttempts: m.providerAttempts,
-    providerMessageId: m.providerMessageId, errorCode: m.errorCode, price: m.price, priceCurrency: m.priceCurrency, deliveredAt: m.deliveredAt,
-    failedAt: m.failedAt, fallbackAt: m.fallbackAt, outcomeUnknown: m.outcomeUnknown,
-    codeSealed: x.codeSealed, verificationStatus: x.verificationStatus, ttlSeconds: x.ttlSeconds, hasNextStep: x.hasNextStep, stepTimeout: x.stepTimeout,
-    crashedAttempt: x.crashedAttempt, attempt: x.attempt, callbackUrl: x.callbackUrl,
-  };
 }

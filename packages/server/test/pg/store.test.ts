@@ -84,7 +84,7 @@ describe('PostgreSQL store', () => {
     try {
       await c.query('BEGIN');
       await c.query("SELECT 1 FROM phone_states WHERE to_addr = '+33677777777' FOR UPDATE");
-      const check = ctx.store.checkVerification({ appId: 'app_1', target: { id: 'ver_X' }, now: now + 1000, lockout: 86_400 }, () => false);
+      const check = ctx.store.verifications.check({ appId: 'app_1', target: { id: 'ver_X' }, now: now + 1000, lockout: 86_400 }, () => false);
       // The check has read the phone (no lock) and its compare-and-set write now waits for the phone's lock.
       for (let i = 0; ; i++) {
         // (Asked on another connection: a transaction sees one snapshot of pg_stat_activity.)
@@ -114,14 +114,14 @@ describe('PostgreSQL store', () => {
       return query(cfg, ...rest);
     };
     try {
-      const first = await ctx.store.checkVerification({ appId: 'app_1', target: { id: 'ver_R' }, now: now + 1000, lockout: 86_400 }, () => false);
+      const first = await ctx.store.verifications.check({ appId: 'app_1', target: { id: 'ver_R' }, now: now + 1000, lockout: 86_400 }, () => false);
       expect(first).toMatchObject({ outcome: 'wrong', verification: { attempts: 1 } });
       const checks = () => names.filter((n) => n.startsWith('check'));
       expect(checks()).toEqual(['checkApply']);
       // Another node moves the workflow on (a new step, its channel): the phone's row does not change, the
       // verification's updated_at does. The check that follows here must not answer from what it remembers.
       await rows("UPDATE verifications SET step = 1, channel = 'whatsapp', updated_at = updated_at + 5000 WHERE id = 'ver_R'");
-      const second = await ctx.store.checkVerification({ appId: 'app_1', target: { id: 'ver_R' }, now: now + 9000, lockout: 86_400 }, () => false);
+      const second = await ctx.store.verifications.check({ appId: 'app_1', target: { id: 'ver_R' }, now: now + 9000, lockout: 86_400 }, () => false);
       expect(second).toMatchObject({ outcome: 'wrong', verification: { attempts: 2, step: 1, channel: 'whatsapp' } });
       expect(checks()).toEqual(['checkApply', 'checkApply']); // the second missed, then ran under the locks (own client)
     } finally {
@@ -129,7 +129,7 @@ describe('PostgreSQL store', () => {
     }
     expect(await rows("SELECT attempts, step, channel FROM verifications WHERE id = 'ver_R'")).toEqual([{ attempts: 2, step: 1, channel: 'whatsapp' }]);
     // Another app asking for this id is not answered from memory either.
-    expect(await ctx.store.checkVerification({ appId: 'app_2', target: { id: 'ver_R' }, now: now + 9500, lockout: 86_400 }, () => true)).toBeNull();
+    expect(await ctx.store.verifications.check({ appId: 'app_2', target: { id: 'ver_R' }, now: now + 9500, lockout: 86_400 }, () => true)).toBeNull();
   });
 
   it('another node hears of queued work and of changed apps (LISTEN/NOTIFY)', async () => {
@@ -137,15 +137,15 @@ describe('PostgreSQL store', () => {
     try {
       const me = (await openStore(ctx.db.url, { listen: true })) as PgStore;
       await new Promise((r) => setTimeout(r, 200)); // both listening
-      const work = new Promise<void>((resolve) => { other.onWork = resolve; });
-      const changed = new Promise<string>((resolve) => { other.onAppChanged = resolve; });
+      const work = new Promise<void>((resolve) => { other.hooks.onWork = resolve; });
+      const changed = new Promise<string>((resolve) => { other.hooks.onAppChanged = resolve; });
       let selfWoken = false;
-      me.onWork = () => { selfWoken = true; };
-      await me.startVerification({ appId: 'app_1', to: '+33670000000', now, lockout: 86_400 }, () => plan(newId('ver', now), '+33670000000', newId('msg', now)));
+      me.hooks.onWork = () => { selfWoken = true; };
+      await me.verifications.start({ appId: 'app_1', to: '+33670000000', now, lockout: 86_400 }, () => plan(newId('ver', now), '+33670000000', newId('msg', now)));
       await work;
-      await me.createApp({ id: 'app_N', name: 'n', enabled: true, settings: {}, createdAt: now, updatedAt: now },
+      await me.apps.create({ id: 'app_N', name: 'n', enabled: true, settings: {}, createdAt: now, updatedAt: now },
         { id: 'key_N', appId: 'app_N', name: 'k', prefix: 'otpd_x', hash: Buffer.alloc(32, 9), createdAt: now, expiresAt: null, revokedAt: null });
-      await me.updateApp('app_N', (before) => ({ after: { ...before, name: 'renamed' }, audit: [] }));
+      await me.apps.update('app_N', (before) => ({ after: { ...before, name: 'renamed' }, audit: [] }));
       expect(await changed).toBe('app_N');
       expect(selfWoken).toBe(false); // a node does not wake itself: it kicked its worker in-process already
       await me.close();

@@ -1,7 +1,7 @@
 /** `/v1/templates` (seed 002): an app manages its own message templates with its API key. */
 import { Type } from '@sinclair/typebox';
 import { OtpdError } from '../../domain/errors.js';
-import { parseEmail, parsePhone } from '../../domain/phone.js';
+import { CHANNEL, parseRecipient } from '../../domain/channels.js';
 import { BUILTIN_TEMPLATES, chooseLocale, renderTemplate } from '../../domain/template.js';
 import { selectTemplate, type TemplatesService } from '../../services/templates.js';
 import { ChannelSchema, problems } from '../schemas.js';
@@ -76,7 +76,7 @@ export async function templateRoutes(app: TypedApp, svc: TemplatesService): Prom
     },
   }, async (req) => {
     const b = req.body;
-    const dest = b.channel === 'email' ? { to: parseEmail(b.to).address, countryIso: '' } : (() => { const p = parsePhone(b.to); return { to: p.e164, countryIso: p.countryIso }; })();
+    const dest = parseRecipient(CHANNEL[b.channel].recipient, b.to);
     let templateId: string | null = null;
     let text = b.text;
     if (text === undefined) {

@@ -2,6 +2,7 @@
 import type { FastifyInstance, FastifyBaseLogger, RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import { clientOf } from '../../guard/client.js';
 import type { VerificationsService } from '../../services/verifications.js';
 import {
   CheckBody, CheckByRecipientBody, CheckResult, IdParams, ListQuery, Message, ResendBody, StartBody, Verification, VerificationList, problems,
@@ -28,7 +29,7 @@ export async function verificationRoutes(app: TypedApp, svc: VerificationsServic
     },
   }, async (req, reply) => {
     const key = req.headers['idempotency-key'];
-    const r = await svc.start(req.app, req.body, typeof key === 'string' ? key : undefined);
+    const r = await svc.start(req.app, req.body, clientOf(req.ip, req.headers['user-agent']), typeof key === 'string' ? key : undefined);
     if (r.replayed) reply.header('idempotent-replayed', 'true');
     // Already JSON (the exact first response on an idempotent replay), so it bypasses the serializer.
     return reply.code(201).type('application/json').send(r.json as never);
@@ -50,7 +51,7 @@ export async function verificationRoutes(app: TypedApp, svc: VerificationsServic
       body: CheckByRecipientBody,
       response: { 200: CheckResult, ...problems(400, 401, 404, 422) },
     },
-  }, async (req) => svc.check(req.app, { to: req.body.to }, req.body.code));
+  }, async (req) => svc.check(req.app, { to: req.body.to }, req.body.code, clientOf(req.ip, req.headers['user-agent'])));
 
   app.get('/verifications/:id', {
     schema: { tags: ['verifications'], security, summary: 'Get a verification', params: IdParams, response: { 200: ref, ...problems(401, 404) } },
@@ -73,7 +74,7 @@ export async function verificationRoutes(app: TypedApp, svc: VerificationsServic
       params: IdParams, body: CheckBody,
       response: { 200: CheckResult, ...problems(400, 401, 404, 422) },
     },
-  }, async (req) => svc.check(req.app, { id: req.params.id }, req.body.code));
+  }, async (req) => svc.check(req.app, { id: req.params.id }, req.body.code, clientOf(req.ip, req.headers['user-agent'])));
 
   app.post('/verifications/:id/resend', {
     schema: {
@@ -88,7 +89,7 @@ export async function verificationRoutes(app: TypedApp, svc: VerificationsServic
       req.body ??= {};
       done();
     },
-  }, async (req) => svc.resend(req.app, req.params.id, req.body.channel));
+  }, async (req) => svc.resend(req.app, req.params.id, clientOf(req.ip, req.headers['user-agent']), req.body.channel));
 
   app.post('/verifications/:id/next', {
     schema: {
