@@ -7,7 +7,7 @@
 // "idle": one start at a time with a 20 ms pause, so the worker is idle when each start arrives (the issue's
 // target: p99 under 50 ms, the worker woken on insert rather than by polling). "loaded": C clients start
 // verifications back to back for S seconds. Prints one JSON line.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -15,6 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
+import { createApp } from './lib.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -48,7 +49,7 @@ const env = {
   ...process.env, OTPD_DATABASE_URL: `sqlite:${WORK}/otpd.sqlite`, OTPD_DATA_DIR: WORK, OTPD_SECRET: 'bench-secret-0123456789abcdef0123456789', OTPD_LOG_LEVEL: 'warn',
   OTPD_PROVIDERS: JSON.stringify({ providers: [{ name: 'fast', type: 'http', url: providerUrl, body: { to: '{{to}}', text: '{{text}}' }, messageIdPath: 'id' }] }),
 };
-const key = JSON.parse(execFileSync(process.execPath, [BIN, 'apps', 'create', '--name', 'latency', '--json'], { env, encoding: 'utf8' })).apiKey;
+const key = createApp(env, 'latency').apiKey;
 const child = spawn(process.execPath, [BIN, 'serve', '--port', String(PORT)], { env, stdio: ['ignore', 'ignore', 'inherit'] });
 for (let i = 0; ; i++) {
   try { if ((await fetch(`http://127.0.0.1:${PORT}/readyz`)).ok) break; } catch { /* not yet */ }

@@ -7,6 +7,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BIN = join(root, 'packages/server/dist/cli/main.js');
 
+/** Migrates the database of `env` (`apps create` never creates one) and creates an app there: `{ id, apiKey, … }`. */
+export function createApp(env, name) {
+  execFileSync(process.execPath, [BIN, 'migrate'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  return JSON.parse(execFileSync(process.execPath, [BIN, 'apps', 'create', '--name', name, '--json'], { env, encoding: 'utf8' }));
+}
+
 const argv = process.argv.slice(2);
 /** `--name value` from the command line, or `def`. */
 export const opt = (name, def) => { const i = argv.indexOf(`--${name}`); return i >= 0 && i + 1 < argv.length ? argv[i + 1] : def; };

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { BIN, flag, flowRound, opt, root, startOtpd, stop, summarizeFlow } from './lib.mjs';
+import { BIN, createApp, flag, flowRound, opt, root, startOtpd, stop, summarizeFlow } from './lib.mjs';
 
 const ROUNDS = Number(opt('rounds', 3));
 const DURATION = Number(opt('duration', 10));
@@ -37,8 +37,8 @@ async function freshDb(name) {
   mkdirSync(dir, { recursive: true });
   // Retention off: the filled rows must stay for the whole run.
   const env = { ...process.env, OTPD_DATABASE_URL: `${base}/${name}`, OTPD_DATA_DIR: dir, OTPD_SECRET: 'bench-secret-0123456789abcdef0123456789', OTPD_LOG_LEVEL: 'info', OTPD_RETENTION_DAYS: '0' };
-  const out = execFileSync(process.execPath, [BIN, 'apps', 'create', '--name', 'bench', '--json'], { env, encoding: 'utf8' });
-  return { env, key: JSON.parse(out).apiKey, url: `${base}/${name}`, appId: JSON.parse(out).id };
+  const app = createApp(env, 'bench');
+  return { env, key: app.apiKey, url: `${base}/${name}`, appId: app.id };
 }
 
 /** N verifications of the app, each with its message, provider attempt and phone (UK numbers: never the bench's). */

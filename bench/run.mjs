@@ -17,7 +17,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { BIN, flag, flowRound, median, opt, root, startOtpd, stop, summarizeFlow } from './lib.mjs';
+import { BIN, createApp, flag, flowRound, median, opt, root, startOtpd, stop, summarizeFlow } from './lib.mjs';
 
 const ROUNDS = Number(opt('rounds', 3));
 const DURATION = Number(opt('duration', 10));
@@ -38,8 +38,7 @@ function freshApp() {
   rmSync(WORK, { recursive: true, force: true });
   mkdirSync(WORK, { recursive: true });
   const env = { ...process.env, OTPD_DATABASE_URL: `sqlite:${WORK}/otpd.sqlite`, OTPD_DATA_DIR: WORK, OTPD_SECRET: 'bench-secret-0123456789abcdef0123456789', OTPD_LOG_LEVEL: 'info' };
-  const out = execFileSync(process.execPath, [BIN, 'apps', 'create', '--name', 'bench', '--json'], { env, encoding: 'utf8' });
-  return { env, key: JSON.parse(out).apiKey };
+  return { env, key: createApp(env, 'bench').apiKey };
 }
 
 const previous = ONLY_PG ? JSON.parse(readFileSync(join(root, 'bench/results/latest.json'), 'utf8')) : null;
@@ -167,6 +166,11 @@ if (pgRes) {
   }
   lines.push('What this says: otpd on PostgreSQL batches the requests that arrive together: a batch of starts for fresh phones is one statement (its own commit), a batch of checks one compare-and-set statement (after one read, unless the node remembers the verifications it wrote); the rest take a locked transaction. Per pair it issues fewer statements and commits than the limit server (which commits once per request), but writes more rows and index entries (phone row, provider attempt, message outcome, more indexes) and its node does more per request (API key, libphonenumber, policy, delivery, access log). Under this load the node\'s event loop is the bottleneck (busy all the time, and on 2 cores preempted about a quarter of it by PostgreSQL and the load driver), so node CPU per request is what the ratio follows. A stored million verifications does not slow it down (index paths only, retention by primary key).', '');
 }
+// Side-by-side comparisons of two builds (bench/side-by-side.sh) are written by hand after section 4: they record
+// what one change cost, so a rerun of this script keeps them as they are.
+const doc = join(root, 'docs/benchmarks.md');
+const kept = existsSync(doc) ? /^## 5\.[\s\S]*?(?=^## How to read these numbers)/m.exec(readFileSync(doc, 'utf8'))?.[0] : undefined;
+if (kept) lines.push(kept.trimEnd(), '');
 lines.push('## How to read these numbers', '');
 lines.push('- On this box a durable commit (fsync) costs enough that the limit server, which commits once per request, is bound by it rather');
 lines.push('  than by CPU. otpd groups the transactions that arrive in the same event-loop turn into one commit (each in its own savepoint,');
