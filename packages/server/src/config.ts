@@ -17,8 +17,13 @@ import { isPostgresUrl } from './store/url.js';
  * their own to the workers they build, the defaults come from here.
  */
 export const TIMINGS = {
-  /** The outbox worker: claim batch, claim lease, tries per provider on transient failures, backoff, idle recheck. */
-  delivery: { batch: 256, leaseMs: 60_000, maxTries: 4, retryBaseMs: 1_000, retryCapMs: 60_000, idleRecheckMs: 60_000 },
+  /** The outbox worker: claim batch, claim lease, tries per provider on transient failures, backoff. */
+  delivery: { batch: 256, leaseMs: 60_000, maxTries: 4, retryBaseMs: 1_000, retryCapMs: 60_000 },
+  /** How soon a worker with nothing due looks again (work other nodes left behind is found then). */
+  idleRecheckMs: 60_000,
+  /** How long a node trusts what it cached of an app's configuration (API keys, OAuth clients, templates, senders,
+   * webhook endpoints) when no change notification says otherwise. */
+  configCacheMs: 5_000,
   /** The webhook worker: claim batch, claim lease, how long an endpoint has to answer. */
   webhooks: { batch: 64, leaseMs: 60_000, timeoutMs: 10_000 },
   /** Pending verifications whose time ran out are closed (verification.expired) this often, this many at a time. */

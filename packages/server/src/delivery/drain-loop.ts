@@ -5,6 +5,7 @@
  * or a missed wake-up is noticed.
  */
 import type { Logger } from 'pino';
+import { TIMINGS } from '../config.js';
 
 export abstract class DrainLoop {
   private running: Promise<void> = Promise.resolve();
@@ -14,7 +15,7 @@ export abstract class DrainLoop {
   protected stopped = true;
 
   /** `idleRecheckMs`: how soon to look again when nothing is due (at most a minute). */
-  constructor(protected readonly log: Logger, private readonly what: string, private readonly idleRecheckMs = 60_000) {}
+  constructor(protected readonly log: Logger, private readonly what: string, private readonly idleRecheckMs: number = TIMINGS.idleRecheckMs) {}
 
   /** One pass over everything due. */
   protected abstract drain(): Promise<void>;

@@ -67,7 +67,7 @@ export class OutboxWorker extends DrainLoop {
     log: Logger,
     opts: OutboxWorkerOptions = {},
   ) {
-    super(log, 'outbox', opts.idleRecheckMs ?? D.idleRecheckMs);
+    super(log, 'outbox', opts.idleRecheckMs);
     this.providers = new Map(providers.map((p) => [p.name, p]));
     this.breakers = opts.breakers ?? new Breakers();
     this.o = {

@@ -6,6 +6,7 @@
  * that providers post to otpd are `provider-callbacks.ts`.)
  */
 import type { Logger } from 'pino';
+import { TIMINGS } from '../config.js';
 import { request } from 'undici';
 import { Webhook } from 'standardwebhooks';
 import { openCode, type CodeKeys } from '../domain/code.js';
@@ -34,7 +35,8 @@ export class WebhookWorker extends DrainLoop {
 
   constructor(private readonly store: Store, private readonly keys: CodeKeys, private readonly clock: Clock, log: Logger, opts: WebhookWorkerOptions = {}) {
     super(log, 'webhook');
-    this.o = { timeoutMs: opts.timeoutMs ?? 10_000, leaseMs: opts.leaseMs ?? 60_000, batch: opts.batch ?? 64, checkAddress: opts.checkAddress };
+    const d = TIMINGS.webhooks;
+    this.o = { timeoutMs: opts.timeoutMs ?? d.timeoutMs, leaseMs: opts.leaseMs ?? d.leaseMs, batch: opts.batch ?? d.batch, checkAddress: opts.checkAddress };
   }
 
   protected now(): number {

@@ -4,6 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { sealCode, type CodeKeys } from '../domain/code.js';
+import { TIMINGS } from '../config.js';
 import type { Clock } from '../domain/clock.js';
 import { OtpdError } from '../domain/errors.js';
 import { newId } from '../domain/ids.js';
@@ -107,7 +108,7 @@ export class AppsService {
     private readonly keys: CodeKeys | null = null,
     /** The outbound URL rule for callback URLs (delivery/outbound-url.ts; production by default: the strict one). */
     private readonly checkUrl: OutboundUrlCheck = outboundUrlCheck(true),
-    private readonly cacheMs = 5_000,
+    private readonly cacheMs: number = TIMINGS.configCacheMs,
   ) {}
 
   private newCallbackSecret(appId: string): { secret: string; sealed: Buffer } | null {

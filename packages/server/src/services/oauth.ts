@@ -6,6 +6,7 @@
  * on the next request. A rotation keeps the previous secret valid for an overlap window.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { TIMINGS } from '../config.js';
 import type { Clock } from '../domain/clock.js';
 import { constantTimeEqual, type CodeKeys } from '../domain/code.js';
 import { OtpdError } from '../domain/errors.js';
@@ -47,7 +48,7 @@ export class OAuthService {
     private readonly clock: Clock,
     private readonly keys: CodeKeys,
     private readonly tokenTtlSeconds = 3600,
-    private readonly cacheMs = 5_000,
+    private readonly cacheMs: number = TIMINGS.configCacheMs,
   ) {}
 
   private audit(actor: string, action: string, c: OAuthClientRecord, before: unknown, after: unknown): AuditEntry {

@@ -2,12 +2,13 @@
  * A short-lived per-app cache for configuration read on the hot path (templates, senders). Changes made in this
  * process call `forget(appId)` and are seen at once; other processes see them within `ttlMs`.
  */
+import { TIMINGS } from '../config.js';
 import type { Clock } from '../domain/clock.js';
 
 export class PerAppCache<T> {
   private readonly entries = new Map<string, { value: T; until: number }>();
 
-  constructor(private readonly clock: Clock, private readonly load: (appId: string) => Promise<T>, private readonly ttlMs = 5_000, private readonly max = 10_000) {}
+  constructor(private readonly clock: Clock, private readonly load: (appId: string) => Promise<T>, private readonly ttlMs: number = TIMINGS.configCacheMs, private readonly max = 10_000) {}
 
   /** The app's value, loaded when missing or stale. */
   async get(appId: string): Promise<T> {

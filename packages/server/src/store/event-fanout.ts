@@ -4,6 +4,7 @@
  * made through this store, and on PostgreSQL through any node, are seen at once: the cache forgets the app).
  * Apps that listen to nothing pay one cached lookup, no write, and the event's payload is never built.
  */
+import { TIMINGS } from '../config.js';
 import type { Clock } from '../domain/clock.js';
 import type { EventType } from '../domain/events.js';
 import { newId } from '../domain/ids.js';
@@ -24,7 +25,6 @@ export function deliveryTargets(endpoints: readonly ListeningEndpoint[], type: E
   return out;
 }
 
-const TTL_MS = 5_000;
 const MAX_APPS = 10_000;
 
 /** Apps' enabled endpoints, cached for a few seconds (the caller loads on a miss and puts the result). */
@@ -40,7 +40,7 @@ export class EndpointCache {
 
   put(appId: string, list: ListeningEndpoint[]): ListeningEndpoint[] {
     if (this.byApp.size > MAX_APPS) this.byApp.clear();
-    this.byApp.set(appId, { list, until: this.clock.now() + TTL_MS });
+    this.byApp.set(appId, { list, until: this.clock.now() + TIMINGS.configCacheMs });
     return list;
   }
 
