@@ -11,6 +11,7 @@ import { CHANNELS } from './domain/channels.js';
 import type { PriceTable } from './domain/segments.js';
 import { EMPTY_PRICES } from './domain/segments.js';
 import { isPostgresUrl } from './store/url.js';
+import { parseGlobalLimit, type RateRule } from './guard/rules.js';
 
 /**
  * Timings and sizes of the background work, written once. They are not settings (no variable sets them): tests pass
@@ -70,6 +71,8 @@ export interface Config {
    * reverse proxies (the chain is followed from the right through them only).
    */
   trustProxy: false | string[];
+  /** OTPD_GUARD_GLOBAL: sends per period across all apps (none by default). */
+  guardGlobal: RateRule[];
   http: HttpLimits;
 }
 
@@ -123,6 +126,15 @@ function readSeconds(environ: NodeJS.ProcessEnv, name: string, fallback: number,
  * keywords loopback, linklocal, uniquelocal) trusts exactly those hops. A hop count is refused: it cannot tell a
  * proxy from a client that writes extra entries itself.
  */
+function readGuardGlobal(raw: string | undefined): RateRule[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  try {
+    return [parseGlobalLimit(raw)];
+  } catch (e) {
+    throw new ConfigError((e as Error).message);
+  }
+}
+
 function readTrustProxy(raw: string | undefined): Config['trustProxy'] {
   const v = raw?.trim() ?? '';
   if (v === '' || v === 'false' || v === '0') return false;
@@ -300,6 +312,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
     oauthTokenTtl,
     bodyLimit,
     trustProxy: readTrustProxy(environ.OTPD_TRUST_PROXY),
+    guardGlobal: readGuardGlobal(environ.OTPD_GUARD_GLOBAL),
     http: readHttpLimits(environ),
   };
 }

@@ -17,6 +17,8 @@ import { OutboxWorker, type OutboxWorkerOptions } from './delivery/outbox-worker
 import { routeFor } from './delivery/routing.js';
 import { ProviderCallbacks } from './delivery/provider-callbacks.js';
 import { AuthLimiter } from './guard/auth-limiter.js';
+import { Guard } from './guard/guard.js';
+import { GuardAdmin } from './guard/admin.js';
 import { AppsService } from './services/apps.js';
 import { OAuthService } from './services/oauth.js';
 import { TemplatesService } from './services/templates.js';
@@ -48,6 +50,7 @@ export interface Otpd {
   store: Store;
   apps: AppsService;
   verifications: VerificationsService;
+  guard: Guard;
   worker: OutboxWorker | null;
   webhookWorker: WebhookWorker;
   devInbox: DevInbox | null;
@@ -169,8 +172,12 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   });
   store.hooks.onEvents = () => webhookWorker.kick();
   store.hooks.onWork = () => worker?.kick();
+  const guard = new Guard({
+    store, clock, globalRules: config.guardGlobal, currencyOf: (a) => a.settings.prices?.currency ?? config.prices.currency,
+    onError: (err, what) => logger.warn({ err }, `${what} failed`),
+  });
   const verifications = new VerificationsService({
-    store, clock, keys, prices: config.prices, templates, senders, checkUrl, onQueued: (appId, to) => worker?.queued(appId, to), dispatch: worker ?? undefined,
+    store, clock, guard, keys, prices: config.prices, templates, senders, checkUrl, onQueued: (appId, to) => worker?.queued(appId, to), dispatch: worker ?? undefined,
     route: (app, channel, countryIso) => routeFor({ channel, countryIso, appRouting: app.settings.routing, serverRouting: config.providers.routing, providersByChannel }),
   });
 
@@ -198,6 +205,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   };
   const app = await buildApi({
     logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, http: config.http, apps, oauth, templates, senders, webhooks, verifications, providerCallbacks, ready, isClosing: () => closing,
+    guardAdmin: new GuardAdmin({ store, clock, guard, apps, currencyOf: (a) => a.settings.prices?.currency ?? config.prices.currency }),
     adminToken: config.adminToken, authLimiter: new AuthLimiter(clock),
     dev: devInbox && worker
       ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) ? worker.handedFor(appId, to) : worker.handed()) }
@@ -206,6 +214,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
 
   const purge = setInterval(() => {
     store.maintenance.purgeIdempotency(clock.now()).catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed'));
+    guard.sweep().catch((err: unknown) => logger.warn({ err }, 'guard state sweep failed'));
   }, TIMINGS.idempotency.purgeEveryMs);
   purge.unref();
   // Closes verifications whose time ran out, so webhooks hear verification.expired without waiting for a check.
@@ -216,7 +225,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
 
   let closed: Promise<void> | null = null;
   return {
-    config, app, store, apps, verifications, worker, webhookWorker, devInbox, logger, retention,
+    config, app, store, apps, verifications, guard, worker, webhookWorker, devInbox, logger, retention,
     async listen(o = {}) {
       worker?.start();
       worker?.kick(); // messages a previous run left queued
@@ -233,6 +242,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
         await retention.stop();
         await worker?.stop();
         await webhookWorker.stop();
+        await guard.idle();
         await store.close();
         if (logOut) logOut.close();
         else logger.flush();

@@ -32,6 +32,8 @@ import type { ProviderCallbacks } from '../delivery/provider-callbacks.js';
 import type { AuthLimiter } from '../guard/auth-limiter.js';
 import { constantTimeEqual } from '../domain/code.js';
 import { adminRoutes } from './routes/admin.js';
+import { guardRoutes } from './routes/guard.js';
+import type { GuardAdmin } from '../guard/admin.js';
 import type { Config, HttpLimits } from '../config.js';
 import { clientErrorHandler, listenerOptions, requestId } from './http-server.js';
 
@@ -56,6 +58,7 @@ export interface ApiDeps {
   senders: SendersService;
   webhooks: WebhooksService;
   verifications: VerificationsService;
+  guardAdmin: GuardAdmin;
   /** Present in development only. */
   dev?: { inbox: DevInbox; flush: (appId: string, to?: string) => Promise<void> } | undefined;
   /** Provider callbacks: delivery receipts (absent when no provider is configured). */
@@ -182,6 +185,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'verifications', description: 'Start, check, resend, cancel, read' },
         { name: 'development', description: 'Development mode only' },
         { name: 'admin', description: 'Apps, credentials, settings and the audit log (admin token)' },
+        { name: 'guard', description: 'Fraud and abuse guard per app: settings, decisions, blocks (admin token; see docs/fraud.md)' },
         { name: 'webhooks', description: 'Provider callbacks: delivery receipts posted by providers (signed by the provider, no API key); not the webhooks otpd sends to apps (admin)' },
         { name: 'system', description: 'Health and documentation' },
       ],
@@ -232,7 +236,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   await app.register(async (v1) => {
     v1.addHook('onRequest', authenticate);
-    await verificationRoutes(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.verifications);
+    await verificationRoutes(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.verifications, { behindProxy: deps.trustProxy !== false });
     await templateRoutes(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.templates);
     await senderRoutes(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.senders);
   }, { prefix: '/v1' });
@@ -245,6 +249,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(async (admin) => {
     admin.addHook('onRequest', authenticateAdmin);
     await adminRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.oauth);
+    await guardRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.guardAdmin);
     await webhookEndpointRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.webhooks);
   }, { prefix: '/admin/v1' });
 

@@ -13,6 +13,16 @@ const range = (f: keyof typeof RANGES, description: string) =>
 export const ChannelSchema = Type.Union(CHANNELS.map((c) => Type.Literal(c)), { description: 'Delivery channel' });
 export const StatusSchema = Type.Union(STATUSES.map((s) => Type.Literal(s)));
 
+/** What the caller may say about its end user: the guard's per-address and per-device rules key on it. */
+export const SignalFields = {
+  ip: Type.Optional(Type.String({
+    maxLength: 64,
+    description: "The end user's IP address as your backend saw it. Rate limits and fraud rules count per address (IPv6 per /64). Without it, the connection's address counts only behind trusted proxies (OTPD_TRUST_PROXY).",
+  })),
+  deviceId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: "A stable id of the end user's device or browser (printable ASCII), for per-device limits" })),
+  userAgent: Type.Optional(Type.String({ maxLength: 512, description: "The end user's User-Agent, recorded with the guard's decisions" })),
+};
+
 export const StartBody = Type.Object(
   {
     to: Type.String({ minLength: 1, maxLength: 254, description: 'Mobile number in international format (E.164 preferred), e.g. +33612345678; an email address for the email channel' }),
@@ -35,6 +45,7 @@ export const StartBody = Type.Object(
         description: 'Your own key/value pairs, returned as given',
       }),
     ),
+    ...SignalFields,
   },
   { additionalProperties: false },
 );
@@ -88,11 +99,11 @@ export const ListQuery = Type.Object(
 export const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 
 export const CheckBody = Type.Object(
-  { code: Type.String({ maxLength: 64, description: 'The code the user typed' }) },
+  { code: Type.String({ maxLength: 64, description: 'The code the user typed' }), ...SignalFields },
   { additionalProperties: false },
 );
 export const CheckByRecipientBody = Type.Object(
-  { to: Type.String({ minLength: 1, maxLength: 254 }), code: Type.String({ maxLength: 64 }) },
+  { to: Type.String({ minLength: 1, maxLength: 254 }), code: Type.String({ maxLength: 64 }), ...SignalFields },
   { additionalProperties: false },
 );
 
@@ -103,7 +114,7 @@ export const CheckResult = Type.Object({
   attemptsRemaining: Type.Integer(),
 });
 
-export const ResendBody = Type.Object({ channel: Type.Optional(ChannelSchema) }, { additionalProperties: false });
+export const ResendBody = Type.Object({ channel: Type.Optional(ChannelSchema), ...SignalFields }, { additionalProperties: false });
 
 const NullableTime = Type.Union([Type.String({ format: 'date-time' }), Type.Null()]);
 const NullableString = Type.Union([Type.String(), Type.Null()]);
@@ -168,6 +179,20 @@ export const problems = (...statuses: number[]) =>
   Object.fromEntries(
     statuses.map((s) => [s, { description: 'RFC 9457 problem details', content: { 'application/problem+json': { schema: Type.Ref(Problem) } } }]),
   );
+
+/** One documented problem status, saying which codes it carries. */
+export const problem = (status: number, description: string) => ({
+  [status]: { description: `RFC 9457 problem details: ${description}`, content: { 'application/problem+json': { schema: Type.Ref(Problem) } } },
+});
+
+/** The guard's answers on routes that send or check (403 fraud_blocked; 429 rate_limited, spend_cap_reached). */
+export const guardProblems = (sends: boolean) => ({
+  ...problem(403, sends ? '`fraud_blocked` (the guard refused the send: `reasons` lists its reason codes) or `app_disabled`' : '`fraud_blocked` or `app_disabled`'),
+  ...problem(429, sends
+    ? '`rate_limited` (a guard rate limit, with Retry-After and `reasons`), `spend_cap_reached` (the app\'s daily or monthly cap, Retry-After to the next period), `max_sends_reached`, `phone_locked`'
+    : '`rate_limited` (a guard rate limit or the failed-authentication limiter, with Retry-After)'),
+});
+
 
 /**
  * Adds to a route's documented responses the problems every route of its kind can answer, so the OpenAPI document

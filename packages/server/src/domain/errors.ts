@@ -38,6 +38,9 @@ export const ERRORS = {
   max_sends_reached: { status: 429, title: 'All sends for this phone are used up' },
   rate_limited: { status: 429, title: 'Too many requests, retry later' },
   phone_locked: { status: 429, title: 'This phone is locked after too many tries or sends' },
+  // the guard (guard/)
+  fraud_blocked: { status: 403, title: 'The request was refused by fraud protection' },
+  spend_cap_reached: { status: 429, title: "The app's spend cap for this period is reached" },
   // provider callbacks
   invalid_signature: { status: 403, title: 'The callback signature does not verify' },
   unknown_callback: { status: 404, title: 'The callback does not match a message sent through this provider' },

@@ -8,6 +8,7 @@ import type { VerificationRecord } from './verification.js';
 export const EVENT_TYPES = [
   'verification.created', 'verification.verified', 'verification.failed', 'verification.expired', 'verification.canceled',
   'message.sent', 'message.delivered', 'message.undelivered', 'message.failed',
+  'fraud.blocked', 'fraud.unblocked', 'spend.warning',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

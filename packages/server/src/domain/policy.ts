@@ -3,6 +3,7 @@
  * (seed 001), and the merge of app settings with per-request overrides.
  */
 import { OtpdError } from './errors.js';
+import { validateGuardSettings, type GuardSettings } from '../guard/settings.js';
 
 export const CODE_TYPES = ['numeric', 'alpha', 'alphanumeric'] as const;
 export type CodeType = (typeof CODE_TYPES)[number];
@@ -70,6 +71,8 @@ export interface AppSettings extends Partial<Policy> {
   callbackUrl?: string;
   /** Price table overrides for this app (per channel, country or `*`), on top of the server's OTPD_PRICES. */
   prices?: { currency?: string; sms?: Record<string, number>; whatsapp?: Record<string, number>; email?: Record<string, number> };
+  /** Fraud and abuse guard: mode, level, rule overrides, allow lists, spend caps (guard/settings.ts). */
+  guard?: GuardSettings;
 }
 
 /** Per-request overrides accepted by `POST /v1/verifications`. */
@@ -151,6 +154,7 @@ export function validateSettings(s: AppSettings): AppSettings {
     }
   }
   const out: AppSettings = { ...s };
+  if (s.guard !== undefined) out.guard = validateGuardSettings(s.guard);
   if (s.routing) {
     out.routing = Object.fromEntries(Object.entries(s.routing).map(([ch, rules]) => [
       ch, (rules ?? []).map((r) => (r.countries ? { ...r, countries: iso(r.countries, `routing.${ch}.countries`)! } : r)),

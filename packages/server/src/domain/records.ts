@@ -40,6 +40,15 @@ export interface VerificationRecord {
   stepTimeout: number;
   /** Where this verification's events are posted (seed 001), besides the app's webhook endpoints. */
   callbackUrl?: string | null;
+  /** What the caller said of the end user at start (guard/: the budgets of their address and device). */
+  signals?: Signals | null;
+}
+
+/** The end user's signals a start may carry (from the customer's backend, or the client address behind a trusted proxy). */
+export interface Signals {
+  ip?: string;
+  deviceId?: string;
+  userAgent?: string;
 }
 
 /** Counters per (app, phone). */
@@ -153,7 +162,7 @@ export interface AuditEntry {
   id: string;
   actor: string;
   action: string;
-  targetType: 'app' | 'api_key' | 'oauth_client' | 'template' | 'sender' | 'webhook' | 'lockout';
+  targetType: 'app' | 'api_key' | 'oauth_client' | 'template' | 'sender' | 'webhook' | 'lockout' | 'guard' | 'guard_block';
   targetId: string;
   appId: string | null;
   before: unknown;
@@ -221,4 +230,68 @@ export interface AttemptRecord {
   providerMessageId: string | null;
   startedAt: number;
   finishedAt: number | null;
+}
+
+/**
+ * The guard's state of one value of one dimension (guard/rules.ts), shared by every node: e.g. an app's prefix
+ * +447700900, with the state of every rule on it.
+ */
+export interface GuardRow {
+  /** `scope|dimension|value`; the scope is the app's id, or `*` for the server's global rules. */
+  key: string;
+  scope: string;
+  dimension: string;
+  value: string;
+  /** Per rule id. */
+  rules: Record<string, RuleState>;
+  /** The latest end of its rules' blocks (null: never blocked). */
+  blockedUntil: number | null;
+  /** From this time on the row says nothing an absent row would not (the maintenance sweep deletes it). */
+  expiresAt: number;
+}
+
+/**
+ * One rule's state for one value: a leaky bucket (`level` units at `at`), the value's verified history (this
+ * period, the last, and the decaying maximum of earlier ones), the countries seen (distinct rules), a block.
+ */
+export interface RuleState {
+  level: number;
+  at: number;
+  vCur: number;
+  vPrev: number;
+  /** Start of the current period of the verified history. */
+  vStart: number;
+  vBase: number;
+  /** Distinct rules: countries sent to without a verification (`u`) and with one (`v`) this period. */
+  seen: { u: string[]; v: string[] } | null;
+  blockedUntil: number | null;
+  blockedAt: number | null;
+  /** Since when an unverified budget has been refusing (null: it is not); staying full blocks the value. */
+  fullSince?: number | null;
+  /** When this state stops mattering. */
+  exp: number;
+}
+
+/** A request the guard refused (enforce) or would have refused (shadow): who, what, which rules and why. */
+export interface GuardDecisionRecord {
+  id: string;
+  appId: string;
+  at: number;
+  action: 'start' | 'resend' | 'check';
+  outcome: 'refused' | 'flagged';
+  /** The app's guard mode then (a spend cap refuses in every mode). */
+  mode: 'off' | 'shadow' | 'enforce';
+  /** The rules that refused, e.g. ['prefix-unverified']. */
+  rules: string[];
+  /** Reason codes (what the calling backend is told), e.g. ['prefix_concentration', 'blocked']. */
+  reasons: string[];
+  /** The error answered: fraud_blocked, rate_limited or spend_cap_reached. */
+  code: string;
+  to: string | null;
+  prefix: string | null;
+  country: string | null;
+  ip: string | null;
+  deviceId: string | null;
+  userAgent: string | null;
+  verificationId: string | null;
 }

@@ -100,7 +100,7 @@ export function decideStart(draft: VerificationDraft, stored: PhoneState | undef
     codeLength: x.codeLength, codeHash: x.codeHash, codeSealed: x.codeSealed, attempts: Math.min(d.state.failures, policy.maxAttempts),
     maxAttempts: x.maxAttempts, sends: d.state.sends, maxSends: x.maxSends, resendAvailableAt: x.resendAvailableAt, expiresAt: x.expiresAt,
     createdAt: x.createdAt, updatedAt: x.updatedAt, verifiedAt: x.verifiedAt, parts: x.parts, cost: x.cost, metadata: x.metadata,
-    channels: x.channels, step: x.step, stepTimeout: x.stepTimeout, callbackUrl: x.callbackUrl ?? null,
+    channels: x.channels, step: x.step, stepTimeout: x.stepTimeout, callbackUrl: x.callbackUrl ?? null, signals: x.signals ?? null,
   };
   return { ok: true, verification, phone: d.state };
 }

@@ -20,7 +20,8 @@ import type { Store } from '../store/ports/index.js';
 import { claimedMessage } from '../domain/delivery.js';
 import type { OutboxWorker } from '../delivery/outbox-worker.js';
 import type { OutboundUrlCheck } from '../delivery/outbound-url.js';
-import type { Client } from '../guard/client.js';
+import { endUserSignals, type Client, type SignalInput } from '../guard/client.js';
+import type { Admission, Guard } from '../guard/guard.js';
 import { TIMINGS } from '../config.js';
 import { selectTemplate, type TemplatesService } from './templates.js';
 import { selectSender, type SendersService } from './senders.js';
@@ -42,6 +43,10 @@ export interface StartInput {
   ttl?: number | undefined;
   maxAttempts?: number | undefined;
   metadata?: Record<string, unknown> | undefined;
+  /** What the caller knows of the end user (the guard's per-address and per-device rules). */
+  ip?: string | undefined;
+  deviceId?: string | undefined;
+  userAgent?: string | undefined;
 }
 
 export interface CheckView {
@@ -93,6 +98,8 @@ export interface VerificationsDeps {
   dispatch?: Pick<OutboxWorker, 'claimAtStart' | 'sendClaimed'> | undefined;
   /** How long an Idempotency-Key is remembered. */
   idempotencyTtlMs?: number;
+  /** The fraud and abuse guard, asked before every send and check. */
+  guard: Guard;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -224,6 +231,7 @@ export class VerificationsService {
       ...this.compose(app, c, dest, locale, policy, templates, { templateId: i === 0 ? input.template : undefined, requestedLocale: input.locale }),
     }));
     const { parts, cost } = steps[0]!;
+    const signals = endUserSignals(client, input);
     const id = newId('ver', now);
     const code = generateCode(policy.codeType, policy.codeLength);
     const codeSealed = sealCode(this.d.keys, id, code);
@@ -232,8 +240,18 @@ export class VerificationsService {
       codeType: policy.codeType, codeLength: policy.codeLength, codeHash: hashCode(this.d.keys, id, code), codeSealed,
       maxAttempts: policy.maxAttempts, maxSends: policy.maxSends, resendAvailableAt: now + policy.resendCooldown * 1000,
       expiresAt: now + policy.ttl * 1000, createdAt: now, updatedAt: now, verifiedAt: null, parts, cost, metadata: input.metadata ?? null,
-      channels, step: 0, stepTimeout, callbackUrl,
+      channels, step: 0, stepTimeout, callbackUrl, signals: Object.keys(signals).length > 0 ? signals : null,
     };
+    // A retry under a used Idempotency-Key is answered with the first response before the guard is asked (it sends
+    // nothing, so it costs nothing and is never refused); the store settles races between first tries.
+    if (idempotency) {
+      const prior = await this.d.store.verifications.idempotent(app.id, idempotency.key);
+      if (prior) {
+        if (!prior.requestHash.equals(idempotency.requestHash)) throw new OtpdError('idempotency_key_reused', 'This Idempotency-Key was used with another request body');
+        return { json: prior.response, replayed: true };
+      }
+    }
+    const admission = await this.d.guard.admit(app, { action: 'start', to: phone.e164, countryIso: phone.countryIso || null, signals, cost });
     const messages = steps.map((m) => this.message(draft, m, now));
     // This node's worker claims the first message now, before the transaction (which only writes what is decided
     // here): stored as `sending` with its started attempt, and sent right after the commit. Null: left queued.
@@ -241,14 +259,22 @@ export class VerificationsService {
     if (claimed) messages[0] = claimed.message;
     const attempts = claimed ? [claimed.attempt] : undefined;
     const currency = app.settings.prices?.currency ?? this.d.prices.currency;
-    const result = await this.d.store.verifications.start(
-      { appId: app.id, to: phone.e164, now, lockout: policy.lockout, idempotency },
-      (prev) => {
-        const d = decideStart(draft, prev, policy, now);
-        if (!d.ok) return d;
-        return { ok: true, phone: d.phone, verification: d.verification, messages, attempts, response: JSON.stringify(toView(d.verification, now, currency)) };
-      },
-    );
+    let result;
+    try {
+      result = await this.d.store.verifications.start(
+        { appId: app.id, to: phone.e164, now, lockout: policy.lockout, idempotency },
+        (prev) => {
+          const d = decideStart(draft, prev, policy, now);
+          if (!d.ok) return d;
+          return { ok: true, phone: d.phone, verification: d.verification, messages, attempts, response: JSON.stringify(toView(d.verification, now, currency)) };
+        },
+      );
+    } catch (e) {
+      // Refused by the engine (a locked phone, a cooldown…): nothing was sent, so the guard gives back what it took.
+      if (admission) await this.notSent(admission);
+      throw e;
+    }
+    if (result.kind === 'replayed' && admission) await this.notSent(admission);
     if (result.kind === 'created') {
       if (claimed) {
         this.d.dispatch!.sendClaimed(claimedMessage(claimed.message, {
@@ -260,6 +286,10 @@ export class VerificationsService {
       }
     }
     return { json: result.response, replayed: result.kind === 'replayed' };
+  }
+
+  private async notSent(a: Admission): Promise<void> {
+    await this.d.guard.notSent(a).catch(() => undefined);
   }
 
   /** One verification of the app; terminal ones too. */
@@ -291,7 +321,7 @@ export class VerificationsService {
    * Checks a code against a verification (by id) or against the recipient's newest verification. A wrong code is
    * not an error: `valid:false` with the tries left. `valid` is true only in the one response that verified.
    */
-  async check(app: AppRecord, target: { id: string } | { to: string }, rawCode: string, client: Client): Promise<CheckView> {
+  async check(app: AppRecord, target: { id: string } | { to: string }, rawCode: string, client: Client, signalInput: SignalInput = {}): Promise<CheckView> {
     const code = normalizeCode(rawCode);
     let t = target;
     if ('id' in t) {
@@ -299,11 +329,15 @@ export class VerificationsService {
     } else {
       t = { to: anyRecipient(t.to) };
     }
+    const signals = endUserSignals(client, signalInput);
+    const admission = await this.d.guard.admit(app, { action: 'check', to: 'to' in t ? t.to : null, countryIso: null, signals, cost: 0, verificationId: 'id' in t ? t.id : null });
     const now = this.d.clock.now();
     const lockout = resolvePolicy(app.settings).lockout;
     const r = await this.d.store.verifications.check({ appId: app.id, target: t, now, lockout }, (v) => codeMatches(this.d.keys, v.id, code, v.codeHash));
     if (!r) throw new OtpdError('verification_not_found', 'id' in t ? 'No verification with this id in this app' : 'No verification for this recipient in this app');
     const v = r.verification;
+    if (r.outcome === 'verified') this.d.guard.verified(app, v);
+    this.d.guard.checked(app, admission, r.outcome === 'wrong');
     const status = effectiveStatus(v, now);
     return {
       id: v.id,
@@ -314,14 +348,37 @@ export class VerificationsService {
   }
 
   /** Sends the same code again (expiry unchanged), after the cooldown and within the phone's send limit. */
-  async resend(app: AppRecord, id: string, client: Client, channel?: Channel): Promise<VerificationView> {
+  async resend(app: AppRecord, id: string, client: Client, channel?: Channel, signalInput: SignalInput = {}): Promise<VerificationView> {
     if (!isId('ver', id)) throw notFound();
     const now = this.d.clock.now();
     const base = resolvePolicy(app.settings);
-    const [templates, senders] = await Promise.all([this.d.templates.forApp(app.id), this.d.senders.forApp(app.id)]);
+    const [templates, senders, found] = await Promise.all([this.d.templates.forApp(app.id), this.d.senders.forApp(app.id), this.d.store.verifications.get(app.id, id)]);
+    if (!found) throw notFound();
     // A resend on the same channel repeats the text last sent there (the template chosen at start).
     const earlier = await this.d.store.outbox.list(app.id, id);
-    const v = await this.d.store.verifications.resend({ appId: app.id, id, now }, (cur, prev) => {
+    // The guard sees the same end user as the start did, unless the request says otherwise; the cost is the message's.
+    const signals = { ...(found.signals ?? {}), ...endUserSignals(client, signalInput) };
+    const ch0 = channel ?? found.channel;
+    const cost = earlier.filter((m) => m.channel === ch0).at(-1)?.cost ?? earlier.at(-1)?.cost ?? 0;
+    const admission = await this.d.guard.admit(app, { action: 'resend', to: found.to, countryIso: found.countryIso || null, signals, cost, verificationId: id });
+    let v;
+    try {
+      v = await this.resendInStore(app, id, now, base, channel, templates, senders, earlier);
+    } catch (e) {
+      if (admission) await this.notSent(admission);
+      throw e;
+    }
+    if (!v) {
+      if (admission) await this.notSent(admission);
+      throw notFound();
+    }
+    this.d.onQueued(app.id, v.to);
+    return this.view(v, app);
+  }
+
+  private resendInStore(app: AppRecord, id: string, now: number, base: Policy, channel: Channel | undefined, templates: readonly TemplateRecord[],
+    senders: Awaited<ReturnType<SendersService['forApp']>>, earlier: OutboxRecord[]): Promise<VerificationRecord | null> {
+    return this.d.store.verifications.resend({ appId: app.id, id, now }, (cur, prev) => {
       const decision = decideResend(cur, prev, base, now);
       if (!decision.ok) return decision;
       const { policy } = decision;
@@ -343,9 +400,6 @@ export class VerificationsService {
       const sender = last ? (last.sender ?? null) : selectSender(senders, ch, cur.countryIso);
       return { ok: true, phone: decision.phone, verification: next, message: this.message(next, { channel: ch, step: cur.step, route, body, parts, cost, waiting: false, sender }, now) };
     });
-    if (!v) throw notFound();
-    this.d.onQueued(app.id, v.to);
-    return this.view(v, app);
   }
 
   /** Cancels a pending verification; canceling a canceled one is a no-op, other terminal states are a 409. */

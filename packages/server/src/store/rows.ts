@@ -2,8 +2,8 @@
 import { DEFAULT_STEP_TIMEOUT, type AppSettings, type Channel, type CodeType } from '../domain/policy.js';
 import { claimedMessage, type ClaimedMessage } from '../domain/delivery.js';
 import type {
-  ApiKeyRecord, AppRecord, AttemptRecord, AuditEntry, DeliveryStatus, OAuthClientRecord, OutboxRecord, PhoneState, SenderRecord, Status, TemplateRecord,
-  VerificationRecord, WebhookDeliveryRecord, WebhookEndpointRecord,
+  ApiKeyRecord, AppRecord, AttemptRecord, AuditEntry, DeliveryStatus, GuardDecisionRecord, GuardRow, OAuthClientRecord, OutboxRecord, PhoneState,
+  SenderRecord, Signals, Status, TemplateRecord, VerificationRecord, WebhookDeliveryRecord, WebhookEndpointRecord,
 } from '../domain/records.js';
 
 export type Row = Record<string, unknown>;
@@ -46,6 +46,7 @@ export function toVerification(r: Row): VerificationRecord {
     step: num(r.step ?? 0),
     stepTimeout: num(r.step_timeout ?? DEFAULT_STEP_TIMEOUT),
     callbackUrl: (r.callback_url as string | null | undefined) ?? null,
+    signals: jsonOrNull<Signals>(r.signals),
   };
 }
 
@@ -200,4 +201,34 @@ export function toClaimed(r: Row, v: Row | undefined, last: Row | undefined): Cl
     attempt: null,
     callbackUrl: (v?.callback_url as string | null | undefined) ?? null,
   });
+}
+
+export function toGuardRow(r: Row): GuardRow {
+  return {
+    key: r.key as string, scope: r.scope as string, dimension: r.dimension as string, value: r.value as string,
+    rules: json<GuardRow['rules']>(r.rules), blockedUntil: numOrNull(r.blocked_until), expiresAt: num(r.expires_at),
+  };
+}
+
+/** A guard_state row's columns (`rules` as its JSON value: each adapter encodes it). */
+export function guardColumns(g: GuardRow): Row {
+  return { key: g.key, scope: g.scope, dimension: g.dimension, value: g.value, rules: g.rules, blocked_until: g.blockedUntil, expires_at: g.expiresAt };
+}
+
+export function toDecision(r: Row): GuardDecisionRecord {
+  return {
+    id: r.id as string, appId: r.app_id as string, at: num(r.at), action: r.action as GuardDecisionRecord['action'],
+    outcome: r.outcome as GuardDecisionRecord['outcome'], mode: r.mode as GuardDecisionRecord['mode'], rules: json<string[]>(r.rules),
+    reasons: json<string[]>(r.reasons), code: r.code as string, to: (r.to_addr as string | null) ?? null, prefix: (r.prefix as string | null) ?? null,
+    country: (r.country as string | null) ?? null, ip: (r.ip as string | null) ?? null, deviceId: (r.device_id as string | null) ?? null,
+    userAgent: (r.user_agent as string | null) ?? null, verificationId: (r.verification_id as string | null) ?? null,
+  };
+}
+
+/** A guard_decisions row's columns (JSON columns as their JSON values). */
+export function decisionColumns(d: GuardDecisionRecord): Row {
+  return {
+    id: d.id, app_id: d.appId, at: d.at, action: d.action, outcome: d.outcome, mode: d.mode, rules: d.rules, reasons: d.reasons, code: d.code,
+    to_addr: d.to, prefix: d.prefix, country: d.country, ip: d.ip, device_id: d.deviceId, user_agent: d.userAgent, verification_id: d.verificationId,
+  };
 }

@@ -10,6 +10,7 @@ import { parseEmail, parsePhone } from '../../domain/phone.js';
 import { appView, type AppsService } from '../../services/apps.js';
 import type { OAuthService } from '../../services/oauth.js';
 import { problems } from '../schemas.js';
+import { GuardSettingsSchema } from './guard.js';
 import type { TypedApp } from './verifications.js';
 
 const security = [{ adminToken: [] }];
@@ -39,6 +40,7 @@ const settingsFields = {
     email: Type.Optional(Type.Record(Type.String(), Type.Number())),
   }, { additionalProperties: false, description: 'Price overrides on top of OTPD_PRICES (per part for SMS, per message otherwise)' }),
   callbackUrl: Type.String({ maxLength: 2000, description: 'Status callback URL (seed 001): every event of the app\'s verifications, signed with the app\'s callback secret' }),
+  guard: GuardSettingsSchema,
   routing: Type.Record(Type.String(), Type.Array(Type.Object({ countries: Type.Optional(Type.Array(Iso)), providers: Type.Array(Type.String(), { minItems: 1 }) }, { additionalProperties: false }))),
 } satisfies Record<string, TSchema>;
 

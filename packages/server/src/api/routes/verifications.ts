@@ -5,7 +5,7 @@ import { Type } from '@sinclair/typebox';
 import { clientOf } from '../../guard/client.js';
 import type { VerificationsService } from '../../services/verifications.js';
 import {
-  CheckBody, CheckByRecipientBody, CheckResult, IdParams, ListQuery, Message, ResendBody, StartBody, Verification, VerificationList, problems,
+  CheckBody, CheckByRecipientBody, CheckResult, IdParams, ListQuery, Message, ResendBody, StartBody, Verification, VerificationList, guardProblems, problems,
 } from '../schemas.js';
 
 export type TypedApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
@@ -14,7 +14,9 @@ const security = [{ apiKey: [] }];
 const ref = Type.Ref(Verification);
 
 /** Registers the verification routes on a `/v1`-prefixed, authenticated scope. */
-export async function verificationRoutes(app: TypedApp, svc: VerificationsService): Promise<void> {
+export async function verificationRoutes(app: TypedApp, svc: VerificationsService, opts: { behindProxy: boolean }): Promise<void> {
+  // Behind trusted proxies the connection's address is the end user's (see guard/client.ts).
+  const client = (req: { ip: string; headers: { 'user-agent'?: string | string[] | undefined } }) => clientOf(req.ip, req.headers['user-agent'], opts.behindProxy);
   app.post('/verifications', {
     schema: {
       tags: ['verifications'], security,
@@ -25,11 +27,11 @@ export async function verificationRoutes(app: TypedApp, svc: VerificationsServic
         'retries safe: the same key with the same body returns the first response and sends nothing.',
       headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ description: '1-255 printable ASCII characters' })) }),
       body: StartBody,
-      response: { 201: ref, ...problems(400, 401, 403, 413, 415, 422, 429, 503) },
+      response: { 201: ref, ...problems(400, 401, 413, 415, 422, 503), ...guardProblems(true) },
     },
   }, async (req, reply) => {
     const key = req.headers['idempotency-key'];
-    const r = await svc.start(req.app, req.body, clientOf(req.ip, req.headers['user-agent']), typeof key === 'string' ? key : undefined);
+    const r = await svc.start(req.app, req.body, client(req), typeof key === 'string' ? key : undefined);
     if (r.replayed) reply.header('idempotent-replayed', 'true');
     // Already JSON (the exact first response on an idempotent replay), so it bypasses the serializer.
     return reply.code(201).type('application/json').send(r.json as never);
@@ -49,9 +51,9 @@ export async function verificationRoutes(app: TypedApp, svc: VerificationsServic
       summary: "Check a code against the recipient's newest verification",
       description: 'For chatbots and simple forms that only know the phone number. Same answers as the check by id.',
       body: CheckByRecipientBody,
-      response: { 200: CheckResult, ...problems(400, 401, 404, 422) },
+      response: { 200: CheckResult, ...problems(400, 401, 404, 422), ...guardProblems(false) },
     },
-  }, async (req) => svc.check(req.app, { to: req.body.to }, req.body.code, clientOf(req.ip, req.headers['user-agent'])));
+  }, async (req) => svc.check(req.app, { to: req.body.to }, req.body.code, client(req), req.body));
 
   app.get('/verifications/:id', {
     schema: { tags: ['verifications'], security, summary: 'Get a verification', params: IdParams, response: { 200: ref, ...problems(401, 404) } },
@@ -72,9 +74,9 @@ export async function verificationRoutes(app: TypedApp, svc: VerificationsServic
         'A wrong code is a 200 with `valid: false` and the tries left. `valid` is true only in the one response whose check ' +
         'verified the code; later checks answer the terminal status with `valid: false`.',
       params: IdParams, body: CheckBody,
-      response: { 200: CheckResult, ...problems(400, 401, 404, 422) },
+      response: { 200: CheckResult, ...problems(400, 401, 404, 422), ...guardProblems(false) },
     },
-  }, async (req) => svc.check(req.app, { id: req.params.id }, req.body.code, clientOf(req.ip, req.headers['user-agent'])));
+  }, async (req) => svc.check(req.app, { id: req.params.id }, req.body.code, client(req), req.body));
 
   app.post('/verifications/:id/resend', {
     schema: {
@@ -82,14 +84,14 @@ export async function verificationRoutes(app: TypedApp, svc: VerificationsServic
       summary: 'Send the same code again',
       description: 'Only after the cooldown and within the phone\'s send limit; the expiry does not move. Optionally on another channel.',
       params: IdParams, body: ResendBody,
-      response: { 200: ref, ...problems(400, 401, 404, 409, 422, 429, 503) },
+      response: { 200: ref, ...problems(400, 401, 404, 409, 422, 503), ...guardProblems(true) },
     },
     // The body is optional: no body means "same channel".
     preValidation: (req, _reply, done) => {
       req.body ??= {};
       done();
     },
-  }, async (req) => svc.resend(req.app, req.params.id, clientOf(req.ip, req.headers['user-agent']), req.body.channel));
+  }, async (req) => svc.resend(req.app, req.params.id, client(req), req.body.channel, req.body));
 
   app.post('/verifications/:id/next', {
     schema: {

@@ -296,4 +296,42 @@ ALTER TABLE message_attempts SET (fillfactor = 85);
       'DROP INDEX CONCURRENTLY IF EXISTS verifications_pending_expiry',
     ],
   },
+  {
+    name: '004_guard',
+    sql: `
+-- The guard (guard/): see the SQLite migration 005_guard.
+CREATE TABLE guard_state (
+  key            TEXT COLLATE "C" PRIMARY KEY,
+  scope          TEXT NOT NULL,
+  dimension      TEXT NOT NULL,
+  value          TEXT NOT NULL,
+  rules          JSONB NOT NULL,
+  blocked_until  BIGINT,
+  expires_at     BIGINT NOT NULL
+) WITH (fillfactor = 70);
+CREATE INDEX guard_state_blocks ON guard_state(scope, blocked_until) WHERE blocked_until IS NOT NULL;
+
+CREATE TABLE guard_decisions (
+  id               TEXT PRIMARY KEY,
+  app_id           TEXT NOT NULL,
+  at               BIGINT NOT NULL,
+  action           TEXT NOT NULL,
+  outcome          TEXT NOT NULL,
+  mode             TEXT NOT NULL,
+  rules            JSONB NOT NULL,
+  reasons          JSONB NOT NULL,
+  code             TEXT NOT NULL,
+  to_addr          TEXT,
+  prefix           TEXT,
+  country          TEXT,
+  ip               TEXT,
+  device_id        TEXT,
+  user_agent       TEXT,
+  verification_id  TEXT
+);
+CREATE INDEX guard_decisions_app ON guard_decisions(app_id, id);
+
+ALTER TABLE verifications ADD COLUMN signals JSONB;
+`,
+  },
 ];

@@ -319,5 +319,48 @@ ALTER TABLE apps ADD COLUMN callback_secret_sealed BLOB;
 ALTER TABLE verifications ADD COLUMN callback_url TEXT;
 `,
   },
-];
+  {
+    name: '005_guard',
+    sql: `
+-- The guard (guard/): one row per (scope, dimension, value), e.g. an app's prefix, with the state of every rule on
+-- it (a leaky bucket, the value's verified history, the countries it sent to, a block) as JSON. Rows that remember
+-- nothing any more are deleted by the maintenance sweep.
+CREATE TABLE guard_state (
+  key            TEXT PRIMARY KEY,
+  scope          TEXT NOT NULL,
+  dimension      TEXT NOT NULL,
+  value          TEXT NOT NULL,
+  rules          TEXT NOT NULL,
+  blocked_until  INTEGER,
+  expires_at     INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+-- Only blocked rows are in this index; a write that changes no block leaves it alone. The sweep walks the primary
+-- key (an index on expires_at would be rewritten by every request).
+CREATE INDEX guard_state_blocks ON guard_state(scope, blocked_until) WHERE blocked_until IS NOT NULL;
 
+CREATE TABLE guard_decisions (
+  id               TEXT PRIMARY KEY,
+  app_id           TEXT NOT NULL,
+  at               INTEGER NOT NULL,
+  action           TEXT NOT NULL,
+  outcome          TEXT NOT NULL,
+  mode             TEXT NOT NULL,
+  rules            TEXT NOT NULL,
+  reasons          TEXT NOT NULL,
+  code             TEXT NOT NULL,
+  to_addr          TEXT,
+  prefix           TEXT,
+  country          TEXT,
+  ip               TEXT,
+  device_id        TEXT,
+  user_agent       TEXT,
+  verification_id  TEXT
+) STRICT, WITHOUT ROWID;
+CREATE INDEX guard_decisions_app ON guard_decisions(app_id, id);
+
+-- The end user's signals given with a start (ip, deviceId, userAgent): a verification gives back what its sends took
+-- from the budgets of its address and device.
+ALTER TABLE verifications ADD COLUMN signals TEXT;
+`,
+  },
+];

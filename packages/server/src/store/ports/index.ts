@@ -8,6 +8,7 @@ import type { AppsPort } from './apps.js';
 import type { AuditPort } from './audit.js';
 import type { CallbacksPort } from './callbacks.js';
 import type { CredentialsPort } from './credentials.js';
+import type { GuardPort } from './guard.js';
 import type { MaintenancePort } from './maintenance.js';
 import type { OutboxPort } from './outbox.js';
 import type { PhonesPort } from './phones.js';
@@ -19,6 +20,7 @@ export type * from './apps.js';
 export type * from './audit.js';
 export type * from './callbacks.js';
 export type * from './credentials.js';
+export type * from './guard.js';
 export type * from './maintenance.js';
 export type * from './outbox.js';
 export type * from './phones.js';
@@ -47,6 +49,7 @@ export interface Store {
   readonly callbacks: CallbacksPort;
   readonly webhooks: WebhooksPort;
   readonly audit: AuditPort;
+  readonly guard: GuardPort;
   readonly maintenance: MaintenancePort;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;

@@ -69,6 +69,8 @@ export interface VerificationsPort {
   /** Cancels a pending verification (or closes it as expired). Null when not found; otherwise the row after. */
   cancel(appId: string, id: string, now: number): Promise<VerificationRecord | null>;
   get(appId: string, id: string): Promise<VerificationRecord | null>;
+  /** The first response stored under an Idempotency-Key of the app, with the hash of its request (null: none). */
+  idempotent(appId: string, key: string): Promise<{ requestHash: Buffer; response: string } | null>;
   list(appId: string, q: ListQuery, now: number): Promise<VerificationRecord[]>;
   /** Closes up to `limit` pending verifications whose expiry passed (emitting verification.expired); returns how many. */
   expireDue(now: number, limit: number): Promise<number>;

@@ -26,6 +26,7 @@ import { PgCallbacks } from './callbacks.js';
 import { createPool, Db, type PgStoreOptions } from './connection.js';
 import { PgCredentials } from './credentials.js';
 import { Events } from './events.js';
+import { PgGuard } from './guard.js';
 import { migrationError, runMigrations } from './migrate.js';
 import { PgMaintenance } from './maintenance.js';
 import { Notifier } from './notify.js';
@@ -52,6 +53,7 @@ export class PgStore implements Store {
   readonly webhooks: PgWebhooks;
   readonly audit: PgAudit;
   readonly maintenance: PgMaintenance;
+  readonly guard: PgGuard;
   private readonly clock: Clock;
   private readonly notifier: Notifier;
   private readonly db: Db;
@@ -74,6 +76,7 @@ export class PgStore implements Store {
     this.webhooks = new PgWebhooks(db, this.notifier);
     this.audit = new PgAudit(db);
     this.maintenance = new PgMaintenance(db);
+    this.guard = new PgGuard(db, events);
   }
 
   /** Applies pending migrations (once per process; concurrent nodes serialise on an advisory lock), then listens. */

@@ -24,6 +24,7 @@ export function verificationRow(v: VerificationRecord): Record<string, unknown> 
     max_attempts: v.maxAttempts, sends: v.sends, max_sends: v.maxSends, resend_available_at: v.resendAvailableAt, expires_at: v.expiresAt,
     created_at: v.createdAt, updated_at: v.updatedAt, verified_at: v.verifiedAt, parts: v.parts, cost: v.cost, metadata: v.metadata,
     channels: v.channels, step: v.step, step_timeout: v.stepTimeout, callback_url: v.callbackUrl ?? null,
+    signals: v.signals ?? null,
   };
 }
 

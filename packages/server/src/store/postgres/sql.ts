@@ -25,6 +25,7 @@ import { CALLBACKS_SQL } from './sql/callbacks.js';
 import { CREDENTIALS_SQL } from './sql/credentials.js';
 import { EVENTS_SQL } from './sql/events.js';
 import { FAST_PATHS_SQL } from './sql/fast-paths.js';
+import { GUARD_SQL } from './sql/guard.js';
 import { LOCKED_PATHS_SQL } from './sql/locked-paths.js';
 import { MAINTENANCE_SQL } from './sql/maintenance.js';
 import { OUTBOX_SQL } from './sql/outbox.js';
@@ -41,6 +42,7 @@ export const SQL = {
   ...CREDENTIALS_SQL,
   ...EVENTS_SQL,
   ...FAST_PATHS_SQL,
+  ...GUARD_SQL,
   ...LOCKED_PATHS_SQL,
   ...MAINTENANCE_SQL,
   ...OUTBOX_SQL,

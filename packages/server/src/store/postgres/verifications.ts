@@ -130,6 +130,11 @@ export class PgVerifications implements VerificationsPort {
     return r ? toVerification(r) : null;
   }
 
+  async idempotent(appId: string, key: string): Promise<{ requestHash: Buffer; response: string } | null> {
+    const r = (await this.db.read('idemGet', [appId, key]))[0];
+    return r ? { requestHash: r.request_hash as Buffer, response: r.response as string } : null;
+  }
+
   async list(appId: string, f: ListQuery, now: number): Promise<VerificationRecord[]> {
     const { sql, values } = newestFirst('verifications', verificationsWhere(appId, f, now), f.limit);
     return (await this.db.adhoc(numbered(sql), values)).map(toVerification);

@@ -21,8 +21,11 @@ export class SqliteContext {
   /** Set once by the composition root; `onEvents` is called here, after the commit that wrote the events. */
   readonly hooks: StoreHooks = {};
   private readonly statements = new Map<string, Database.Statement>();
-  private queue: Op[] = [];
-  private flushScheduled = false;
+  /**
+   * Transactional work waiting for the next group commit: `durable` ones commit with `synchronous=FULL` (fsync),
+   * `relaxed` ones with `synchronous=NORMAL` (see `txRelaxed`).
+   */
+  private readonly queues = { durable: { ops: [] as Op[], scheduled: false }, relaxed: { ops: [] as Op[], scheduled: false } };
   private readonly runGroup: (batch: Op[]) => { ok: boolean; value: unknown }[];
   /** Apps' enabled webhook endpoints (changes made through this store are seen at once: see `endpointsChanged`). */
   private readonly endpoints: EndpointCache;
@@ -30,7 +33,7 @@ export class SqliteContext {
   private emitted = false;
   private readonly s: {
     whkActive: Database.Statement; verCallbackUrl: Database.Statement; evtInsert: Database.Statement;
-    whdInsert: Database.Statement; auditInsert: Database.Statement;
+    whdInsert: Database.Statement; auditInsert: Database.Statement; syncNormal: Database.Statement; syncFull: Database.Statement;
   };
 
   constructor(readonly db: Database.Database, readonly clock: Clock) {
@@ -41,6 +44,8 @@ export class SqliteContext {
       evtInsert: this.prepare('evtInsert', 'INSERT INTO events (id, app_id, type, verification_id, message_id, data, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       whdInsert: this.prepare('whdInsert', `INSERT INTO webhook_deliveries (id, app_id, endpoint_id, url, event_id, status, attempts, next_attempt_at, created_at, updated_at)
         VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?)`),
+      syncNormal: this.db.prepare('PRAGMA synchronous = NORMAL'),
+      syncFull: this.db.prepare('PRAGMA synchronous = FULL'),
       auditInsert: this.prepare('auditInsert', `INSERT INTO audit_log (id, actor, action, target_type, target_id, app_id, before, after, at)
         VALUES (@id, @actor, @action, @target_type, @target_id, @app_id, @before, @after, @at)`),
     };
@@ -73,29 +78,49 @@ export class SqliteContext {
    * synchronous and run one after another, so they see each other's writes exactly as separate transactions would.
    */
   tx<T>(fn: () => T): Promise<T> {
+    return this.enqueue('durable', fn);
+  }
+
+  /**
+   * Group commit with `synchronous=NORMAL`: the WAL frames are written but not fsynced, so a caller waits one turn
+   * of the event loop, not for the disk (the next durable group's fsync carries them). An acknowledged write
+   * survives a crash of the process (kill -9), not a power cut. For state whose last milliseconds may be lost without
+   * harm, written on every request: the guard's counters.
+   */
+  txRelaxed<T>(fn: () => T): Promise<T> {
+    return this.enqueue('relaxed', fn);
+  }
+
+  private enqueue<T>(kind: 'durable' | 'relaxed', fn: () => T): Promise<T> {
+    const q = this.queues[kind];
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fn, resolve: resolve as (v: unknown) => void, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flushGroup());
+      q.ops.push({ fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!q.scheduled) {
+        q.scheduled = true;
+        setImmediate(() => this.flushGroup(kind));
       }
     });
   }
 
-  private flushGroup(): void {
-    this.flushScheduled = false;
-    const batch = this.queue.splice(0, MAX_GROUP);
-    if (this.queue.length > 0) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flushGroup());
+  private flushGroup(kind: 'durable' | 'relaxed'): void {
+    const q = this.queues[kind];
+    q.scheduled = false;
+    const batch = q.ops.splice(0, MAX_GROUP);
+    if (q.ops.length > 0) {
+      q.scheduled = true;
+      setImmediate(() => this.flushGroup(kind));
     }
+    if (batch.length === 0) return;
     let results: { ok: boolean; value: unknown }[];
+    if (kind === 'relaxed') this.s.syncNormal.run();
     try {
       results = this.runGroup(batch);
     } catch (e) {
       // The COMMIT itself failed (disk full, I/O error, busy past the timeout): nothing of the group was written.
       for (const op of batch) op.reject(e);
       return;
+    } finally {
+      if (kind === 'relaxed') this.s.syncFull.run();
     }
     batch.forEach((op, i) => {
       const r = results[i]!;
@@ -110,7 +135,10 @@ export class SqliteContext {
 
   /** Commits every queued op now (before closing). */
   drain(): void {
-    while (this.queue.length > 0) this.flushGroup();
+    while (this.queues.durable.ops.length > 0 || this.queues.relaxed.ops.length > 0) {
+      this.flushGroup('relaxed');
+      this.flushGroup('durable');
+    }
   }
 
   /** Deliveries became due without a new event (a replay): the webhook worker is woken after the commit. */

@@ -15,6 +15,7 @@ import { sqliteAudit } from './audit.js';
 import { sqliteCallbacks } from './callbacks.js';
 import { keyRows, sqliteCredentials } from './credentials.js';
 import { SqliteContext } from './db.js';
+import { sqliteGuard, type SqliteGuard } from './guard.js';
 import { sqliteMaintenance } from './maintenance.js';
 import { migrateSqlite } from './migrations.js';
 import { outboxRows, sqliteOutbox } from './outbox.js';
@@ -39,7 +40,7 @@ export class SqliteStore implements Store {
   readonly apps: Store['apps']; readonly credentials: Store['credentials']; readonly phones: Store['phones'];
   readonly appConfig: Store['appConfig']; readonly verifications: Store['verifications']; readonly outbox: Store['outbox'];
   readonly callbacks: Store['callbacks']; readonly webhooks: Store['webhooks']; readonly audit: Store['audit'];
-  readonly maintenance: Store['maintenance'];
+  readonly maintenance: Store['maintenance']; readonly guard: SqliteGuard;
   private readonly c: SqliteContext;
   private readonly clock: Clock;
   private readonly pingStmt: Database.Statement;
@@ -73,6 +74,7 @@ export class SqliteStore implements Store {
     this.webhooks = sqliteWebhooks(c, apps);
     this.audit = sqliteAudit(c);
     this.maintenance = sqliteMaintenance(c);
+    this.guard = sqliteGuard(c);
     this.pingStmt = c.prepare('ping', 'SELECT 1');
   }
 
@@ -94,6 +96,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    this.guard.flush();
     this.c.drain();
     if (this.db.open) this.db.close();
   }

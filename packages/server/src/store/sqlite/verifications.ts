@@ -22,10 +22,10 @@ export function sqliteVerifications(c: SqliteContext, phones: PhoneRows, outbox:
       WHERE app_id = @app_id AND to_addr = @to_addr AND status = 'pending' RETURNING *`),
     verInsert: c.prepare('verInsert', `INSERT INTO verifications (id, app_id, to_addr, country_iso, channel, locale, status, code_type, code_length,
         code_hash, code_sealed, attempts, max_attempts, sends, max_sends, resend_available_at, expires_at, created_at, updated_at,
-        verified_at, parts, cost, metadata, channels, step, step_timeout, callback_url)
+        verified_at, parts, cost, metadata, channels, step, step_timeout, callback_url, signals)
       VALUES (@id, @app_id, @to_addr, @country_iso, @channel, @locale, @status, @code_type, @code_length,
         @code_hash, @code_sealed, @attempts, @max_attempts, @sends, @max_sends, @resend_available_at, @expires_at, @created_at, @updated_at,
-        @verified_at, @parts, @cost, @metadata, @channels, @step, @step_timeout, @callback_url)`),
+        @verified_at, @parts, @cost, @metadata, @channels, @step, @step_timeout, @callback_url, @signals)`),
     verGet: c.prepare('verGet', 'SELECT * FROM verifications WHERE id = ? AND app_id = ?'),
     // The phone's pending verification, else its newest (id NULL: none): see the PostgreSQL statement.
     verNewestFor: c.prepare('verNewestFor', `SELECT coalesce((SELECT id FROM verifications WHERE app_id = @app AND to_addr = @to AND status = 'pending' LIMIT 1),
@@ -85,6 +85,7 @@ export function sqliteVerifications(c: SqliteContext, phones: PhoneRows, outbox:
           resend_available_at: v.resendAvailableAt, expires_at: v.expiresAt, created_at: v.createdAt, updated_at: v.updatedAt,
           verified_at: v.verifiedAt, parts: v.parts, cost: v.cost, metadata: v.metadata === null ? null : JSON.stringify(v.metadata),
           channels: JSON.stringify(v.channels), step: v.step, step_timeout: v.stepTimeout, callback_url: v.callbackUrl ?? null,
+          signals: v.signals ? JSON.stringify(v.signals) : null,
         });
         for (const m of d.messages) outbox.insertMessage(m);
         for (const a of d.attempts ?? []) outbox.insertAttempt(a);
@@ -170,6 +171,11 @@ export function sqliteVerifications(c: SqliteContext, phones: PhoneRows, outbox:
 
     async get(appId, id) {
       return row(appId, id);
+    },
+
+    async idempotent(appId, key) {
+      const r = s.idemGet.get(appId, key) as { request_hash: Buffer; response: string } | undefined;
+      return r ? { requestHash: r.request_hash, response: r.response } : null;
     },
 
     async list(appId, q, now) {

@@ -1,0 +1,253 @@
+import { describe, expect, it } from 'vitest';
+import type { GuardRow } from '../domain/records.js';
+import { BLOCK_AFTER_MS, capacityOf, evaluate, onNotSent, onVerified, rowKey, type GuardRequest } from './evaluate.js';
+import { prefixOf } from './guard.js';
+import { applyOverrides, rulesForLevel, STANDARD_RULES, type Rule, type UnverifiedRule } from './rules.js';
+import { compileGuard, validateGuardSettings } from './settings.js';
+import { chargeSpend, refundSpend, spendKeys } from './spend.js';
+
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2026, 5, 1, 10);
+const scope = (r: Rule) => (r.dimension === 'global' ? '*' : 'app_1');
+
+/** The rows a store would hold, changed as a store would change them. */
+class Rows {
+  readonly map = new Map<string, GuardRow>();
+  write(rows: GuardRow[]) {
+    for (const r of rows) this.map.set(r.key, r);
+  }
+}
+
+const start = (values: GuardRequest['values'], country: string | null = 'FR'): GuardRequest => ({ action: 'start', values: { app: 'app', global: 'all', ...values }, country, sends: 1 });
+
+function run(rules: Rule[], rows: Rows, req: GuardRequest, now: number) {
+  const e = evaluate(rules, rows.map, scope, req, now);
+  rows.write(e.rows);
+  return e;
+}
+
+describe('rate rules (GCRA)', () => {
+  const rule: Rule = { kind: 'rate', id: 'ip-sends', dimension: 'ip', actions: ['start', 'resend'], limit: 3, period: 60 };
+
+  it('lets the whole limit through at once, then one per period/limit, with the wait as Retry-After', () => {
+    const rows = new Rows();
+    for (let i = 0; i < 3; i++) expect(run([rule], rows, start({ ip: '192.0.2.1' }), T0).refusals).toEqual([]);
+    const refused = run([rule], rows, start({ ip: '192.0.2.1' }), T0);
+    expect(refused.refusals.map((r) => [r.reason, r.retryAfter])).toEqual([['ip_velocity', 20]]);
+    expect(run([rule], rows, start({ ip: '192.0.2.2' }), T0).refusals).toEqual([]); // another address has its own limit
+    expect(run([rule], rows, start({ ip: '192.0.2.1' }), T0 + 19_000).refusals).toHaveLength(1);
+    expect(run([rule], rows, start({ ip: '192.0.2.1' }), T0 + 20_000).refusals).toEqual([]);
+  });
+
+  it('applies only to its actions, and not without a value for its dimension', () => {
+    const rows = new Rows();
+    for (let i = 0; i < 10; i++) {
+      expect(run([rule], rows, { ...start({ ip: '192.0.2.1' }), action: 'check', sends: 0 }, T0).refusals).toEqual([]);
+      expect(run([rule], rows, start({}), T0).refusals).toEqual([]);
+    }
+  });
+});
+
+describe('unverified budgets', () => {
+  const rule: UnverifiedRule = { kind: 'unverified', id: 'prefix-unverified', dimension: 'prefix', floor: 5, ratio: 0.3, period: 3600, block: 12 * 3600 };
+
+  it('refuses a prefix after floor sends that nobody verifies; blocks it once the budget stayed full two minutes; says only the reason', () => {
+    const rows = new Rows();
+    for (let i = 0; i < 5; i++) expect(run([rule], rows, start({ prefix: '+447700900' }), T0 + i).refusals).toEqual([]);
+    const e = run([rule], rows, start({ prefix: '+447700900' }), T0 + 10);
+    expect(e.refusals.map((r) => [r.reason, r.retryAfter])).toEqual([['prefix_concentration', null]]);
+    expect(e.blocked).toEqual([]); // full, not yet blocked: in-flight sends may still be verified
+    const t = T0 + 10 + BLOCK_AFTER_MS;
+    const b = run([rule], rows, start({ prefix: '+447700900' }), t);
+    expect(b.refusals).toHaveLength(1);
+    expect(b.blocked).toHaveLength(1);
+    expect(b.blocked[0]!.state.blockedUntil).toBe(t + 12 * HOUR);
+    expect(rows.map.get(rowKey('app_1', 'prefix', '+447700900'))!.blockedUntil).toBe(t + 12 * HOUR);
+    // Blocked: refused even when the budget drained, until the block ends; only a new block is reported as one.
+    const later = run([rule], rows, start({ prefix: '+447700900' }), t + 2 * HOUR);
+    expect(later.refusals).toHaveLength(1);
+    expect(later.blocked).toEqual([]);
+    expect(run([rule], rows, start({ prefix: '+447700901' }), t + 2 * HOUR).refusals).toEqual([]);
+  });
+
+  it('a block ends when the attack stops, and is renewed while it goes on', () => {
+    const quiet = new Rows();
+    for (let i = 0; i < 6; i++) run([rule], quiet, start({ prefix: '+1555' }), T0);
+    expect(run([rule], quiet, start({ prefix: '+1555' }), T0 + 12 * HOUR + 1).refusals).toEqual([]);
+
+    const loud = new Rows();
+    for (let h = 0; h <= 16; h++) for (let i = 0; i < 100; i++) run([rule], loud, start({ prefix: '+1555' }), T0 + h * HOUR + i * 3000);
+    // The first block (from about T0 + 2 min) ran out at T0 + 12 h, but the refused sends kept the budget full, so
+    // the attack still going on blocked it again.
+    expect(loud.map.get(rowKey('app_1', 'prefix', '+1555'))!.blockedUntil).toBeGreaterThan(T0 + 24 * HOUR);
+    // Bounded: at most one block period after the last refused send, the value is free again.
+    expect(run([rule], loud, start({ prefix: '+1555' }), T0 + 16 * HOUR + 300_000 + 12 * HOUR + 1).refusals).toEqual([]);
+  });
+
+  it('verifications give their sends back: traffic that converts never fills the budget', () => {
+    const rows = new Rows();
+    for (let i = 0; i < 200; i++) {
+      const req = start({ prefix: '+3361234' });
+      expect(run([rule], rows, req, T0 + i * 1000).refusals).toEqual([]);
+      rows.write(onVerified([rule], rows.map, scope, req, T0 + i * 1000 + 500));
+    }
+  });
+
+  it('the capacity follows the verified history (a spike that converts passes), with the floor as its minimum', () => {
+    const country: UnverifiedRule = { kind: 'unverified', id: 'country-unverified-hour', dimension: 'country', floor: 10, ratio: 0.3, period: 3600, block: 12 * 3600 };
+    const rows = new Rows();
+    // A steady market: 1,000 verified in the last hour.
+    for (let i = 0; i < 1000; i++) {
+      const req = start({ country: 'FR' });
+      run([country], rows, req, T0 + i * 3600);
+      rows.write(onVerified([country], rows.map, scope, req, T0 + i * 3600 + 1000));
+    }
+    const now = T0 + HOUR;
+    const state = () => rows.map.get(rowKey('app_1', 'country', 'FR'))!.rules[country.id]!;
+    expect(capacityOf(country, state(), now)).toBeGreaterThan(250);
+    // A spike: 2,000 starts in ten minutes, 85 % verified: never refused.
+    let refused = 0;
+    for (let i = 0; i < 2000; i++) {
+      const req = start({ country: 'FR' });
+      const t = now + i * 300;
+      refused += run([country], rows, req, t).refusals.length;
+      if (i % 20 >= 3) rows.write(onVerified([country], rows.map, scope, req, t + 200));
+    }
+    expect(refused).toBe(0);
+    // The same volume that never converts is refused within the capacity.
+    let passed = 0;
+    for (let i = 0; i < 2000; i++) if (run([country], rows, start({ country: 'FR' }), now + 600_000 + i * 300).refusals.length === 0) passed++;
+    expect(passed).toBeLessThan(600);
+    expect(capacityOf(country, state(), now + 600_000)).toBeGreaterThan(500);
+  });
+
+  it('a start the engine refused gives back what it took', () => {
+    const rows = new Rows();
+    for (let i = 0; i < 20; i++) {
+      const req = start({ prefix: '+336' });
+      expect(run([rule], rows, req, T0).refusals).toEqual([]);
+      rows.write(onNotSent([rule], rows.map, scope, req, T0));
+    }
+  });
+});
+
+describe('distinct countries per address', () => {
+  const rule: Rule = { kind: 'distinct', id: 'ip-countries', dimension: 'ip', max: 3, period: 86_400, block: 12 * 3600 };
+
+  it('blocks an address that sends to a fourth country without a verification from it, for a day', () => {
+    const rows = new Rows();
+    for (const c of ['FR', 'DE', 'GB', 'FR', 'DE']) expect(run([rule], rows, start({ ip: '198.51.100.9' }, c), T0).refusals).toEqual([]);
+    const e = run([rule], rows, start({ ip: '198.51.100.9' }, 'NG'), T0);
+    expect(e.refusals.map((r) => r.reason)).toEqual(['many_countries_per_ip']);
+    expect(run([rule], rows, start({ ip: '198.51.100.9' }, 'FR'), T0 + 1000).refusals).toHaveLength(1); // blocked now
+  });
+
+  it('countries verified from the address do not count', () => {
+    const rows = new Rows();
+    for (const c of ['FR', 'DE', 'GB', 'IT', 'ES']) {
+      const req = start({ ip: '198.51.100.10' }, c);
+      expect(run([rule], rows, req, T0).refusals).toEqual([]);
+      rows.write(onVerified([rule], rows.map, scope, req, T0 + 1));
+    }
+  });
+});
+
+describe('several rules', () => {
+  it('all or nothing: a refusal by one rule takes nothing from the others', () => {
+    const rules: Rule[] = [
+      { kind: 'rate', id: 'ip-sends', dimension: 'ip', actions: ['start'], limit: 1, period: 3600 },
+      { kind: 'rate', id: 'prefix-sends', dimension: 'prefix', actions: ['start'], limit: 5, period: 3600 },
+      { kind: 'unverified', id: 'ip-unverified', dimension: 'ip', floor: 3, ratio: 0.3, period: 3600, block: 3600 },
+    ];
+    const rows = new Rows();
+    expect(run(rules, rows, start({ ip: 'a', prefix: 'p' }), T0).refusals).toEqual([]);
+    for (let i = 0; i < 10; i++) expect(run(rules, rows, start({ ip: 'a', prefix: 'p' }), T0).refusals.map((r) => r.reason)).toEqual(['ip_velocity']);
+    // The prefix's limit was not spent by the refused requests, nor an unverified budget that did not refuse.
+    for (let i = 0; i < 4; i++) expect(run(rules, rows, start({ ip: `b${i}`, prefix: 'p' }), T0).refusals).toEqual([]);
+    expect(run(rules, rows, start({ ip: 'c', prefix: 'p' }), T0).refusals.map((r) => r.rule.id)).toEqual(['prefix-sends']);
+  });
+
+  it('one row per value holds every rule on it, and says when it stops mattering', () => {
+    const rows = new Rows();
+    run(rulesForLevel('standard'), rows, start({ ip: '192.0.2.1', prefix: '+336123', country: 'FR', device: 'd1' }), T0);
+    expect([...rows.map.keys()].sort()).toEqual(['app_1|country|FR', 'app_1|device|d1', 'app_1|ip|192.0.2.1', 'app_1|prefix|+336123']);
+    expect(Object.keys(rows.map.get('app_1|ip|192.0.2.1')!.rules).sort()).toEqual(['ip-countries', 'ip-sends', 'ip-unverified']);
+    for (const r of rows.map.values()) expect(r.expiresAt).toBeGreaterThan(T0);
+  });
+});
+
+describe('levels and overrides', () => {
+  it('basic lets twice the standard through, max half', () => {
+    const lim = (lvl: 'basic' | 'standard' | 'max') => (rulesForLevel(lvl).find((r) => r.id === 'prefix-unverified') as UnverifiedRule).floor;
+    expect(lim('basic')).toBe(2 * lim('standard'));
+    expect(lim('max')).toBe(lim('standard') / 2);
+  });
+
+  it('turns rules off, changes their numbers, adds rate rules, and names the field that is wrong', () => {
+    const rules = applyOverrides(STANDARD_RULES, {
+      'ip-countries': false, 'prefix-unverified': { floor: 3 }, 'country-cap': { kind: 'rate', dimension: 'country', actions: ['start'], limit: 100, period: 3600 },
+    });
+    expect(rules.find((r) => r.id === 'ip-countries')).toBeUndefined();
+    expect((rules.find((r) => r.id === 'prefix-unverified') as UnverifiedRule).floor).toBe(3);
+    expect(rules.find((r) => r.id === 'country-cap')).toMatchObject({ kind: 'rate', dimension: 'country', limit: 100 });
+    const err = (o: unknown) => {
+      try {
+        applyOverrides(STANDARD_RULES, o as Record<string, unknown>);
+      } catch (e) {
+        return (e as { extensions: { errors: { pointer: string }[] } }).extensions.errors[0]!.pointer;
+      }
+      return null;
+    };
+    expect(err({ 'prefix-unverified': { floor: 0 } })).toBe('/settings/guard/rules/prefix-unverified/floor');
+    expect(err({ 'prefix-unverified': { limit: 3 } })).toBe('/settings/guard/rules/prefix-unverified/limit');
+    expect(err({ 'my-rule': { floor: 3 } })).toBe('/settings/guard/rules/my-rule');
+    expect(err({ 'ip-sends': { dimension: 'country' } })).toBe('/settings/guard/rules/ip-sends/dimension');
+  });
+
+  it('validates allow lists and caps, and matches numbers, prefixes and address ranges', () => {
+    const s = validateGuardSettings({ allow: { numbers: ['+33612345678'], prefixes: ['+3247'], ips: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'] }, spendCap: { daily: 5 } });
+    const g = compileGuard(s, []);
+    expect(g.allowed('+33612345678', null)).toBe(true);
+    expect(g.allowed('+32470000000', null)).toBe(true);
+    expect(g.allowed('+33612345679', null)).toBe(false);
+    expect(g.allowed(null, '10.1.2.3')).toBe(true);
+    expect(g.allowed(null, '::ffff:10.1.2.3')).toBe(true);
+    expect(g.allowed(null, '2001:db8:1::1')).toBe(true);
+    expect(g.allowed(null, '192.0.2.8')).toBe(false);
+    expect(g.caps).toEqual({ daily: 5, monthly: null });
+    expect(() => validateGuardSettings({ allow: { ips: ['10.0.0.0/33'] } })).toThrow(/not an IP address or CIDR/);
+    expect(() => validateGuardSettings({ allow: { numbers: ['0612'] } })).toThrow(/E.164/);
+    expect(() => validateGuardSettings({ spendCap: { daily: -1 } })).toThrow(/positive/);
+    expect(() => validateGuardSettings({ mode: 'loud' })).toThrow(/mode/);
+  });
+});
+
+describe('spend caps', () => {
+  it('charges each send, warns once at 80 %, refuses past the cap until the next UTC day', () => {
+    const rows = new Rows();
+    const caps = { daily: 1, monthly: null };
+    expect(spendKeys('app_1', caps, T0)).toEqual(['app_1|spend|2026-06-01']);
+    const warnings: number[] = [];
+    let i = 0;
+    for (; i < 20; i++) {
+      const o = chargeSpend('app_1', caps, rows.map, 0.07, T0);
+      if (o.refused) break;
+      rows.write(o.rows);
+      warnings.push(...o.warnings.map((w) => w.spent));
+    }
+    expect(i).toBe(14); // 14 × 0.07 = 0.98; the 15th would pass 1
+    expect(warnings).toEqual([0.84]);
+    const refused = chargeSpend('app_1', caps, rows.map, 0.07, T0);
+    expect(refused.refused).toEqual({ period: 'daily', retryAfter: 14 * 3600 });
+    rows.write(refundSpend('app_1', caps, rows.map, 0.07, T0));
+    expect(rows.map.get('app_1|spend|2026-06-01')!.rules['spend-day']!.level).toBeCloseTo(0.91, 6);
+    expect(chargeSpend('app_1', caps, rows.map, 0.07, T0 + 14 * HOUR).refused).toBeNull(); // a new day
+  });
+});
+
+describe('prefixOf', () => {
+  it('drops the last three digits of a number, keeps the domain of an address', () => {
+    expect(prefixOf('+447700900123')).toBe('+447700900');
+    expect(prefixOf('ada@example.com')).toBe('@example.com');
+  });
+});
