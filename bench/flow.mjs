@@ -3,7 +3,10 @@
 // (POST /v1/verifications -> GET /dev/messages?to= -> POST /v1/verifications/{id}/check) and report pairs/s plus
 // per-step latency percentiles, so the check p99 can be read on its own. One JSON line on stdout.
 //
-// node bench/flow.mjs --base http://127.0.0.1:4200 --key KEY [--concurrency 32] [--duration 10] [--warmup 2]
+// node bench/flow.mjs --base http://127.0.0.1:4200 --key KEY [--concurrency 32] [--duration 10] [--warmup 2] [--spread] [--ips N]
+//   --spread   numbers scattered over the space (consecutive pairs in different prefixes, as real users are) instead
+//              of sequential ones (which the guard's per-prefix rules rightly treat as an attack);
+//   --ips N    each start and check carries an `ip` signal drawn from N addresses (the guard's per-address rules run).
 import { performance } from 'node:perf_hooks';
 import { Pool } from 'undici';
 
@@ -19,8 +22,15 @@ if (!BASE || !KEY) { console.error('usage: node bench/flow.mjs --base URL --key 
 // Valid French mobiles, unique per pair (same space as ../shared/bench/pairs.mjs: +336 + 8 digits, 39x skipped).
 const SPACE = 89_000_000;
 let seq = Number(opt('phone-base', Math.floor(Math.random() * SPACE))) % SPACE;
+// A bijection of [0, SPACE): a multiplier coprime with SPACE (89e6 = 2^6 5^6 89) scatters consecutive k.
+const SPREAD = argv.includes('--spread');
+const IPS = Number(opt('ips', 0));
+const ipOf = () => {
+  const n = Math.floor(Math.random() * IPS);
+  return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`;
+};
 const nextPhone = () => {
-  const k = seq++ % SPACE;
+  const k = SPREAD ? Number((BigInt(seq++ % SPACE) * 48_271n) % BigInt(SPACE)) : seq++ % SPACE;
   const p = Math.floor(k / 1e6);
   return `+336${String(p < 39 ? p : p + 1).padStart(2, '0')}${String(k % 1e6).padStart(6, '0')}`;
 };
@@ -39,13 +49,14 @@ async function send(method, path, body) {
 class StepError extends Error {}
 async function pair(phone, lat) {
   let t = performance.now();
-  const s = await send('POST', '/v1/verifications', { to: phone, channel: 'sms' });
+  const ip = IPS > 0 ? ipOf() : undefined;
+  const s = await send('POST', '/v1/verifications', { to: phone, channel: 'sms', ...(ip ? { ip } : {}) });
   if (s.status !== 201) throw new StepError(`start ${s.status} ${s.json?.code ?? ''}`);
   let t2 = performance.now(); lat.start.push(t2 - t); t = t2;
   const m = await send('GET', `/dev/messages?to=${encodeURIComponent(phone)}`);
   if (m.status !== 200 || m.json?.messages?.[0]?.to !== phone) throw new StepError(`read ${m.status}`);
   t2 = performance.now(); lat.read.push(t2 - t); t = t2;
-  const c = await send('POST', `/v1/verifications/${s.json.id}/check`, { code: m.json.messages[0].code });
+  const c = await send('POST', `/v1/verifications/${s.json.id}/check`, { code: m.json.messages[0].code, ...(ip ? { ip } : {}) });
   if (c.status !== 200 || c.json?.status !== 'verified') throw new StepError(`check ${c.status} ${c.json?.status ?? c.json?.code}`);
   t2 = performance.now(); lat.check.push(t2 - t);
 }

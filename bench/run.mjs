@@ -112,7 +112,7 @@ const lines = [];
 lines.push('# Benchmarks', '');
 lines.push('Written by `npm run bench` (`node bench/run.mjs`); the numbers below are from its last run. Medians over rounds; the box has 2 noisy');
 lines.push('cores shared by the load driver and the server, so read ratios and medians, not absolutes.', '');
-lines.push(`Run: ${stamp}, Node ${process.version}, ${ROUNDS} rounds × (${WARMUP} s warm-up + ${DURATION} s), ${CONC} concurrent clients, otpd on SQLite (WAL, synchronous=FULL), development mode (console channel).`, '');
+lines.push(`Run: ${stamp}, Node ${process.version}, ${ROUNDS} rounds × (${WARMUP} s warm-up + ${DURATION} s), ${CONC} concurrent clients, otpd on SQLite (WAL, synchronous=FULL), development mode (console channel), the guard of the app off (section 7 measures it).`, '');
 lines.push('## 1. The verification flow (bench/flow.mjs)', '');
 lines.push('Each pair is `POST /v1/verifications` → `GET /dev/messages?to=` → `POST /v1/verifications/{id}/check` (verified), as in `../shared/bench`.', '');
 lines.push('| pairs/s | failures | pair p50 / p99 ms | start p50 / p99 ms | read p50 / p99 ms | **check p50 / p99 ms** |', '|---|---|---|---|---|---|');
@@ -141,7 +141,7 @@ if (pgRes) {
   const f = pgRes.full;
   lines.push('## 4. PostgreSQL (bench/pg.mjs)', '');
   lines.push(`Run: ${pgRes.at}, ${pgRes.rounds} rounds × (${pgRes.warmup} s + ${pgRes.duration} s), ${pgRes.concurrency} clients, PostgreSQL 15 from \`../shared/bench/services.sh\``);
-  lines.push('(defaults: `synchronous_commit=on`), one otpd node with the default pool of 10, development mode (console channel), retention off.', '');
+  lines.push('(defaults: `synchronous_commit=on`), one otpd node with the default pool of 10, development mode (console channel), retention off, the guard of the app off.', '');
   lines.push(`### Flow on an empty database and on one holding ${pgRes.rows.toLocaleString('en')} verifications`, '');
   lines.push(`The full database also holds a message, a provider attempt and a phone row per verification (${pgRes.fullSize}). The two otpd instances run side by side and the rounds alternate (empty, full, empty, full…).`, '');
   lines.push('| database | pairs/s | pair p50 / p99 ms | start p50 / p99 | read p50 / p99 | **check p50 / p99 ms** |', '|---|---|---|---|---|---|');
