@@ -307,7 +307,9 @@ CREATE TABLE guard_state (
   value          TEXT NOT NULL,
   rules          JSONB NOT NULL,
   blocked_until  BIGINT,
-  expires_at     BIGINT NOT NULL
+  expires_at     BIGINT NOT NULL,
+  -- Bumped by every write: a node writes rows it remembers only if nobody changed them since (compare-and-set).
+  version        BIGINT NOT NULL DEFAULT 1
 ) WITH (fillfactor = 70);
 CREATE INDEX guard_state_blocks ON guard_state(scope, blocked_until) WHERE blocked_until IS NOT NULL;
 
