@@ -268,6 +268,9 @@ export interface RuleState {
   blockedAt: number | null;
   /** Since when an unverified budget has been refusing (null: it is not); staying full blocks the value. */
   fullSince?: number | null;
+  /** Unverified budgets: verifications of the last minutes (decayed), and when that was last counted. */
+  rv?: number;
+  rvAt?: number;
   /** When this state stops mattering. */
   exp: number;
 }

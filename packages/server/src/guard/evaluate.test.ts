@@ -117,7 +117,8 @@ describe('unverified budgets', () => {
     // The same volume that never converts is refused within the capacity.
     let passed = 0;
     for (let i = 0; i < 2000; i++) if (run([country], rows, start({ country: 'FR' }), now + 600_000 + i * 300).refusals.length === 0) passed++;
-    expect(passed).toBeLessThan(600);
+    // Within the capacity plus the room the last minutes' verifications made for sends in flight.
+    expect(passed).toBeLessThan(800);
     expect(capacityOf(country, state(), now + 600_000)).toBeGreaterThan(500);
   });
 
@@ -249,5 +250,38 @@ describe('prefixOf', () => {
   it('drops the last three digits of a number, keeps the domain of an address', () => {
     expect(prefixOf('+447700900123')).toBe('+447700900');
     expect(prefixOf('ada@example.com')).toBe('@example.com');
+  });
+});
+
+describe('sends in flight', () => {
+  it('a tenfold spike whose codes take people 30 s to type mostly passes; the same volume that never verifies does not', () => {
+    const country: UnverifiedRule = { kind: 'unverified', id: 'country-unverified-hour', dimension: 'country', floor: 30, ratio: 0.3, period: 3600, block: 12 * 3600 };
+    const rows = new Rows();
+    // Events in time order: starts, and verifications 30 s after 90 % of them.
+    const simulate = (from: number, seconds: number, perSecond: number, verify: boolean) => {
+      const due: { t: number; req: GuardRequest }[] = [];
+      let refused = 0;
+      for (let i = 0; i < seconds * perSecond; i++) {
+        const t = from + (i * 1000) / perSecond;
+        while (due.length > 0 && due[0]!.t <= t) {
+          const d = due.shift()!;
+          rows.write(onVerified([country], rows.map, scope, d.req, d.t));
+        }
+        const req = start({ country: 'FR' });
+        const e = run([country], rows, req, t);
+        refused += e.refusals.length;
+        if (e.refusals.length === 0 && verify && i % 10 !== 0) due.push({ t: t + 30_000, req });
+      }
+      for (const d of due) rows.write(onVerified([country], rows.map, scope, d.req, d.t));
+      return refused;
+    };
+    // A new country at 2 a second: its first sends fill the floor before any code comes back, then the
+    // verifications make room (a few refused in the first minute: see docs/fraud.md, "Not yet").
+    expect(simulate(T0, 600, 2, true)).toBeLessThan(60);
+    // Two minutes at 20 a second: 600 sends in flight at once, plus the 10 % never verified, against room for about
+    // 650. About 2.6 % are refused (63 of 2,400 when this was written); without the room for sends in flight, 1,169.
+    expect(simulate(T0 + 600_000, 120, 20, true)).toBeLessThan(120);
+    // Pumping later: refused once the capacity this busy country earned (0.3 × its verified history) is used up.
+    expect(simulate(T0 + 3 * 3600_000, 120, 20, false)).toBeGreaterThan(1500);
   });
 });

@@ -115,6 +115,18 @@ export function capacityOf(rule: UnverifiedRule, s: RuleState, now: number): num
   return Math.max(rule.floor, rule.ratio * history);
 }
 
+/**
+ * Sends in flight count as unverified until their codes are typed, which takes people tens of seconds: at several
+ * starts a second a budget would fill with them. So a budget also has room for as many sends as verifications came
+ * back in about the last `PENDING_TAU_MS` (a decayed count): traffic whose codes come back keeps room for the ones
+ * being typed; traffic that never verifies gets none.
+ */
+export const PENDING_TAU_MS = 180_000;
+
+function recentVerified(s: RuleState, now: number): number {
+  return (s.rv ?? 0) * Math.exp(-Math.max(0, now - (s.rvAt ?? now)) / PENDING_TAU_MS);
+}
+
 function drained(s: RuleState, capacity: number, periodMs: number, now: number): number {
   return Math.max(0, s.level - (Math.max(0, now - s.at) * capacity) / periodMs);
 }
@@ -159,8 +171,9 @@ function checkUnverified(rule: UnverifiedRule, st: RuleState, sends: number, now
   const cap = capacityOf(rule, s, now);
   const level = drained(s, cap, periodMs, now);
   const blocked = s.blockedUntil !== null && s.blockedUntil > now;
-  const fits = level + sends <= cap + 1e-9;
-  const pass = { ...s, level: level + sends, at: now, fullSince: level < cap / 2 ? null : (s.fullSince ?? null) };
+  const room = cap + recentVerified(s, now);
+  const fits = level + sends <= room + 1e-9;
+  const pass = { ...s, level: level + sends, at: now, fullSince: level < room / 2 ? null : (s.fullSince ?? null) };
   // Passing here but refused by another rule: nothing is taken.
   if (!blocked && fits) return { pass, fail: s, refusal: null, blocks: false };
   if (!blocked) {
@@ -247,7 +260,7 @@ export function onVerified(rules: readonly Rule[], rows: ReadonlyMap<string, Gua
     const s = rotate(st, periodMs, now);
     if (rule.kind === 'unverified') {
       const level = drained(s, capacityOf(rule, s, now), periodMs, now);
-      changes.push({ key, rule, state: { ...s, level: Math.max(0, level - Math.max(1, req.sends)), at: now, vCur: s.vCur + 1 } });
+      changes.push({ key, rule, state: { ...s, level: Math.max(0, level - Math.max(1, req.sends)), at: now, vCur: s.vCur + 1, rv: recentVerified(s, now) + 1, rvAt: now } });
     } else if (req.country) {
       const seen = s.seen ?? { u: [], v: [] };
       if (seen.v.includes(req.country)) continue;
