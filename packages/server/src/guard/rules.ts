@@ -85,7 +85,8 @@ const BLOCK = 12 * HOUR;
  * an app or the server sets them (`rules` / OTPD_GUARD_GLOBAL).
  */
 export const STANDARD_RULES: readonly Rule[] = Object.freeze([
-  { kind: 'rate', id: 'ip-sends', dimension: 'ip', actions: ['start', 'resend'], limit: 100, period: 10 * 60 },
+  // A backstop on volume only: one address can be a whole carrier's NAT (what never converts is the budget's).
+  { kind: 'rate', id: 'ip-sends', dimension: 'ip', actions: ['start', 'resend'], limit: 600, period: HOUR },
   { kind: 'rate', id: 'ip-checks', dimension: 'ip', actions: ['check'], limit: 60, period: 60 },
   { kind: 'rate', id: 'device-sends', dimension: 'device', actions: ['start', 'resend'], limit: 10, period: HOUR },
   { kind: 'rate', id: 'prefix-sends', dimension: 'prefix', actions: ['start', 'resend'], limit: 30, period: HOUR },
