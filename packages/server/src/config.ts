@@ -33,6 +33,8 @@ export const TIMINGS = {
   idempotency: { ttlMs: 24 * 3_600_000, purgeEveryMs: 10 * 60_000 },
   /** Retention runs this often (first soon after start), deleting this many rows per table per batch. */
   retention: { everyMs: 10 * 60_000, firstAfterMs: 5_000, batch: 1_000 },
+  /** Guard blocks that ran out are announced (fraud.unblocked) this often, this many at a time. */
+  guardBlockEnds: { everyMs: 60_000, batch: 500 },
 } as const;
 
 export type Env = 'development' | 'production';

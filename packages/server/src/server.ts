@@ -51,6 +51,7 @@ export interface Otpd {
   apps: AppsService;
   verifications: VerificationsService;
   guard: Guard;
+  guardAdmin: GuardAdmin;
   worker: OutboxWorker | null;
   webhookWorker: WebhookWorker;
   devInbox: DevInbox | null;
@@ -203,9 +204,10 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
       throw new OtpdError('store_unavailable');
     }
   };
+  const guardAdmin = new GuardAdmin({ store, clock, guard, apps, currencyOf: (a) => a.settings.prices?.currency ?? config.prices.currency });
   const app = await buildApi({
     logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, http: config.http, apps, oauth, templates, senders, webhooks, verifications, providerCallbacks, ready, isClosing: () => closing,
-    guardAdmin: new GuardAdmin({ store, clock, guard, apps, currencyOf: (a) => a.settings.prices?.currency ?? config.prices.currency }),
+    guardAdmin,
     adminToken: config.adminToken, authLimiter: new AuthLimiter(clock),
     dev: devInbox && worker
       ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) ? worker.handedFor(appId, to) : worker.handed()) }
@@ -222,10 +224,15 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     store.verifications.expireDue(clock.now(), TIMINGS.expirySweep.batch).catch((err: unknown) => logger.warn({ err }, 'expiry sweep failed'));
   }, TIMINGS.expirySweep.everyMs);
   sweep.unref();
+  // Guard blocks that ran out are announced (fraud.unblocked).
+  const blockEnds = setInterval(() => {
+    guardAdmin.endBlocks(TIMINGS.guardBlockEnds.batch).catch((err: unknown) => logger.warn({ err }, 'guard block ends failed'));
+  }, TIMINGS.guardBlockEnds.everyMs);
+  blockEnds.unref();
 
   let closed: Promise<void> | null = null;
   return {
-    config, app, store, apps, verifications, guard, worker, webhookWorker, devInbox, logger, retention,
+    config, app, store, apps, verifications, guard, guardAdmin, worker, webhookWorker, devInbox, logger, retention,
     async listen(o = {}) {
       worker?.start();
       worker?.kick(); // messages a previous run left queued
@@ -238,6 +245,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
         closing = true;
         clearInterval(purge);
         clearInterval(sweep);
+        clearInterval(blockEnds);
         await app.close();
         await retention.stop();
         await worker?.stop();

@@ -295,6 +295,23 @@ describe('codes', () => {
   });
 });
 
+describe('blocks that run out', () => {
+  it('are announced once (fraud.unblocked, by expiry) and leave the list (moves the clock 13 h)', async () => {
+    const a = await guarded();
+    for (let i = 0; i < 11; i++) await a.start({ to: seq('+33622334', i) });
+    h.clock.advance(120_000);
+    expect((await a.start({ to: seq('+33622334', 20) })).body.code).toBe('fraud_blocked');
+    expect((await admin('GET', `/apps/${a.appId}/guard/blocks`)).body.data).toHaveLength(1);
+    expect(await h.otpd.guardAdmin.endBlocks(500)).toBe(0); // not over yet
+    h.clock.advance(12 * 3600_000 + 1000);
+    expect(await h.otpd.guardAdmin.endBlocks(500)).toBeGreaterThanOrEqual(1);
+    expect(await h.otpd.guardAdmin.endBlocks(500)).toBe(0); // announced once
+    expect((await admin('GET', `/apps/${a.appId}/guard/blocks`)).body.data).toEqual([]);
+    const ended = (await events('fraud.unblocked')).filter((e) => e.data.value === '+33622334');
+    expect(ended).toEqual([expect.objectContaining({ data: expect.objectContaining({ dimension: 'prefix', rule: 'prefix-unverified', by: 'expiry' }) })]);
+  });
+});
+
 describe('the sweep', () => {
   it('deletes the rows that remember nothing any more, and keeps the others (runs last: it moves the clock 40 days)', async () => {
     const a = await guarded();

@@ -68,6 +68,27 @@ export class GuardAdmin {
     };
   }
 
+  /**
+   * Announces the blocks that ran out (`fraud.unblocked`, `by: "expiry"`) and clears them, so each is announced once
+   * whichever node sees it first. Returns how many.
+   */
+  async endBlocks(limit: number): Promise<number> {
+    const now = this.d.clock.now();
+    let ended = 0;
+    for (const found of await this.d.store.guard.endedBlocks(now, limit)) {
+      const app = found.scope === '*' ? null : await this.d.apps.get(found.scope).catch(() => null);
+      ended += await this.d.store.guard.apply([found.key], now, (rows) => {
+        const row = rows.get(found.key);
+        const over = row ? Object.entries(row.rules).filter(([, s]) => s.blockedUntil !== null && s.blockedUntil <= now) : [];
+        if (!row || over.length === 0) return { change: { rows: [], decisions: [], events: [] }, out: 0 };
+        const states = Object.fromEntries(over.map(([id, s]) => [id, { ...s, blockedUntil: null, blockedAt: null }]));
+        const events = app ? over.map(([id, s]) => ({ appId: app.id, type: 'fraud.unblocked' as const, data: { ...this.blockView(app, row, id, s), unblockedAt: iso(now), by: 'expiry' } })) : [];
+        return { change: { rows: [withStates(row, states)], decisions: [], events }, out: over.length };
+      });
+    }
+    return ended;
+  }
+
   /** Changes guard settings as a merge patch (null removes a member); validated and audited like any app change. */
   async update(app: AppRecord, patch: Record<string, unknown>, actor: string) {
     const merged: Record<string, unknown> = { ...(app.settings.guard ?? {}) };

@@ -312,6 +312,7 @@ CREATE TABLE guard_state (
   version        BIGINT NOT NULL DEFAULT 1
 ) WITH (fillfactor = 70);
 CREATE INDEX guard_state_blocks ON guard_state(scope, blocked_until) WHERE blocked_until IS NOT NULL;
+CREATE INDEX guard_state_block_ends ON guard_state(blocked_until) WHERE blocked_until IS NOT NULL;
 
 CREATE TABLE guard_decisions (
   id               TEXT PRIMARY KEY,

@@ -337,6 +337,7 @@ CREATE TABLE guard_state (
 -- Only blocked rows are in this index; a write that changes no block leaves it alone. The sweep walks the primary
 -- key (an index on expires_at would be rewritten by every request).
 CREATE INDEX guard_state_blocks ON guard_state(scope, blocked_until) WHERE blocked_until IS NOT NULL;
+CREATE INDEX guard_state_block_ends ON guard_state(blocked_until) WHERE blocked_until IS NOT NULL;
 
 CREATE TABLE guard_decisions (
   id               TEXT PRIMARY KEY,

@@ -42,6 +42,8 @@ export interface GuardPort {
   decisions(appId: string, q: DecisionQuery): Promise<GuardDecisionRecord[]>;
   /** Rows of `scope` with a block that ends after `now`, the latest-ending first. */
   blocks(scope: string, now: number, limit: number): Promise<GuardRow[]>;
+  /** Rows of any scope whose latest block ended at or before `now` (to announce the end), the earliest first. */
+  endedBlocks(now: number, limit: number): Promise<GuardRow[]>;
   /** The rows of these keys that exist (a plain read). */
   get(keys: readonly string[]): Promise<GuardRow[]>;
   /**

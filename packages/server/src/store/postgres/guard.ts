@@ -185,6 +185,10 @@ export class PgGuard implements GuardPort {
     return (await this.db.read('gsBlocks', [scope, now, limit])).map(toGuardRow);
   }
 
+  async endedBlocks(now: number, limit: number) {
+    return (await this.db.read('gsEnded', [now, limit])).map(toGuardRow);
+  }
+
   async get(keys: readonly string[]) {
     return keys.length === 0 ? [] : (await this.db.read('gsGet', [keys])).map(toGuardRow);
   }

@@ -33,6 +33,7 @@ export function sqliteGuard(c: SqliteContext): SqliteGuard {
       VALUES (@key, @scope, @dimension, @value, @rules, @blocked_until, @expires_at)
       ON CONFLICT (key) DO UPDATE SET rules = excluded.rules, blocked_until = excluded.blocked_until, expires_at = excluded.expires_at`),
     gsBlocks: c.prepare('gsBlocks', 'SELECT * FROM guard_state WHERE scope = ? AND blocked_until > ? ORDER BY blocked_until DESC LIMIT ?'),
+    gsEnded: c.prepare('gsEnded', 'SELECT * FROM guard_state WHERE blocked_until <= ? ORDER BY blocked_until LIMIT ?'),
     gsWalk: c.prepare('gsWalk', "SELECT key, expires_at FROM guard_state WHERE key > coalesce(?, '') ORDER BY key LIMIT ?"),
     gsDelete: c.prepare('gsDelete', 'DELETE FROM guard_state WHERE key = ? AND expires_at < ?'),
     gdInsert: c.prepare('gdInsert', `INSERT INTO guard_decisions (id, app_id, at, action, outcome, mode, rules, reasons, code, to_addr, prefix, country, ip, device_id, user_agent, verification_id)
@@ -133,6 +134,10 @@ export function sqliteGuard(c: SqliteContext): SqliteGuard {
 
     blocks(scope, now, limit) {
       return afterFlush(() => (s.gsBlocks.all(scope, now, limit) as Row[]).map(toGuardRow));
+    },
+
+    endedBlocks(now, limit) {
+      return afterFlush(() => (s.gsEnded.all(now, limit) as Row[]).map(toGuardRow));
     },
 
     async get(keys) {

@@ -32,6 +32,7 @@ export const GUARD_SQL = {
       (SELECT coalesce(json_agg(json_build_array(v.key, v.version)), '[]') FROM (SELECT * FROM ins UNION ALL SELECT * FROM upd) v) AS versions`,
   gsBlocks: 'SELECT * FROM guard_state WHERE scope = $1 AND blocked_until > $2 ORDER BY blocked_until DESC LIMIT $3',
   gsGet: 'SELECT * FROM guard_state WHERE key = ANY($1::text[])',
+  gsEnded: 'SELECT * FROM guard_state WHERE blocked_until <= $1 ORDER BY blocked_until LIMIT $2',
   // $1 after (null: from the first key), $2 limit, $3 now: one step of the sweep, deleting what expired among them.
   gsPurge: `WITH step AS (SELECT key, expires_at FROM guard_state WHERE key > coalesce($1, '') ORDER BY key LIMIT $2),
       gone AS (DELETE FROM guard_state WHERE key = ANY (ARRAY(SELECT key FROM step WHERE expires_at < $3)) AND expires_at < $3 RETURNING key)
