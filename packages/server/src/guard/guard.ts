@@ -140,7 +140,7 @@ export class Guard {
           code: (error ?? ruleRefusal)!.code,
         }));
       }
-      return { change, out: { error, charged: spend && !refusedBySpend ? input.cost : 0, rules: !error && ev.rows.length > 0 } };
+      return { change, out: { error, charged: spend && !refusedBySpend ? input.cost : 0 } };
     });
     if (result.error) throw result.error;
     return { app, g, req, ruleKeys: rulesOn ? ruleKeys : [], spend: result.charged };

@@ -121,7 +121,8 @@ export type RuleOverride = false | Partial<Omit<RateRule, 'kind' | 'id'>> | Part
 
 const RULE_ID = /^[a-z0-9][a-z0-9-]{0,39}$/;
 
-const bad = (pointer: string, detail: string) =>
+/** `invalid_request` naming the settings field at `pointer` (guard settings and rule overrides). */
+export const bad = (pointer: string, detail: string) =>
   new OtpdError('invalid_request', `${pointer.slice(1).replaceAll('/', '.')} ${detail}`, { extensions: { errors: [{ pointer, detail }] } });
 
 function intIn(v: unknown, min: number, max: number, pointer: string): number {

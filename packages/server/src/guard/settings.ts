@@ -3,8 +3,7 @@
  * on: the rules of the level with the app's overrides, the allow lists as matchers, the spend caps.
  */
 import ipaddr from 'ipaddr.js';
-import { OtpdError } from '../domain/errors.js';
-import { applyOverrides, LEVELS, MODES, rulesForLevel, type GuardLevel, type GuardMode, type Rule } from './rules.js';
+import { applyOverrides, bad, LEVELS, MODES, rulesForLevel, type GuardLevel, type GuardMode, type Rule } from './rules.js';
 
 export interface GuardSettings {
   /** `enforce` (default): refuse; `shadow`: decide and record, never refuse; `off`: no rule runs. */
@@ -27,9 +26,6 @@ export interface CompiledGuard {
   allowed(to: string | null, ip: string | null): boolean;
   caps: { daily: number | null; monthly: number | null };
 }
-
-const bad = (pointer: string, detail: string) =>
-  new OtpdError('invalid_request', `${pointer.slice(1).replaceAll('/', '.')} ${detail}`, { extensions: { errors: [{ pointer, detail }] } });
 
 const E164 = /^\+[1-9]\d{5,14}$/;
 const PREFIX = /^\+[1-9]\d{0,14}$/;
