@@ -45,8 +45,9 @@ export function emptyRow(scope: string, dimension: string, value: string, now: n
   return { key: rowKey(scope, dimension, value), scope, dimension, value, rules: {}, blockedUntil: null, expiresAt: now };
 }
 
+/** A state that remembers nothing (its fields in the order of `ruleState`: one shape for every state). */
 export const emptyState = (now: number): RuleState =>
-  ({ level: 0, at: now, vCur: 0, vPrev: 0, vStart: now, vBase: 0, seen: null, blockedUntil: null, blockedAt: null, fullSince: null, exp: now });
+  ({ level: 0, at: now, vCur: 0, vPrev: 0, vStart: now, vBase: 0, seen: null, blockedUntil: null, blockedAt: null, fullSince: null, rv: 0, rvAt: now, exp: now });
 
 /** The state with the time after which it remembers nothing (drained, block over, verified history decayed). */
 function withExpiry(rule: Rule, s: RuleState): RuleState {
@@ -66,33 +67,41 @@ function withExpiry(rule: Rule, s: RuleState): RuleState {
 
 /** A row with some rules' states replaced; its block and expiry are those of its latest-ending state. */
 export function withStates(row: GuardRow, states: Record<string, RuleState>): GuardRow {
-  const rules = { ...row.rules, ...states };
+  const rules: Record<string, RuleState> = {};
+  for (const id in row.rules) rules[id] = row.rules[id]!;
+  for (const id in states) rules[id] = states[id]!;
   let blockedUntil: number | null = null;
   let expiresAt = 0;
-  for (const s of Object.values(rules)) {
+  for (const id in rules) {
+    const s = rules[id]!;
     if (s.blockedUntil !== null && (blockedUntil === null || s.blockedUntil > blockedUntil)) blockedUntil = s.blockedUntil;
-    expiresAt = Math.max(expiresAt, s.exp);
+    if (s.exp > expiresAt) expiresAt = s.exp;
   }
-  return { ...row, rules, blockedUntil, expiresAt };
+  return { key: row.key, scope: row.scope, dimension: row.dimension, value: row.value, rules, blockedUntil, expiresAt };
 }
 
-/** The rules that apply to a request of this action, each with its value. */
-export function applicable(rules: readonly Rule[], req: Pick<GuardRequest, 'action' | 'values' | 'country'>): { rule: Rule; value: string }[] {
-  const out: { rule: Rule; value: string }[] = [];
+/** The rules that apply to a request of this action, each with its value and its row's key. */
+export function applicable(rules: readonly Rule[], scope: (rule: Rule) => string, req: Pick<GuardRequest, 'action' | 'values' | 'country'>): { rule: Rule; value: string; key: string }[] {
+  const out: { rule: Rule; value: string; key: string }[] = [];
   const sends = req.action !== 'check';
+  // The rules of one dimension share a row (and a scope): its key is built once.
+  const keys: Partial<Record<string, string>> = {};
   for (const rule of rules) {
     const value = req.values[rule.dimension];
     if (value === undefined) continue;
     if (rule.kind === 'rate' ? !rule.actions.includes(req.action) : !sends) continue;
     if (rule.kind === 'distinct' && !req.country) continue;
-    out.push({ rule, value });
+    const key = (keys[rule.dimension] ??= rowKey(scope(rule), rule.dimension, value));
+    out.push({ rule, value, key });
   }
   return out;
 }
 
 /** The keys of the rows a request's rules need (to read them in one go). */
 export function keysOf(rules: readonly Rule[], scope: (rule: Rule) => string, req: Pick<GuardRequest, 'action' | 'values' | 'country'>): string[] {
-  return [...new Set(applicable(rules, req).map(({ rule, value }) => rowKey(scope(rule), rule.dimension, value)))];
+  const out: string[] = [];
+  for (const { key } of applicable(rules, scope, req)) if (!out.includes(key)) out.push(key);
+  return out;
 }
 
 /** The state's verified history moved to the period that contains `now`. */
@@ -124,7 +133,7 @@ export function capacityOf(rule: UnverifiedRule, s: RuleState, now: number): num
 export const PENDING_TAU_MS = 180_000;
 
 function recentVerified(s: RuleState, now: number): number {
-  return (s.rv ?? 0) * Math.exp(-Math.max(0, now - (s.rvAt ?? now)) / PENDING_TAU_MS);
+  return s.rv === 0 ? 0 : s.rv * Math.exp(-Math.max(0, now - s.rvAt) / PENDING_TAU_MS);
 }
 
 function drained(s: RuleState, capacity: number, periodMs: number, now: number): number {
@@ -173,7 +182,7 @@ function checkUnverified(rule: UnverifiedRule, st: RuleState, sends: number, now
   const blocked = s.blockedUntil !== null && s.blockedUntil > now;
   const room = cap + recentVerified(s, now);
   const fits = level + sends <= room + 1e-9;
-  const pass = { ...s, level: level + sends, at: now, fullSince: level < room / 2 ? null : (s.fullSince ?? null) };
+  const pass = { ...s, level: level + sends, at: now, fullSince: level < room / 2 ? null : s.fullSince };
   // Passing here but refused by another rule: nothing is taken.
   if (!blocked && fits) return { pass, fail: s, refusal: null, blocks: false };
   if (!blocked) {
@@ -217,8 +226,7 @@ function assemble(rows: ReadonlyMap<string, GuardRow>, rowOf: Map<string, GuardR
 export function evaluate(rules: readonly Rule[], rows: ReadonlyMap<string, GuardRow>, scope: (rule: Rule) => string, req: GuardRequest, now: number): Evaluation {
   const checks: RuleCheck[] = [];
   const fresh = new Map<string, GuardRow>();
-  for (const { rule, value } of applicable(rules, req)) {
-    const key = rowKey(scope(rule), rule.dimension, value);
+  for (const { rule, value, key } of applicable(rules, scope, req)) {
     let row = rows.get(key) ?? fresh.get(key);
     if (!row) fresh.set(key, (row = emptyRow(scope(rule), rule.dimension, value, now)));
     const s = row.rules[rule.id] ?? emptyState(now);
@@ -251,9 +259,8 @@ export function evaluate(rules: readonly Rule[], rows: ReadonlyMap<string, Guard
  */
 export function onVerified(rules: readonly Rule[], rows: ReadonlyMap<string, GuardRow>, scope: (rule: Rule) => string, req: Omit<GuardRequest, 'action'>, now: number): GuardRow[] {
   const changes: { key: string; rule: Rule; state: RuleState }[] = [];
-  for (const { rule, value } of applicable(rules, { ...req, action: 'start' })) {
+  for (const { rule, key } of applicable(rules, scope, { ...req, action: 'start' })) {
     if (rule.kind === 'rate') continue;
-    const key = rowKey(scope(rule), rule.dimension, value);
     const st = rows.get(key)?.rules[rule.id];
     if (!st) continue;
     const periodMs = rule.period * 1000;
@@ -274,9 +281,8 @@ export function onVerified(rules: readonly Rule[], rows: ReadonlyMap<string, Gua
 export function onFailedCheck(rules: readonly Rule[], rows: ReadonlyMap<string, GuardRow>, scope: (rule: Rule) => string, req: GuardRequest, now: number): GuardRow[] {
   const changes: { key: string; rule: Rule; state: RuleState }[] = [];
   const fresh = new Map<string, GuardRow>();
-  for (const { rule, value } of applicable(rules, { ...req, action: 'check' })) {
+  for (const { rule, value, key } of applicable(rules, scope, { ...req, action: 'check' })) {
     if (rule.kind !== 'rate') continue;
-    const key = rowKey(scope(rule), rule.dimension, value);
     const row = rows.get(key) ?? fresh.get(key) ?? emptyRow(scope(rule), rule.dimension, value, now);
     fresh.set(key, row);
     const s = row.rules[rule.id] ?? emptyState(now);
@@ -291,9 +297,8 @@ export function onFailedCheck(rules: readonly Rule[], rows: ReadonlyMap<string, 
  */
 export function onNotSent(rules: readonly Rule[], rows: ReadonlyMap<string, GuardRow>, scope: (rule: Rule) => string, req: GuardRequest, now: number): GuardRow[] {
   const changes: { key: string; rule: Rule; state: RuleState }[] = [];
-  for (const { rule, value } of applicable(rules, req)) {
+  for (const { rule, key } of applicable(rules, scope, req)) {
     if (rule.kind !== 'unverified') continue;
-    const key = rowKey(scope(rule), rule.dimension, value);
     const s = rows.get(key)?.rules[rule.id];
     if (!s) continue;
     const level = drained(s, capacityOf(rule, s, now), rule.period * 1000, now);

@@ -1,8 +1,9 @@
 /** Row mappers shared by the SQLite and PostgreSQL adapters (snake_case columns to records). */
 import { DEFAULT_STEP_TIMEOUT, type AppSettings, type Channel, type CodeType } from '../domain/policy.js';
 import { claimedMessage, type ClaimedMessage } from '../domain/delivery.js';
+import { ruleState } from '../domain/records.js';
 import type {
-  ApiKeyRecord, AppRecord, AttemptRecord, AuditEntry, DeliveryStatus, GuardDecisionRecord, GuardRow, OAuthClientRecord, OutboxRecord, PhoneState,
+  ApiKeyRecord, AppRecord, AttemptRecord, AuditEntry, DeliveryStatus, GuardDecisionRecord, GuardRow, OAuthClientRecord, RuleState, OutboxRecord, PhoneState,
   SenderRecord, Signals, Status, TemplateRecord, VerificationRecord, WebhookDeliveryRecord, WebhookEndpointRecord,
 } from '../domain/records.js';
 
@@ -203,16 +204,61 @@ export function toClaimed(r: Row, v: Row | undefined, last: Row | undefined): Cl
   });
 }
 
+/**
+ * A rule's state as stored: an array in this order, times after the first as offsets from `at`, trailing defaults
+ * (0 or null) left out. A row is written for every start and verification, so its size is what the guard's writes
+ * cost (a quarter of the object form's: the upsert measured 2.5 to 4 times cheaper).
+ */
+type StoredState = (number | null | { u: string[]; v: string[] })[];
+
+function packState(s: RuleState): StoredState {
+  const rel = (t: number | null) => (t === null ? null : t - s.at);
+  const a: StoredState = [s.level, s.at, s.exp - s.at, s.vStart - s.at, s.vCur, s.vPrev, s.vBase, s.rv, s.rv === 0 ? null : rel(s.rvAt), rel(s.blockedUntil),
+    rel(s.blockedAt), rel(s.fullSince), s.seen];
+  // Only nulls, and zeros of counts (up to `rv`): a time's offset 0 (a block set at `at`) is a value.
+  let n = a.length;
+  while (n > 3 && (a[n - 1] === null || (a[n - 1] === 0 && n - 1 <= 7))) n--;
+  a.length = n;
+  return a;
+}
+
+function unpackState(a: StoredState): RuleState {
+  const at = a[1] as number;
+  const n = (i: number) => (a[i] as number | undefined) ?? 0;
+  const t = (i: number) => (a[i] === null || a[i] === undefined ? null : at + (a[i] as number));
+  return ruleState({
+    level: n(0), at, vCur: n(4), vPrev: n(5), vStart: at + n(3), vBase: n(6), seen: (a[12] as RuleState['seen'] | undefined) ?? null,
+    blockedUntil: t(9), blockedAt: t(10), fullSince: t(11), rv: n(7), rvAt: t(8) ?? at, exp: at + n(2),
+  });
+}
+
+/** A row's rule states as stored (see `packState`). */
+export function packRules(rules: Record<string, RuleState>): Record<string, StoredState> {
+  const out: Record<string, StoredState> = {};
+  for (const id in rules) out[id] = packState(rules[id]!);
+  return out;
+}
+
+/** The rule states of a stored row (an object per state: the form written before `packState`). */
+export function unpackRules(raw: Record<string, StoredState | RuleState>): Record<string, RuleState> {
+  const out: Record<string, RuleState> = {};
+  for (const id in raw) {
+    const v = raw[id]!;
+    out[id] = Array.isArray(v) ? unpackState(v) : ruleState({ ...v, fullSince: v.fullSince ?? null, rv: v.rv ?? 0, rvAt: v.rvAt ?? v.at });
+  }
+  return out;
+}
+
 export function toGuardRow(r: Row): GuardRow {
   return {
     key: r.key as string, scope: r.scope as string, dimension: r.dimension as string, value: r.value as string,
-    rules: json<GuardRow['rules']>(r.rules), blockedUntil: numOrNull(r.blocked_until), expiresAt: num(r.expires_at),
+    rules: unpackRules(json(r.rules)), blockedUntil: numOrNull(r.blocked_until), expiresAt: num(r.expires_at),
   };
 }
 
-/** A guard_state row's columns (`rules` as its JSON value: each adapter encodes it). */
+/** A guard_state row's columns (`rules` as its JSON value, packed: each adapter encodes it). */
 export function guardColumns(g: GuardRow): Row {
-  return { key: g.key, scope: g.scope, dimension: g.dimension, value: g.value, rules: g.rules, blocked_until: g.blockedUntil, expires_at: g.expiresAt };
+  return { key: g.key, scope: g.scope, dimension: g.dimension, value: g.value, rules: packRules(g.rules), blocked_until: g.blockedUntil, expires_at: g.expiresAt };
 }
 
 export function toDecision(r: Row): GuardDecisionRecord {
