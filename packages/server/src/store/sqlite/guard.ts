@@ -16,8 +16,10 @@ import type { SqliteContext } from './db.js';
 
 /** How long a changed row waits before it is written (with every other row changed meanwhile). */
 const FLUSH_MS = 50;
-/** Rows kept in memory at most (unchanged ones are dropped first, least recently used). */
-const MAX_LIVE = 200_000;
+/** Rows kept in memory at most (beyond, the oldest unchanged ones are dropped). */
+const MAX_LIVE = 20_000;
+/** Keys known without a read at most (about 100 bytes each). */
+const MAX_KEYS = 1_000_000;
 
 const text = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 
@@ -29,6 +31,8 @@ export interface SqliteGuard extends GuardPort {
 export function sqliteGuard(c: SqliteContext): SqliteGuard {
   const s = {
     gsGet: c.prepare('gsGet', 'SELECT * FROM guard_state WHERE key = ?'),
+    gsCount: c.prepare('gsCount', 'SELECT count(*) AS n FROM guard_state'),
+    gsKeys: c.prepare('gsKeys', 'SELECT key FROM guard_state'),
     gsPut: c.prepare('gsPut', `INSERT INTO guard_state (key, scope, dimension, value, rules, blocked_until, expires_at)
       VALUES (@key, @scope, @dimension, @value, @rules, @blocked_until, @expires_at)
       ON CONFLICT (key) DO UPDATE SET rules = excluded.rules, blocked_until = excluded.blocked_until, expires_at = excluded.expires_at`),
@@ -45,15 +49,39 @@ export function sqliteGuard(c: SqliteContext): SqliteGuard {
       ORDER BY id DESC LIMIT @limit`),
   };
 
-  /** Rows as this process knows them (null: known not to exist), least recently used first. */
+  /**
+   * Rows as this process knows them (null: known not to exist), the first read first. A full map drops the oldest
+   * unchanged rows (not the least recently used: moving a row on every read, a delete and an insert in a map of
+   * 100,000s, cost more than the reads it saves).
+   */
   const live = new Map<string, GuardRow | null>();
   const dirty = new Set<string>();
   let timer: NodeJS.Timeout | null = null;
+  /**
+   * Every key of the table, read once (when it has at most MAX_KEYS rows): most requests bring a value never seen
+   * before (a new prefix, a new address), and a key not in this set needs no read to know it has no row. Null: not
+   * read yet, or the table is too big (then a key not in memory is read).
+   */
+  let keys: Set<string> | null = null;
+  let keysRead = false;
+  const knownAbsent = (key: string): boolean => {
+    if (!keysRead) {
+      keysRead = true;
+      const n = (s.gsCount.get() as { n: number }).n;
+      if (n <= MAX_KEYS) keys = new Set(s.gsKeys.pluck().all() as string[]);
+    }
+    return keys !== null && !keys.has(key);
+  };
+  const addKey = (key: string): void => {
+    if (keys === null) return;
+    keys.add(key);
+    if (keys.size > MAX_KEYS) keys = null;
+  };
 
   const load = (key: string): GuardRow | null => {
     let v = live.get(key);
     if (v === undefined) {
-      const r = s.gsGet.get(key) as Row | undefined;
+      const r = knownAbsent(key) ? undefined : (s.gsGet.get(key) as Row | undefined);
       v = r ? toGuardRow(r) : null;
       if (live.size >= MAX_LIVE) {
         for (const k of live.keys()) {
@@ -61,10 +89,8 @@ export function sqliteGuard(c: SqliteContext): SqliteGuard {
           if (!dirty.has(k)) live.delete(k);
         }
       }
-    } else {
-      live.delete(key);
+      live.set(key, v);
     }
-    live.set(key, v);
     return v;
   };
 
@@ -81,7 +107,10 @@ export function sqliteGuard(c: SqliteContext): SqliteGuard {
     }
     dirty.clear();
     c.txRelaxed(() => {
-      for (const g of rows) s.gsPut.run({ ...guardColumns(g), rules: text(g.rules) });
+      for (const g of rows) {
+        const r = guardColumns(g);
+        s.gsPut.run({ ...r, rules: text(r.rules) });
+      }
     }).catch(() => {
       // Not written (disk full, busy past the timeout): marked changed again, for the next flush.
       for (const g of rows) if (live.get(g.key) === g) dirty.add(g.key);
@@ -107,6 +136,7 @@ export function sqliteGuard(c: SqliteContext): SqliteGuard {
       for (const g of change.rows) {
         live.set(g.key, g);
         dirty.add(g.key);
+        addKey(g.key);
       }
       if (dirty.size > 0 && !timer) {
         timer = setTimeout(flush, FLUSH_MS);
@@ -153,8 +183,12 @@ export function sqliteGuard(c: SqliteContext): SqliteGuard {
         let deleted = 0;
         for (const r of rows) {
           if (r.expires_at >= now) continue;
-          deleted += s.gsDelete.run(r.key, now).changes;
-          if (!dirty.has(r.key)) live.delete(r.key);
+          if (s.gsDelete.run(r.key, now).changes === 0) continue;
+          deleted++;
+          if (!dirty.has(r.key)) {
+            live.delete(r.key);
+            keys?.delete(r.key);
+          }
         }
         return { deleted, next: rows.length < limit ? null : rows.at(-1)!.key };
       });
