@@ -60,7 +60,7 @@ export function unavailable(e: unknown): unknown {
 /** Thrown inside a transaction to roll it back and answer "not found". */
 export class NoRow extends Error {}
 
-export function createPool(url: string, opts: PgStoreOptions): pg.Pool {
+export function createPool(url: string, opts: PgStoreOptions, extra: { max?: number; options?: string } = {}): pg.Pool {
   // The URL's own `options` (e.g. a search_path) are kept and extended: pg lets the URL override the config.
   const u = new URL(url);
   const urlOptions = u.searchParams.get('options');
@@ -71,8 +71,8 @@ export function createPool(url: string, opts: PgStoreOptions): pg.Pool {
     // statistics lag behind their growth and the planner picks sequential scans that grow with the table (a
     // probe counted 412 scans of message_attempts in 5 s on a fresh database). Pricing them out keeps the index
     // plans from the first request on. Added to the URL's own `options`, if any.
-    options: [urlOptions, '-c enable_seqscan=off'].filter(Boolean).join(' '),
-    max: opts.poolSize ?? 10,
+    options: [urlOptions, '-c enable_seqscan=off', extra.options].filter(Boolean).join(' '),
+    max: extra.max ?? opts.poolSize ?? 10,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 5_000,
     idleTimeoutMillis: 30_000,
     keepAlive: true,
@@ -93,7 +93,16 @@ export async function q(c: Client | pg.Pool, name: SqlName, values: unknown[] = 
 }
 
 export class Db {
-  constructor(readonly pool: pg.Pool, private readonly hooks: StoreHooks, private readonly notifier: Notifier) {}
+  constructor(readonly pool: pg.Pool, private readonly hooks: StoreHooks, private readonly notifier: Notifier, readonly relaxedPool: pg.Pool = pool) {}
+
+  /** A statement outside any transaction whose commit does not wait for the WAL flush (guard counters). */
+  async readRelaxed(name: SqlName, values: unknown[] = []): Promise<Row[]> {
+    try {
+      return (await q(this.relaxedPool, name, values)).rows;
+    } catch (e) {
+      throw unavailable(e);
+    }
+  }
 
   /** A statement outside any transaction (reads, single-statement writes). */
   async read(name: SqlName, values: unknown[] = []): Promise<Row[]> {

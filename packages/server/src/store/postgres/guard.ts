@@ -10,6 +10,12 @@
  *   which also creates the missing ones), each decision run in arrival order, all changes written by one statement.
  *   Groups that record decisions, events or audit entries (refusals, unblocks) always take it.
  */
+/*
+ * The compare-and-set statements run on connections with `synchronous_commit = off` (Db.readRelaxed): their commit
+ * does not wait for the WAL flush, so a crash of the database can lose the last few hundred milliseconds of counters
+ * (never a refusal, a block or an event: those take the locked transaction, durable like the rest). The same trade
+ * as the embedded store's writes behind; measured ×1.06 throughput with the guard on.
+ */
 import type { GuardRow } from '../../domain/records.js';
 import type { DecisionQuery, GuardChange, GuardPort } from '../ports/index.js';
 import { decisionColumns, guardColumns, toDecision, toGuardRow } from '../rows.js';
@@ -138,7 +144,7 @@ export class PgGuard implements GuardPort {
     const write = [...d.written.values()].map((g) => ({ ...guardColumns(g), expected: expected.get(g.key) ?? 0 }));
     let r;
     try {
-      r = (await this.db.read('gsCas', [keys, versions, JSON.stringify(write)]))[0]!;
+      r = (await this.db.readRelaxed('gsCas', [keys, versions, JSON.stringify(write)]))[0]!;
     } catch (e) {
       if ((e as { code?: string }).code === '23505') return null; // a row taken as absent was inserted meanwhile
       throw e;

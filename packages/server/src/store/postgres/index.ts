@@ -57,6 +57,7 @@ export class PgStore implements Store {
   private readonly clock: Clock;
   private readonly notifier: Notifier;
   private readonly db: Db;
+  private readonly relaxedPool: pg.Pool;
   private migrated: Promise<string[]> | null = null;
 
   constructor(private readonly url: string, opts: PgStoreOptions = {}) {
@@ -64,7 +65,8 @@ export class PgStore implements Store {
     this.pool = createPool(url, opts);
     const endpoints = new EndpointCache(this.clock);
     this.notifier = new Notifier(this.pool, url, this.node, opts.listen !== false, this.hooks, endpoints);
-    const db = this.db = new Db(this.pool, this.hooks, this.notifier);
+    this.relaxedPool = createPool(url, opts, { max: 2, options: '-c synchronous_commit=off' });
+    const db = this.db = new Db(this.pool, this.hooks, this.notifier, this.relaxedPool);
     const events = new Events(this.pool, endpoints);
     this.apps = new PgApps(db, this.notifier);
     this.credentials = new PgCredentials(db, this.notifier);
@@ -99,5 +101,6 @@ export class PgStore implements Store {
     if (this.notifier.closed) return;
     await this.notifier.close();
     await this.pool.end().catch(() => undefined);
+    await this.relaxedPool.end().catch(() => undefined);
   }
 }
