@@ -204,11 +204,13 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
       throw new OtpdError('store_unavailable');
     }
   };
+  // Failed authentications are counted in the store too, so every node shares one budget per source.
+  const authLimiter = new AuthLimiter(clock, { shared: store.guard, onError: (err) => logger.warn({ err }, 'counting a failed authentication failed') });
   const guardAdmin = new GuardAdmin({ store, clock, guard, apps, currencyOf: (a) => a.settings.prices?.currency ?? config.prices.currency });
   const app = await buildApi({
     logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, http: config.http, apps, oauth, templates, senders, webhooks, verifications, providerCallbacks, ready, isClosing: () => closing,
     guardAdmin,
-    adminToken: config.adminToken, authLimiter: new AuthLimiter(clock),
+    adminToken: config.adminToken, authLimiter,
     dev: devInbox && worker
       ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) ? worker.handedFor(appId, to) : worker.handed()) }
       : undefined,
@@ -251,6 +253,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
         await worker?.stop();
         await webhookWorker.stop();
         await guard.idle();
+        await authLimiter.idle();
         await store.close();
         if (logOut) logOut.close();
         else logger.flush();

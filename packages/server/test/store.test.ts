@@ -3,7 +3,9 @@
  * refusals that record a lock, the one-pending invariant in the schema, retention, batched starts.
  */
 import { describe, expect, it } from 'vitest';
+import { FakeClock } from '../src/domain/clock.js';
 import { OtpdError } from '../src/domain/errors.js';
+import { AuthLimiter } from '../src/guard/auth-limiter.js';
 import { newId } from '../src/domain/ids.js';
 import { STORE } from './helpers.js';
 import { count, ctx, now, rows, start, useStore } from './store-fixtures.js';
@@ -69,5 +71,42 @@ describe(`store contract (${STORE})`, () => {
     expect(await count('SELECT count(*) AS n FROM verifications')).toBe(2);
     expect(await count("SELECT count(*) AS n FROM outbox WHERE id = 'msg_B'")).toBe(0);
     expect(await count("SELECT count(*) AS n FROM phone_states WHERE to_addr = '+33622222222'")).toBe(0);
+  });
+});
+
+describe('failed authentications counted in the store', () => {
+  const refused = (l: AuthLimiter, ip: string) => {
+    try {
+      l.check(ip, null);
+      return false;
+    } catch (e) {
+      expect((e as OtpdError).code).toBe('rate_limited');
+      return true;
+    }
+  };
+
+  it('two limiters on one store share one budget per source: each blocks at its first failure once the sum is over', async () => {
+    const clock = new FakeClock();
+    const nodes = [0, 1].map(() => new AuthLimiter(clock, { max: 4, windowMs: 60_000, shared: ctx.store.guard }));
+    const [a, b] = nodes as [AuthLimiter, AuthLimiter];
+    for (let i = 0; i < 3; i++) a.fail('198.51.100.9');
+    await a.idle();
+    expect(refused(a, '198.51.100.9') || refused(b, '198.51.100.9')).toBe(false);
+    // The fourth failure anywhere reaches the limit: B, which counted one alone, blocks the source.
+    b.fail('198.51.100.9');
+    await b.idle();
+    expect(refused(b, '198.51.100.9')).toBe(true);
+    // A learns of it at its next failure there (off the request's path), and another source is untouched.
+    expect(refused(a, '198.51.100.9')).toBe(false);
+    a.fail('198.51.100.9');
+    await a.idle();
+    expect(refused(a, '198.51.100.9')).toBe(true);
+    expect(refused(a, '198.51.100.10') || refused(b, '198.51.100.10')).toBe(false);
+    // The window ends for both, and a new one counts from zero.
+    clock.advance(60_000);
+    expect(refused(a, '198.51.100.9') || refused(b, '198.51.100.9')).toBe(false);
+    a.fail('198.51.100.9');
+    await a.idle();
+    expect(refused(a, '198.51.100.9') || refused(b, '198.51.100.9')).toBe(false);
   });
 });

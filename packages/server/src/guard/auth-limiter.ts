@@ -12,12 +12,19 @@
  *   first); a flood of new sources therefore never evicts a blocked one. The blocked map has its own bound and drops
  *   the block that ends soonest.
  *
- * Per process, in memory: each node counts alone.
+ * - **Shared by every node.** With a store, each failure is also counted in the guard's rows (`*|auth|<source>`,
+ *   the same compare-and-set as the guard's budgets), and the answer says whether the source's shared count is
+ *   over the limit: a node that has never seen the source blocks it at its first failure there. So N nodes allow
+ *   `max` failures per window in all, plus, per node, those it answers while the count that tells it is on its way
+ *   (one or two when requests come one at a time). The check before each request stays a map lookup in memory;
+ *   counting happens after a failure, off the request's path.
  */
 import { createHash } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
 import { OtpdError } from '../domain/errors.js';
+import type { GuardPort } from '../store/ports/index.js';
 import { sourceKey } from './client-address.js';
+import { emptyRow, emptyState, rowKey, withStates } from './evaluate.js';
 
 export interface AuthLimiterOptions {
   /** Failures a source may have within the window (default 20). */
@@ -28,7 +35,14 @@ export interface AuthLimiterOptions {
   /** How long a credential that worked stays known-good (default 24 h), and how many are kept (default 100,000). */
   knownGoodMs?: number;
   maxKnownGood?: number;
+  /** Where failures are counted for every node (none: this process counts alone). */
+  shared?: Pick<GuardPort, 'apply'>;
+  /** Where a failure to count in the store is reported (the local count still holds). */
+  onError?: (err: unknown) => void;
 }
+
+/** The rule id of the shared count in its row: `level` failures in the window that began at `at`. */
+const AUTH_RULE = 'auth-failures';
 
 const fingerprint = (credential: string) => createHash('sha256').update(credential).digest('base64url').slice(0, 22);
 
@@ -45,13 +59,43 @@ export class AuthLimiter {
    * about 5 % of the flow's throughput, measured side by side).
    */
   private readonly recent = new Map<string, number>();
-  private readonly o: Required<AuthLimiterOptions>;
+  private readonly o: Required<Omit<AuthLimiterOptions, 'shared' | 'onError'>>;
+  private readonly pending = new Set<Promise<void>>();
 
-  constructor(private readonly clock: Clock, opts: AuthLimiterOptions = {}) {
+  constructor(private readonly clock: Clock, private readonly opts: AuthLimiterOptions = {}) {
     this.o = {
       max: opts.max ?? 20, windowMs: opts.windowMs ?? 60_000, maxSources: opts.maxSources ?? 100_000,
       knownGoodMs: opts.knownGoodMs ?? 24 * 3_600_000, maxKnownGood: opts.maxKnownGood ?? 100_000,
     };
+  }
+
+  /** Resolves when the failures counted so far are in the store (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.all([...this.pending]);
+  }
+
+  private block(source: string, until: number): void {
+    this.counting.delete(source);
+    this.makeRoom(this.blocked, (end) => this.clock.now() >= end);
+    this.blocked.set(source, until);
+  }
+
+  /** Counts a failure of `source` in the store; blocks it here when the count of every node is over the limit. */
+  private countShared(source: string, now: number): void {
+    const shared = this.opts.shared;
+    if (!shared) return;
+    const key = rowKey('*', 'auth', source);
+    const { max, windowMs } = this.o;
+    const work: Promise<void> = shared.apply([key], now, (rows) => {
+      const row = rows.get(key) ?? emptyRow('*', 'auth', source, now);
+      let st = row.rules[AUTH_RULE] ?? emptyState(now);
+      if (now - st.at >= windowMs) st = emptyState(now);
+      const next = { ...st, level: st.level + 1, exp: st.at + windowMs };
+      return { change: { rows: [withStates(row, { [AUTH_RULE]: next })], decisions: [], events: [] }, out: next.level >= max ? next.at + windowMs : null };
+    }).then((until) => {
+      if (until !== null && until > this.clock.now() && (this.blocked.get(source) ?? 0) < until) this.block(source, until);
+    }, (err: unknown) => this.opts.onError?.(err)).finally(() => this.pending.delete(work));
+    this.pending.add(work);
   }
 
   /**
@@ -85,6 +129,7 @@ export class AuthLimiter {
       if (now < until) return;
       this.blocked.delete(source);
     }
+    this.countShared(source, now);
     let w = this.counting.get(source);
     if (w === undefined || now - w.since >= this.o.windowMs) {
       // Re-inserted, so the map stays in window-start order and its oldest entries are at the front.
@@ -94,11 +139,7 @@ export class AuthLimiter {
       this.counting.set(source, w);
     }
     w.count += 1;
-    if (w.count >= this.o.max) {
-      this.counting.delete(source);
-      this.makeRoom(this.blocked, (end) => now >= end);
-      this.blocked.set(source, w.since + this.o.windowMs);
-    }
+    if (w.count >= this.o.max) this.block(source, w.since + this.o.windowMs);
   }
 
   /** Remembers that `credential` authenticated (its last-success time to within a minute). */
