@@ -43,6 +43,8 @@ export interface AuthLimiterOptions {
 
 /** The rule id of the shared count in its row: `level` failures in the window that began at `at`. */
 const AUTH_RULE = 'auth-failures';
+/** Failures on their way to the store at most. */
+const MAX_PENDING = 1_000;
 
 const fingerprint = (credential: string) => createHash('sha256').update(credential).digest('base64url').slice(0, 22);
 
@@ -83,7 +85,9 @@ export class AuthLimiter {
   /** Counts a failure of `source` in the store; blocks it here when the count of every node is over the limit. */
   private countShared(source: string, now: number): void {
     const shared = this.opts.shared;
-    if (!shared) return;
+    // A flood of failures from many sources must not queue without end in front of the guard's own decisions: past
+    // MAX_PENDING counts on their way, this node counts alone until they drain.
+    if (!shared || this.pending.size >= MAX_PENDING) return;
     const key = rowKey('*', 'auth', source);
     const { max, windowMs } = this.o;
     const work: Promise<void> = shared.apply([key], now, (rows) => {
