@@ -2,7 +2,8 @@
 // The guard's simulator: replays a traffic mix against a running otpd (started here, SQLite in a temp dir, the
 // default guard) that delivers through an HTTP provider stub, and counts what reached the provider per scenario.
 //
-//   node bench/fraud-sim.mjs [--seconds 150] [--json out.json]
+//   node bench/fraud-sim.mjs [--seconds 150] [--typing 1-4] [--json out.json]
+//   --typing MIN-MAX  seconds a legitimate user takes to type the code (uniform; default 1-4; people take 20-60)
 //
 // Legitimate traffic: users in five countries (most verify after 1-4 s, some never do, as in life), a tenfold
 // marketing spike in one country, many users behind one shared address. Attacks (none ever verifies): sequential
@@ -21,6 +22,8 @@ import { createApp, opt, startOtpd, stop } from './lib.mjs';
 
 const SECONDS = Number(opt('seconds', 150));
 const PORT = Number(opt('port', 4310));
+const [TYPE_MIN, TYPE_MAX] = String(opt('typing', '1-4')).split('-').map(Number);
+if (!(TYPE_MIN >= 0 && TYPE_MAX >= TYPE_MIN)) { console.error('--typing MIN-MAX, in seconds (e.g. 20-60)'); process.exit(2); }
 
 // --- the provider stub: records every message it is asked to send -------------------------------------------
 const sent = []; // { to, code, at }
@@ -113,7 +116,7 @@ async function attempt(name, kind, to, body = {}, headers = {}, verify = false) 
   }
   s.accepted++;
   if (!verify) return;
-  await sleep(1000 + rnd(3000)); // a person types the code
+  await sleep((TYPE_MIN + Math.random() * (TYPE_MAX - TYPE_MIN)) * 1000); // a person types the code
   const code = await codeFor(to, at);
   if (code) await call('POST', `/v1/verifications/${r.body.id}/check`, { code, ...(body.ip ? { ip: body.ip } : {}) }, headers);
 }

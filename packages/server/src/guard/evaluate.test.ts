@@ -70,6 +70,23 @@ describe('unverified budgets', () => {
     expect(run([rule], rows, start({ prefix: '+447700901' }), t + 2 * HOUR).refusals).toEqual([]);
   });
 
+  it('a verification while the budget is full restarts the two minutes: traffic whose codes come back is not blocked', () => {
+    const rows = new Rows();
+    const req = start({ prefix: '+447700902' });
+    for (let i = 0; i < 5; i++) run([rule], rows, req, T0 + i);
+    expect(run([rule], rows, req, T0 + 10).refusals).toHaveLength(1); // full since T0 + 10
+    // A code typed after 90 s: one send given back, and the budget is no longer "full since" T0 + 10.
+    rows.write(onVerified([rule], rows.map, scope, req, T0 + 90_000));
+    // Two minutes after it first filled, it is full again (the room the verification gave is taken), not blocked.
+    const t1 = T0 + 10 + BLOCK_AFTER_MS;
+    let e = run([rule], rows, req, t1);
+    for (let i = 1; i < 4 && e.refusals.length === 0; i++) e = run([rule], rows, req, t1 + i);
+    expect(e.refusals).toHaveLength(1);
+    expect(e.blocked).toEqual([]);
+    // Without another verification it stays full for two minutes from then, and is blocked.
+    expect(run([rule], rows, req, t1 + 3 + BLOCK_AFTER_MS).blocked).toHaveLength(1);
+  });
+
   it('a block ends when the attack stops, and is renewed while it goes on', () => {
     const quiet = new Rows();
     for (let i = 0; i < 6; i++) run([rule], quiet, start({ prefix: '+1555' }), T0);

@@ -267,7 +267,9 @@ export function onVerified(rules: readonly Rule[], rows: ReadonlyMap<string, Gua
     const s = rotate(st, periodMs, now);
     if (rule.kind === 'unverified') {
       const level = drained(s, capacityOf(rule, s, now), periodMs, now);
-      changes.push({ key, rule, state: { ...s, level: Math.max(0, level - Math.max(1, req.sends)), at: now, vCur: s.vCur + 1, rv: recentVerified(s, now) + 1, rvAt: now } });
+      // A verification also ends "full since": traffic whose codes come back is not blocked for filling its budget
+      // while its users type (20-60 s each; measured: a cold start behind one address was blocked for 12 h).
+      changes.push({ key, rule, state: { ...s, level: Math.max(0, level - Math.max(1, req.sends)), at: now, vCur: s.vCur + 1, rv: recentVerified(s, now) + 1, rvAt: now, fullSince: null } });
     } else if (req.country) {
       const seen = s.seen ?? { u: [], v: [] };
       if (seen.v.includes(req.country)) continue;
