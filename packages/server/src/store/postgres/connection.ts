@@ -96,18 +96,14 @@ export class Db {
   constructor(readonly pool: pg.Pool, private readonly hooks: StoreHooks, private readonly notifier: Notifier, readonly relaxedPool: pg.Pool = pool) {}
 
   /** A statement outside any transaction whose commit does not wait for the WAL flush (guard counters). */
-  async readRelaxed(name: SqlName, values: unknown[] = []): Promise<Row[]> {
-    try {
-      return (await q(this.relaxedPool, name, values)).rows;
-    } catch (e) {
-      throw unavailable(e);
-    }
+  readRelaxed(name: SqlName, values: unknown[] = []): Promise<Row[]> {
+    return this.read(name, values, this.relaxedPool);
   }
 
   /** A statement outside any transaction (reads, single-statement writes). */
-  async read(name: SqlName, values: unknown[] = []): Promise<Row[]> {
+  async read(name: SqlName, values: unknown[] = [], pool: pg.Pool = this.pool): Promise<Row[]> {
     try {
-      return (await q(this.pool, name, values)).rows;
+      return (await q(pool, name, values)).rows;
     } catch (e) {
       throw unavailable(e);
     }
