@@ -161,7 +161,12 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   }
   const providers = createProviders(config.providers.providers, devInbox ? { inbox: devInbox, out: consoleOut, now: () => clock.now() } : null);
   const worker = providers.length
-    ? new OutboxWorker(store, keys, clock, providers, logger.child({ component: 'delivery' }), { publicUrl: config.publicUrl, ...opts.worker })
+    ? new OutboxWorker(store, keys, clock, providers, logger.child({ component: 'delivery' }), {
+      publicUrl: config.publicUrl,
+      // A fallback step's cost goes to its app's spend caps (the guard is made below; this runs only when sending).
+      chargeStep: async (m) => guard.chargeStep(await apps.get(m.appId), m),
+      ...opts.worker,
+    })
     : null;
   const providersByChannel = new Map<Channel, string[]>();
   for (const p of providers) for (const c of p.channels) providersByChannel.set(c, [...(providersByChannel.get(c) ?? []), p.name]);

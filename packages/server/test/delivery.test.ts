@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ProviderConfig } from '../src/providers/registry.js';
 import { newId } from '../src/domain/ids.js';
 import { FakeProvider } from './fakes/http-provider.js';
-import { phone, startHarness, type Harness } from './helpers.js';
+import { ADMIN_TOKEN, phone, startHarness, type Harness } from './helpers.js';
 
 const ok = (id: string) => ({ status: 200, json: { status: 'ok', id } });
 let a: FakeProvider;
@@ -253,6 +253,37 @@ describe('channel workflows', () => {
     expect(code(a.requests[0]!.json.text)).toBe(code(wa.requests[0]!.json.text));
     const g = (await h.req('GET', `/v1/verifications/${v.id}`)).body;
     expect(g).toMatchObject({ channel: 'sms', step: 1, channels: ['whatsapp', 'sms'] });
+  });
+
+  it('a fallback step is charged to the spend caps; past a cap it is not sent, the next step is tried, and the refusal is a decision', async () => {
+    h = await harness([waProvider(), httpProvider('a', a.url)]);
+    const admin = (method: string, path: string, body?: unknown) => h.req(method, `/admin/v1${path}`, body, { key: ADMIN_TOKEN });
+    const set = await admin('PATCH', `/apps/${h.appId}`, { settings: { prices: { currency: 'EUR', whatsapp: { '*': 0.04 }, sms: { FR: 0.05 } }, guard: { spendCap: { daily: 0.13 } } } });
+    expect(set.status, set.text).toBe(200);
+    const spent = async () => (await admin('GET', `/apps/${h.appId}/guard`)).body.spend.daily.spent;
+    // WhatsApp fails, the SMS step goes out: both charged (0.04 at the start, 0.05 when the SMS step is sent).
+    wa.next({ status: 400, json: { error: 'not on whatsapp' } });
+    const first = await start({ channels: ['whatsapp', 'sms'] });
+    await flush();
+    await flush();
+    expect((await messages(first.id)).map((m) => m.status)).toEqual(['failed', 'sent']);
+    expect(await spent()).toBe(0.09);
+    // Again: the start fits (0.13), its SMS step would not (0.18): not sent, failed with the cap as its reason.
+    wa.next({ status: 400, json: { error: 'not on whatsapp' } });
+    const second = await start({ channels: ['whatsapp', 'sms'] });
+    await flush();
+    await flush();
+    const ms = await messages(second.id);
+    expect(ms.map((m) => `${m.step}:${m.status}:${m.errorCode}`)).toEqual(['0:failed:rejected', '1:failed:spend_cap_reached']);
+    expect(a.requests).toHaveLength(1);
+    expect(await h.otpd.store.outbox.listAttempts(ms[1].id)).toMatchObject([{ outcome: 'rejected', errorCode: 'spend_cap_reached' }]);
+    expect(await spent()).toBe(0.13);
+    const d = (await admin('GET', `/apps/${h.appId}/guard/decisions`)).body.data;
+    expect(d[0]).toMatchObject({ action: 'resend', code: 'spend_cap_reached', rules: ['spend-day'], verificationId: second.id, to: second.to });
+    // A retry of that step later is not charged again (it was refused, not sent): nothing moves.
+    h.clock.advance(3600_000);
+    await flush();
+    expect(a.requests).toHaveLength(1);
   });
 
   it('falls back when no delivery receipt arrives within the step timeout', async () => {

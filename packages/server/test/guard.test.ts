@@ -59,18 +59,21 @@ describe('SMS pumping: sequential numbers in one prefix', () => {
   it('are refused once the prefix budget is full (403 fraud_blocked, reason codes only, nothing sent); two minutes full block the prefix', async () => {
     const a = await guarded();
     const statuses: number[] = [];
-    for (let i = 0; i < 14; i++) statuses.push((await a.start({ to: seq('+33612345', i), ip: `198.51.100.${i}` })).status);
-    expect(statuses.slice(0, 10)).toEqual(Array(10).fill(201));
-    expect(statuses.slice(10)).toEqual([403, 403, 403, 403]);
+    // At one instant (the test's clock stands still): the floor (10), and as many sends too young to have been
+    // verified; then refused.
+    for (let i = 0; i < 24; i++) statuses.push((await a.start({ to: seq('+33612345', i), ip: `198.51.100.${i}` })).status);
+    expect(statuses.slice(0, 20)).toEqual(Array(20).fill(201));
+    expect(statuses.slice(20)).toEqual([403, 403, 403, 403]);
     expect((await admin('GET', `/apps/${a.appId}/guard/blocks`)).body.data).toEqual([]); // full, not blocked yet
     h.clock.advance(120_000);
-    const r = await a.start({ to: seq('+33612345', 20) });
-    expect(r.body).toMatchObject({ code: 'fraud_blocked', reasons: ['prefix_concentration'] });
+    const r = await a.start({ to: seq('+33612345', 30) });
+    // Its 20 sends are old now: they fill the prefix's range too (15), which refuses as well.
+    expect(r.body).toMatchObject({ code: 'fraud_blocked', reasons: ['prefix_concentration', 'range_concentration'] });
     expect(r.headers.get('retry-after')).toBeNull();
     expect(r.text).not.toMatch(/floor|capacity|\blevel\b|\bratio\b/);
     // Nothing was sent for a refusal.
-    expect(await sent(a.appId, seq('+33612345', 12))).toBe(0);
-    expect(await sent(a.appId, seq('+33612345', 9))).toBe(1);
+    expect(await sent(a.appId, seq('+33612345', 22))).toBe(0);
+    expect(await sent(a.appId, seq('+33612345', 19))).toBe(1);
     // Another prefix passes.
     expect((await a.start({ to: phone() })).status).toBe(201);
 
@@ -79,8 +82,8 @@ describe('SMS pumping: sequential numbers in one prefix', () => {
     expect(Date.parse(blocks[0].blockedUntil) - Date.parse(blocks[0].blockedAt)).toBe(12 * 3600_000);
     const decisions = (await admin('GET', `/apps/${a.appId}/guard/decisions?rule=prefix-unverified`)).body.data;
     expect(decisions).toHaveLength(5);
-    expect(decisions[0]).toMatchObject({ action: 'start', outcome: 'refused', mode: 'enforce', code: 'fraud_blocked', prefix: '+33612345', country: 'FR', reasons: ['prefix_concentration'] });
-    expect(decisions.at(-1)).toMatchObject({ to: seq('+33612345', 10), ip: '198.51.100.10' });
+    expect(decisions[0]).toMatchObject({ action: 'start', outcome: 'refused', mode: 'enforce', code: 'fraud_blocked', prefix: '+33612345', country: 'FR', reasons: ['prefix_concentration', 'range_concentration'] });
+    expect(decisions.at(-1)).toMatchObject({ to: seq('+33612345', 20), ip: '198.51.100.20' });
     const blocked = await events('fraud.blocked');
     expect(blocked.filter((e) => e.data.value === '+33612345')).toEqual([
       expect.objectContaining({ data: expect.objectContaining({ dimension: 'prefix', rule: 'prefix-unverified', mode: 'enforce' }) }),
@@ -89,11 +92,23 @@ describe('SMS pumping: sequential numbers in one prefix', () => {
     // An operator lifts the block: the next start passes, the change is audited and announced.
     const lifted = await admin('POST', `/apps/${a.appId}/guard/unblock`, { dimension: 'prefix', value: '+33612345' });
     expect(lifted.status).toBe(200);
-    expect((await a.start({ to: seq('+33612345', 30) })).status).toBe(201);
+    expect((await a.start({ to: seq('+33612345', 40) })).status).toBe(201);
     expect((await admin('POST', `/apps/${a.appId}/guard/unblock`, { dimension: 'prefix', value: '+33612345' })).status).toBe(404);
     const audit = (await admin('GET', `/audit?appId=${a.appId}`)).body.data;
     expect(audit.map((x: { action: string }) => x.action)).toContain('guard.unblock');
     expect((await events('fraud.unblocked')).some((e) => e.data.value === '+33612345')).toBe(true);
+  });
+
+  it('an attack spread over the prefixes of one range is refused by the range: each prefix stays under its floor', async () => {
+    const a = await guarded();
+    // Four numbers in each of 12 prefixes of the range +336123 (+336123PPxxx): no prefix fills (10, and 10 young),
+    // the range does (15, and 15 young).
+    const statuses: number[] = [];
+    for (let i = 0; i < 48; i++) statuses.push((await a.start({ to: `+336123${String(i % 12).padStart(2, '0')}${String(1000 + i).slice(1)}` })).status);
+    expect(statuses.filter((x) => x === 201)).toHaveLength(30);
+    const r = await a.start({ to: '+33612399999' });
+    expect(r.body).toMatchObject({ code: 'fraud_blocked', reasons: ['range_concentration'] });
+    expect((await a.start({ to: '+33612400123' })).status).toBe(201); // the next range is another budget
   });
 
   it('conversions keep a prefix open: users who verify are never refused', async () => {
@@ -203,7 +218,7 @@ describe('behind trusted proxies', () => {
 describe('modes and allow lists', () => {
   it('shadow mode decides and records, and never refuses', async () => {
     const a = await guarded({ mode: 'shadow' });
-    for (let i = 0; i < 14; i++) expect((await a.start({ to: seq('+33655555', i) })).status).toBe(201);
+    for (let i = 0; i < 24; i++) expect((await a.start({ to: seq('+33655555', i) })).status).toBe(201);
     const d = (await admin('GET', `/apps/${a.appId}/guard/decisions`)).body.data;
     expect(d.length).toBeGreaterThanOrEqual(4);
     expect(d.every((x: { outcome: string; mode: string }) => x.outcome === 'flagged' && x.mode === 'shadow')).toBe(true);
@@ -261,8 +276,8 @@ describe('guard settings', () => {
     const bad = await admin('PATCH', `/apps/${a.appId}/guard`, { rules: { 'prefix-unverified': { floor: 0 } } });
     expect(bad.status).toBe(422);
     expect(bad.body.errors[0].pointer).toBe('/settings/guard/rules/prefix-unverified/floor');
-    for (let i = 0; i < 5; i++) expect((await a.start({ to: seq('+33677777', i) })).status).toBe(201);
-    expect((await a.start({ to: seq('+33677777', 9) })).status).toBe(403);
+    for (let i = 0; i < 10; i++) expect((await a.start({ to: seq('+33677777', i) })).status).toBe(201); // floor 5, and 5 young
+    expect((await a.start({ to: seq('+33677777', 19) })).status).toBe(403);
     expect((await admin('PATCH', `/apps/${a.appId}/guard`, { level: null })).body.level).toBe('standard');
   });
 });
@@ -271,7 +286,7 @@ describe('restarts', () => {
   it('blocks and counters survive a restart', async () => {
     const first = await startHarness({ keepDir: true, keepDatabase: true });
     const app = await first.newApp('R', { guard: { mode: 'enforce' } } as never);
-    for (let i = 0; i < 11; i++) await first.req('POST', '/v1/verifications', { to: seq('+33611111', i) }, { key: app.key });
+    for (let i = 0; i < 21; i++) await first.req('POST', '/v1/verifications', { to: seq('+33611111', i) }, { key: app.key });
     first.clock.advance(120_000);
     expect((await first.req('POST', '/v1/verifications', { to: seq('+33611111', 40) }, { key: app.key })).body.code).toBe('fraud_blocked');
     await first.close();
@@ -298,7 +313,7 @@ describe('codes', () => {
 describe('blocks that run out', () => {
   it('are announced once (fraud.unblocked, by expiry) and leave the list (moves the clock 13 h)', async () => {
     const a = await guarded();
-    for (let i = 0; i < 11; i++) await a.start({ to: seq('+33622334', i) });
+    for (let i = 0; i < 21; i++) await a.start({ to: seq('+33622334', i) });
     h.clock.advance(120_000);
     expect((await a.start({ to: seq('+33622334', 20) })).body.code).toBe('fraud_blocked');
     expect((await admin('GET', `/apps/${a.appId}/guard/blocks`)).body.data).toHaveLength(1);

@@ -18,7 +18,7 @@ import type { Clock } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
 import { ProviderError, type DeliveryProvider } from '../providers/types.js';
 import type { OutboxRecord } from '../domain/records.js';
-import { acceptedOutcome, failedOutcome, outcomeWithoutSending, type ClaimedMessage, type MessageOutcome, type StartedAttempt } from '../domain/delivery.js';
+import { acceptedOutcome, failedOutcome, outcomeWithoutSending, spendRefusedOutcome, type ClaimedMessage, type MessageOutcome, type StartedAttempt } from '../domain/delivery.js';
 import type { Store } from '../store/ports/index.js';
 import { TIMINGS } from '../config.js';
 import { Breakers, backoffMs } from './breaker.js';
@@ -46,6 +46,11 @@ export interface OutboxWorkerOptions {
   random?: () => number;
   /** How soon to look for work again when nothing is due (default a minute); work other nodes left behind is found then. */
   idleRecheckMs?: number;
+  /**
+   * Charges a later workflow step (a fallback: the start charged only its first message) to its app's spend caps,
+   * once, before its first provider call. False: a cap is reached, and the message is not sent.
+   */
+  chargeStep?: (m: ClaimedMessage) => Promise<boolean>;
 }
 
 export class OutboxWorker extends DrainLoop {
@@ -57,7 +62,7 @@ export class OutboxWorker extends DrainLoop {
   private handedWaiters: (() => void)[] = [];
   private readonly providers: Map<string, DeliveryProvider>;
   readonly breakers: Breakers;
-  private readonly o: Required<Omit<OutboxWorkerOptions, 'publicUrl' | 'breakers' | 'idleRecheckMs'>> & { publicUrl?: string | undefined };
+  private readonly o: Required<Omit<OutboxWorkerOptions, 'publicUrl' | 'breakers' | 'idleRecheckMs' | 'chargeStep'>> & Pick<OutboxWorkerOptions, 'publicUrl' | 'chargeStep'>;
 
   constructor(
     private readonly store: Store,
@@ -72,7 +77,7 @@ export class OutboxWorker extends DrainLoop {
     this.breakers = opts.breakers ?? new Breakers();
     this.o = {
       batch: opts.batch ?? D.batch, leaseMs: opts.leaseMs ?? D.leaseMs, maxTries: opts.maxTries ?? D.maxTries, retryBaseMs: opts.retryBaseMs ?? D.retryBaseMs,
-      retryCapMs: opts.retryCapMs ?? D.retryCapMs, random: opts.random ?? Math.random, publicUrl: opts.publicUrl?.replace(/\/+$/, ''),
+      retryCapMs: opts.retryCapMs ?? D.retryCapMs, random: opts.random ?? Math.random, publicUrl: opts.publicUrl?.replace(/\/+$/, ''), chargeStep: opts.chargeStep,
     };
   }
 
@@ -274,6 +279,16 @@ export class OutboxWorker extends DrainLoop {
     return `${this.o.publicUrl}/webhooks/${provider.type}/${encodeURIComponent(provider.name)}?msg=${m.id}&t=${callbackToken(this.keys, provider.name, m.id)}`;
   }
 
+  /** `chargeStep`; if charging fails (the store), the step is sent: its verification was admitted. */
+  private async chargeStep(m: ClaimedMessage): Promise<boolean> {
+    try {
+      return await this.o.chargeStep!(m);
+    } catch (err) {
+      this.log.warn({ err, messageId: m.id }, 'charging a workflow step to the spend caps failed; sending it');
+      return true;
+    }
+  }
+
   /** Hands the message to its provider; the outcome to record, as the rules of domain/delivery.ts decide it. */
   private async deliver(m: ClaimedMessage, knownCode?: string): Promise<MessageOutcome> {
     const skip = outcomeWithoutSending(m, this.clock.now());
@@ -281,6 +296,8 @@ export class OutboxWorker extends DrainLoop {
       if (m.crashedAttempt) this.log.warn({ messageId: m.id, provider: m.crashedAttempt.provider }, 'unfinished attempt found; not re-sending');
       return skip;
     }
+    // A later step, on its first claim: charged to the spend caps now (its start charged only the first message).
+    if (m.step > 0 && m.attempts === 1 && this.o.chargeStep && !(await this.chargeStep(m))) return spendRefusedOutcome(m, this.clock.now());
     // Not skipped: the message has its attempt and its sealed code.
     const provider = this.providers.get(m.attempt!.provider)!;
     const attemptId = m.attempt!.id;

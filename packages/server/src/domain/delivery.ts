@@ -147,6 +147,18 @@ export function outcomeWithoutSending(m: ClaimedMessage, now: number): MessageOu
 }
 
 /**
+ * A later workflow step its app's spend cap refused (charged before its first provider call): not sent, the claim's
+ * attempt closed without a call, and the next step started (a cheaper channel may still fit under the cap).
+ */
+export function spendRefusedOutcome(m: ClaimedMessage, at: number): MessageOutcome {
+  const error = "not sent: the app's spend cap is reached";
+  return {
+    ...outcomeOf(m), status: 'failed', errorCode: 'spend_cap_reached', error, failedAt: at, advance: true, provider: m.attempt?.provider,
+    ...(m.attempt ? { attempt: { id: m.attempt.id, outcome: 'rejected' as const, errorCode: 'spend_cap_reached', error, finishedAt: at } } : {}),
+  };
+}
+
+/**
  * The provider accepted the message: sent, the attempt accepted, the step's fallback timer started. Written as one
  * whole literal (no spread of a partial object): one shape on the common path keeps the code that reads it fast.
  */

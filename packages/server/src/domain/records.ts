@@ -271,6 +271,8 @@ export interface RuleState {
   /** Unverified budgets: verifications of the last minutes (decayed), and when that was last counted. */
   rv: number;
   rvAt: number;
+  /** Unverified budgets: sends of the last seconds (decayed from `at`): too young to have been verified. */
+  y: number;
   /** When this state stops mattering. */
   exp: number;
 }
@@ -282,7 +284,7 @@ export interface RuleState {
 export function ruleState(s: RuleState): RuleState {
   return {
     level: s.level, at: s.at, vCur: s.vCur, vPrev: s.vPrev, vStart: s.vStart, vBase: s.vBase, seen: s.seen, blockedUntil: s.blockedUntil,
-    blockedAt: s.blockedAt, fullSince: s.fullSince, rv: s.rv, rvAt: s.rvAt, exp: s.exp,
+    blockedAt: s.blockedAt, fullSince: s.fullSince, rv: s.rv, rvAt: s.rvAt, y: s.y, exp: s.exp,
   };
 }
 

@@ -10,8 +10,8 @@ import type { AppsService } from '../services/apps.js';
 import type { Store } from '../store/ports/index.js';
 import { sourceKey } from './client-address.js';
 import { rowKey, withStates } from './evaluate.js';
-import type { Guard } from './guard.js';
-import { DIMENSIONS, reasonOf, type Dimension, type Rule } from './rules.js';
+import { rangeOf, type Guard } from './guard.js';
+import { DIMENSIONS, PREFIX_DROP, reasonOf, type Dimension, type Rule } from './rules.js';
 import type { GuardSettings } from './settings.js';
 import { spendKey, spentIn } from './spend.js';
 
@@ -138,13 +138,24 @@ export class GuardAdmin {
     const value = dimension === 'ip' ? sourceKey(rawValue.trim()) : dimension === 'country' ? rawValue.trim().toUpperCase() : rawValue.trim();
     const now = this.d.clock.now();
     const key = rowKey(app.id, dimension, value);
-    const lifted = await this.d.store.guard.apply([key], now, (rows) => {
+    // A prefix's sends are also its range's (the 100,000 numbers around it): they are given back there too, or the
+    // next start to the prefix would be refused by the range they filled.
+    const range = dimension === 'prefix' ? rangeOf(`${value}${'0'.repeat(PREFIX_DROP)}`) : undefined;
+    const rangeKey = range === undefined ? null : rowKey(app.id, 'range', range);
+    const lifted = await this.d.store.guard.apply(rangeKey ? [key, rangeKey] : [key], now, (rows) => {
       const row = rows.get(key);
       const views = row ? this.blocksOf(app, row, now) : [];
-      const states = Object.fromEntries(views.map((b) => [b.rule, { ...row!.rules[b.rule]!, level: 0, at: now, blockedUntil: null, blockedAt: null }]));
+      const states = Object.fromEntries(views.map((b) => [b.rule, { ...row!.rules[b.rule]!, level: 0, y: 0, at: now, blockedUntil: null, blockedAt: null }]));
+      const changed = row && views.length > 0 ? [withStates(row, states)] : [];
+      const rangeRow = rangeKey ? rows.get(rangeKey) : undefined;
+      if (rangeRow && changed.length > 0) {
+        const given = Math.max(...views.map((b) => row!.rules[b.rule]!.level));
+        const back = Object.fromEntries(Object.entries(rangeRow.rules).map(([id, st]) => [id, { ...st, level: Math.max(0, st.level - given) }]));
+        changed.push(withStates(rangeRow, back));
+      }
       return {
         change: {
-          rows: row && views.length > 0 ? [withStates(row, states)] : [], decisions: [],
+          rows: changed, decisions: [],
           events: views.map((b) => ({ appId: app.id, type: 'fraud.unblocked' as const, data: { ...b, unblockedAt: iso(now), by: actor } })),
           audit: views.map((b) => ({ id: newId('aud', now), actor, action: 'guard.unblock', targetType: 'guard_block' as const, targetId: `${b.rule}:${b.value}`, appId: app.id, before: b, after: null, at: now })),
         },

@@ -3,7 +3,7 @@
  * what each row becomes. No I/O and no clock: the store runs these inside the transaction that holds the rows.
  *
  * One row per (scope, dimension, value), e.g. `app_…|prefix|+447700900`, holding the state of every rule on that
- * value: a start reads and writes three rows (its address, its prefix, its country), not one per rule.
+ * value: a start reads and writes four rows (its address, its prefix, its range, its country), not one per rule.
  *
  * Every rule is a leaky bucket over its state (GCRA, kept as the bucket's level so that a capacity that follows the
  * verified history can change between requests): `level` units at `at`, draining by `capacity` per `period`.
@@ -47,7 +47,7 @@ export function emptyRow(scope: string, dimension: string, value: string, now: n
 
 /** A state that remembers nothing (its fields in the order of `ruleState`: one shape for every state). */
 export const emptyState = (now: number): RuleState =>
-  ({ level: 0, at: now, vCur: 0, vPrev: 0, vStart: now, vBase: 0, seen: null, blockedUntil: null, blockedAt: null, fullSince: null, rv: 0, rvAt: now, exp: now });
+  ({ level: 0, at: now, vCur: 0, vPrev: 0, vStart: now, vBase: 0, seen: null, blockedUntil: null, blockedAt: null, fullSince: null, rv: 0, rvAt: now, y: 0, exp: now });
 
 /** The state with the time after which it remembers nothing (drained, block over, verified history decayed). */
 function withExpiry(rule: Rule, s: RuleState): RuleState {
@@ -125,15 +125,33 @@ export function capacityOf(rule: UnverifiedRule, s: RuleState, now: number): num
 }
 
 /**
- * Sends in flight count as unverified until their codes are typed, which takes people tens of seconds: at several
- * starts a second a budget would fill with them. So a budget also has room for as many sends as verifications came
- * back in about the last `PENDING_TAU_MS` (a decayed count): traffic whose codes come back keeps room for the ones
- * being typed; traffic that never verifies gets none.
+ * Sends in flight count as unverified until their codes are typed, which takes people 20 to 60 seconds: at one start
+ * a second a budget holds 40 of them, at a tenfold spike 400. Two allowances keep that room without giving it to
+ * traffic that never verifies:
+ *
+ * - Evidence: a budget has room for `PENDING_PER_VERIFIED` sends per verification that came back in about the last
+ *   `PENDING_TAU_MS` (a decayed count). Steady traffic keeps room for 12 minutes of its verified volume (a tenfold
+ *   spike with 60 s typing needs 10); a value's first verifications open the room fivefold per round trip. Traffic
+ *   that never verifies gets none.
+ * - Youth: sends younger than about `YOUNG_MS` cannot have been verified yet (nobody types a code that fast), so they
+ *   are not counted, up to the rule's floor: a value seen for the first time (a new deployment, a carrier's NAT) has
+ *   room for its floor of codes being typed before any came back. An attack gains at most the floor once: the
+ *   allowance only moves sends from counted to not yet counted, and the level it leaves drains at the capacity.
+ *
+ * Measured with the model of bench/fraud-sim.mjs (20-60 s typing, 10 minutes): 43 % of legitimate starts refused
+ * with one send per verification over 3 minutes and no youth allowance, 0.2-0.7 % with both.
  */
 export const PENDING_TAU_MS = 180_000;
+export const PENDING_PER_VERIFIED = 4;
+export const YOUNG_MS = 20_000;
 
 function recentVerified(s: RuleState, now: number): number {
   return s.rv === 0 ? 0 : s.rv * Math.exp(-Math.max(0, now - s.rvAt) / PENDING_TAU_MS);
+}
+
+/** Sends of about the last `YOUNG_MS` (decayed from `at`). */
+function young(s: RuleState, now: number): number {
+  return s.y === 0 ? 0 : s.y * Math.exp(-Math.max(0, now - s.at) / YOUNG_MS);
 }
 
 function drained(s: RuleState, capacity: number, periodMs: number, now: number): number {
@@ -179,21 +197,24 @@ function checkUnverified(rule: UnverifiedRule, st: RuleState, sends: number, now
   const s = rotate(st, periodMs, now);
   const cap = capacityOf(rule, s, now);
   const level = drained(s, cap, periodMs, now);
+  const y = young(s, now);
+  // What counts: the level without its young sends (up to the floor).
+  const counted = level - Math.min(y, rule.floor, level);
   const blocked = s.blockedUntil !== null && s.blockedUntil > now;
-  const room = cap + recentVerified(s, now);
-  const fits = level + sends <= room + 1e-9;
-  const pass = { ...s, level: level + sends, at: now, fullSince: level < room / 2 ? null : s.fullSince };
+  const room = cap + PENDING_PER_VERIFIED * recentVerified(s, now);
+  const fits = counted + sends <= room + 1e-9;
+  const pass = { ...s, level: level + sends, y: y + sends, at: now, fullSince: counted < room / 2 ? null : s.fullSince };
   // Passing here but refused by another rule: nothing is taken.
   if (!blocked && fits) return { pass, fail: s, refusal: null, blocks: false };
   if (!blocked) {
     // Full: refused, not counted (a legitimate burst recovers as soon as its codes are typed).
     const fullSince = s.fullSince ?? now;
-    const fail = { ...s, level, at: now, fullSince };
+    const fail = { ...s, level, y, at: now, fullSince };
     return { pass, fail, refusal: { rule, reason: reasonOf(rule), retryAfter: null }, blocks: now - fullSince >= BLOCK_AFTER_MS };
   }
   // Blocked: refused sends count, up to what drains in one block period, so a block that ends while the attack goes
   // on finds the budget full and is renewed, and the value is free one block period after the last attempt.
-  const fail = { ...s, level: Math.min(level + sends, Math.max(cap, (cap * rule.block) / rule.period)), at: now };
+  const fail = { ...s, level: Math.min(level + sends, Math.max(cap, (cap * rule.block) / rule.period)), y, at: now };
   return { pass, fail, refusal: { rule, reason: reasonOf(rule), retryAfter: null }, blocks: false };
 }
 
@@ -269,7 +290,7 @@ export function onVerified(rules: readonly Rule[], rows: ReadonlyMap<string, Gua
       const level = drained(s, capacityOf(rule, s, now), periodMs, now);
       // A verification also ends "full since": traffic whose codes come back is not blocked for filling its budget
       // while its users type (20-60 s each; measured: a cold start behind one address was blocked for 12 h).
-      changes.push({ key, rule, state: { ...s, level: Math.max(0, level - Math.max(1, req.sends)), at: now, vCur: s.vCur + 1, rv: recentVerified(s, now) + 1, rvAt: now, fullSince: null } });
+      changes.push({ key, rule, state: { ...s, level: Math.max(0, level - Math.max(1, req.sends)), y: young(s, now), at: now, vCur: s.vCur + 1, rv: recentVerified(s, now) + 1, rvAt: now, fullSince: null } });
     } else if (req.country) {
       const seen = s.seen ?? { u: [], v: [] };
       if (seen.v.includes(req.country)) continue;
@@ -304,7 +325,7 @@ export function onNotSent(rules: readonly Rule[], rows: ReadonlyMap<string, Guar
     const s = rows.get(key)?.rules[rule.id];
     if (!s) continue;
     const level = drained(s, capacityOf(rule, s, now), rule.period * 1000, now);
-    changes.push({ key, rule, state: { ...s, level: Math.max(0, level - Math.max(1, req.sends)), at: now } });
+    changes.push({ key, rule, state: { ...s, level: Math.max(0, level - Math.max(1, req.sends)), y: Math.max(0, young(s, now) - Math.max(1, req.sends)), at: now } });
   }
   return assemble(rows, new Map(), changes);
 }

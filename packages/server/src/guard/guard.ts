@@ -11,9 +11,9 @@ import type { AppRecord, GuardDecisionRecord, GuardRow, RuleState, Signals, Veri
 import type { GuardChange, GuardEvent, Store } from '../store/ports/index.js';
 import { sourceKey } from './client-address.js';
 import { evaluate, keysOf, onFailedCheck, onNotSent, onVerified, type GuardRequest, type Refusal } from './evaluate.js';
-import { PREFIX_DROP, reasonOf, type Dimension, type GuardAction, type Rule } from './rules.js';
+import { PREFIX_DROP, RANGE_DROP, reasonOf, type Dimension, type GuardAction, type Rule } from './rules.js';
 import { compileGuard, type CompiledGuard, type GuardSettings } from './settings.js';
-import { chargeSpend, refundSpend, spendKeys, type SpendOutcome } from './spend.js';
+import { chargeSpend, refundSpend, SPEND_RULE, spendKeys, type SpendOutcome } from './spend.js';
 
 export interface GuardDeps {
   store: Store;
@@ -53,6 +53,11 @@ export function prefixOf(to: string): string {
   return to.slice(0, Math.max(2, to.length - PREFIX_DROP));
 }
 
+/** The number's range (the last RANGE_DROP digits dropped); an email address has none (its prefix is its domain). */
+export function rangeOf(to: string): string | undefined {
+  return to.includes('@') ? undefined : to.slice(0, Math.max(2, to.length - RANGE_DROP));
+}
+
 export class Guard {
   /** Per app: the settings object last seen, its JSON, and what it compiled to. */
   private readonly compiled = new Map<string, { src: unknown; json: string; g: CompiledGuard }>();
@@ -90,6 +95,8 @@ export class Guard {
     if (to) {
       values.phone = to;
       values.prefix = prefixOf(to);
+      const range = rangeOf(to);
+      if (range) values.range = range;
     }
     if (countryIso) values.country = countryIso;
     if (signals.ip) values.ip = sourceKey(signals.ip);
@@ -124,9 +131,7 @@ export class Guard {
       if (!(refusedBySpend && ev.refusals.length === 0)) change.rows.push(...ev.rows);
       if (spend && !refusedBySpend) change.rows.push(...spend.rows);
       for (const b of ev.blocked) change.events.push(this.blockedEvent(app.id, b.rule, b.value, b.state, g.mode));
-      for (const w of spend?.warnings ?? []) {
-        change.events.push({ appId: app.id, type: 'spend.warning', data: { period: w.period, periodId: w.periodId, spent: w.spent, cap: w.cap, currency: this.d.currencyOf(app) } });
-      }
+      change.events.push(...this.spendWarnings(app, spend));
       // The answer, and the decision record: every refusal, and in shadow mode every request the rules would refuse.
       const ruleRefusal = ev.refusals.length > 0 ? ruleError(ev.refusals) : null;
       const p = spend?.refused;
@@ -135,7 +140,7 @@ export class Guard {
       if (ruleRefusal || spendRefusal) {
         change.decisions.push(this.decision(app.id, input, req, now, {
           outcome: error ? 'refused' : 'flagged', mode: g.mode,
-          rules: [...ev.refusals.map((r) => r.rule.id), ...(p ? [p.period === 'daily' ? 'spend-day' : 'spend-month'] : [])],
+          rules: [...ev.refusals.map((r) => r.rule.id), ...(p ? [SPEND_RULE[p.period]] : [])],
           reasons: [...new Set([...ev.refusals.map((r) => r.reason), ...(p ? [`spend_cap_${p.period}`] : [])])],
           code: (error ?? ruleRefusal)!.code,
         }));
@@ -144,6 +149,35 @@ export class Guard {
     });
     if (result.error) throw result.error;
     return { app, g, req, ruleKeys: rulesOn ? ruleKeys : [], spend: result.charged };
+  }
+
+  /**
+   * A later workflow step of one of the app's verifications (a fallback channel) is about to be sent: its cost is
+   * charged to the spend caps like a start's. False: a cap is reached (recorded as a decision, action `resend`), and
+   * the step must not be sent. Spend caps apply in every mode and to allowed numbers alike.
+   */
+  async chargeStep(app: AppRecord, m: { verificationId: string; to: string; cost: number }): Promise<boolean> {
+    const g = this.settingsOf(app);
+    if ((g.caps.daily === null && g.caps.monthly === null) || m.cost <= 0) return true;
+    const now = this.d.clock.now();
+    const req = this.request('resend', m.to, null, {}, 1);
+    return this.d.store.guard.apply(spendKeys(app.id, g.caps, now), now, (rows) => {
+      const spend = chargeSpend(app.id, g.caps, rows, m.cost, now);
+      const change: GuardChange = { rows: spend.rows, decisions: [], events: this.spendWarnings(app, spend) };
+      const p = spend.refused;
+      if (p) {
+        change.decisions.push(this.decision(app.id, { action: 'resend', to: m.to, countryIso: null, signals: {}, cost: m.cost, verificationId: m.verificationId }, req, now, {
+          outcome: 'refused', mode: g.mode, rules: [SPEND_RULE[p.period]], reasons: [`spend_cap_${p.period}`], code: 'spend_cap_reached',
+        }));
+      }
+      return { change, out: p === null };
+    });
+  }
+
+  private spendWarnings(app: AppRecord, spend: SpendOutcome | null): GuardEvent[] {
+    return (spend?.warnings ?? []).map((w) => ({
+      appId: app.id, type: 'spend.warning' as const, data: { period: w.period, periodId: w.periodId, spent: w.spent, cap: w.cap, currency: this.d.currencyOf(app) },
+    }));
   }
 
   /**

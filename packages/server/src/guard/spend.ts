@@ -12,7 +12,8 @@ export type SpendPeriod = 'daily' | 'monthly';
 /** Share of a cap that triggers `spend.warning`. */
 export const WARN_AT = 0.8;
 
-const RULE: Record<SpendPeriod, string> = { daily: 'spend-day', monthly: 'spend-month' };
+/** The rule id of each period's cap (in its row, and in decisions). */
+export const SPEND_RULE: Record<SpendPeriod, string> = { daily: 'spend-day', monthly: 'spend-month' };
 
 function periodOf(p: SpendPeriod, now: number): { id: string; endsAt: number } {
   const d = new Date(now);
@@ -31,7 +32,7 @@ export const spendKeys = (appId: string, caps: Caps, now: number): string[] => p
 
 /** What an app spent in the period that contains `now`, from its row (0: none). */
 export const spentIn = (rows: readonly GuardRow[], p: SpendPeriod, now: number): number =>
-  rows.find((r) => r.dimension === 'spend' && r.value === periodOf(p, now).id)?.rules[RULE[p]]?.level ?? 0;
+  rows.find((r) => r.dimension === 'spend' && r.value === periodOf(p, now).id)?.rules[SPEND_RULE[p]]?.level ?? 0;
 
 export interface SpendOutcome {
   refused: { period: SpendPeriod; retryAfter: number } | null;
@@ -47,7 +48,7 @@ export function chargeSpend(appId: string, caps: Caps, rows: ReadonlyMap<string,
   for (const p of periods(caps)) {
     const { id, endsAt } = periodOf(p, now);
     const row = rows.get(rowKey(appId, 'spend', id)) ?? emptyRow(appId, 'spend', id, now);
-    const state = row.rules[RULE[p]] ?? emptyState(now);
+    const state = row.rules[SPEND_RULE[p]] ?? emptyState(now);
     const cap = caps[p]!;
     if (state.level >= cap - 1e-9 || state.level + cost > cap + 1e-9) {
       return { refused: { period: p, retryAfter: Math.max(1, Math.ceil((endsAt - now) / 1000)) }, rows: [], warnings: [] };
@@ -62,7 +63,7 @@ export function chargeSpend(appId: string, caps: Caps, rows: ReadonlyMap<string,
     const warn = !warned && spent >= WARN_AT * c.cap;
     // Kept two months past the period (the dashboard's spend history).
     const state: RuleState = { ...c.state, level: spent, at: now, seen: warn ? { u: ['warned'], v: [] } : c.state.seen, exp: c.endsAt + 62 * 86_400_000 };
-    out.rows.push(withStates(c.row, { [RULE[c.period]]: state }));
+    out.rows.push(withStates(c.row, { [SPEND_RULE[c.period]]: state }));
     if (warn) out.warnings.push({ period: c.period, spent, cap: c.cap, periodId: c.periodId });
   }
   return out;
@@ -73,8 +74,8 @@ export function refundSpend(appId: string, caps: Caps, rows: ReadonlyMap<string,
   const out: GuardRow[] = [];
   for (const p of periods(caps)) {
     const row = rows.get(spendKey(appId, p, now));
-    const state = row?.rules[RULE[p]];
-    if (row && state) out.push(withStates(row, { [RULE[p]]: { ...state, level: Math.max(0, round(state.level - cost)), at: now } }));
+    const state = row?.rules[SPEND_RULE[p]];
+    if (row && state) out.push(withStates(row, { [SPEND_RULE[p]]: { ...state, level: Math.max(0, round(state.level - cost)), at: now } }));
   }
   return out;
 }

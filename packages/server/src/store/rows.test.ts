@@ -3,7 +3,7 @@ import type { RuleState } from '../domain/records.js';
 import { packRules, unpackRules } from './rows.js';
 
 const at = 1_796_104_846_516;
-const base: RuleState = { level: 0, at, vCur: 0, vPrev: 0, vStart: at, vBase: 0, seen: null, blockedUntil: null, blockedAt: null, fullSince: null, rv: 0, rvAt: at, exp: at };
+const base: RuleState = { level: 0, at, vCur: 0, vPrev: 0, vStart: at, vBase: 0, seen: null, blockedUntil: null, blockedAt: null, fullSince: null, rv: 0, rvAt: at, y: 0, exp: at };
 
 describe('guard rule states as stored', () => {
   it('round-trip exactly, every field', () => {
@@ -15,6 +15,7 @@ describe('guard rule states as stored', () => {
       fullNow: { ...base, level: 10, fullSince: at },
       blockedNow: { ...base, blockedAt: at, blockedUntil: at + 5 },
       verifiedNow: { ...base, rv: 1, rvAt: at },
+      young: { ...base, level: 4, y: 3.5 },
     };
     const stored = JSON.parse(JSON.stringify(packRules(states))) as Parameters<typeof unpackRules>[0];
     expect(unpackRules(stored)).toEqual(states);
@@ -31,7 +32,7 @@ describe('guard rule states as stored', () => {
   });
 
   it('read rows written in the object form', () => {
-    const { rv: _rv, rvAt: _rvAt, fullSince: _f, ...old } = { ...base, level: 2, exp: at + 5 };
+    const { rv: _rv, rvAt: _rvAt, fullSince: _f, y: _y, ...old } = { ...base, level: 2, exp: at + 5 };
     expect(unpackRules({ r: old as RuleState })).toEqual({ r: { ...base, level: 2, exp: at + 5 } });
   });
 });

@@ -214,7 +214,7 @@ type StoredState = (number | null | { u: string[]; v: string[] })[];
 function packState(s: RuleState): StoredState {
   const rel = (t: number | null) => (t === null ? null : t - s.at);
   const a: StoredState = [s.level, s.at, s.exp - s.at, s.vStart - s.at, s.vCur, s.vPrev, s.vBase, s.rv, s.rv === 0 ? null : rel(s.rvAt), rel(s.blockedUntil),
-    rel(s.blockedAt), rel(s.fullSince), s.seen];
+    rel(s.blockedAt), rel(s.fullSince), s.seen, s.y === 0 ? null : s.y];
   // Only nulls, and zeros of counts (up to `rv`): a time's offset 0 (a block set at `at`) is a value.
   let n = a.length;
   while (n > 3 && (a[n - 1] === null || (a[n - 1] === 0 && n - 1 <= 7))) n--;
@@ -228,7 +228,7 @@ function unpackState(a: StoredState): RuleState {
   const t = (i: number) => (a[i] === null || a[i] === undefined ? null : at + (a[i] as number));
   return ruleState({
     level: n(0), at, vCur: n(4), vPrev: n(5), vStart: at + n(3), vBase: n(6), seen: (a[12] as RuleState['seen'] | undefined) ?? null,
-    blockedUntil: t(9), blockedAt: t(10), fullSince: t(11), rv: n(7), rvAt: t(8) ?? at, exp: at + n(2),
+    blockedUntil: t(9), blockedAt: t(10), fullSince: t(11), rv: n(7), rvAt: t(8) ?? at, y: n(13), exp: at + n(2),
   });
 }
 
@@ -244,7 +244,7 @@ export function unpackRules(raw: Record<string, StoredState | RuleState>): Recor
   const out: Record<string, RuleState> = {};
   for (const id in raw) {
     const v = raw[id]!;
-    out[id] = Array.isArray(v) ? unpackState(v) : ruleState({ ...v, fullSince: v.fullSince ?? null, rv: v.rv ?? 0, rvAt: v.rvAt ?? v.at });
+    out[id] = Array.isArray(v) ? unpackState(v) : ruleState({ ...v, fullSince: v.fullSince ?? null, rv: v.rv ?? 0, rvAt: v.rvAt ?? v.at, y: v.y ?? 0 });
   }
   return out;
 }
