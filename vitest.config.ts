@@ -2,11 +2,11 @@ import { defineConfig } from 'vitest/config';
 
 /**
  * Two projects. `sqlite`: every test, on the embedded store. `postgres`: the tests of behaviour that depends on the
- * store (policy, races, idempotency, isolation, lockouts, outbox, webhooks, admin) again on PostgreSQL, plus the
+ * store (policy, races, idempotency, isolation, lockouts, outbox, webhooks, admin, connections) again on PostgreSQL, plus the
  * PostgreSQL-only tests (many nodes, restarts) — against a throwaway cluster the global setup starts from the
  * installed binaries (it fails, loudly, when there are none).
  */
-const STORE_TESTS = ['api', 'policy', 'races', 'secrecy', 'provider-echo', 'state-machine', 'delivery', 'admin', 'oauth', 'templates', 'senders', 'isolation', 'webhooks', 'store', 'retention', 'provider-http-receipts', 'fuzz-openapi', 'guard'];
+const STORE_TESTS = ['api', 'policy', 'races', 'secrecy', 'provider-echo', 'state-machine', 'delivery', 'admin', 'oauth', 'templates', 'senders', 'isolation', 'webhooks', 'store', 'retention', 'provider-http-receipts', 'fuzz-openapi', 'guard', 'connections'];
 
 export default defineConfig({
   test: {

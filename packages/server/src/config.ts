@@ -25,6 +25,8 @@ export const TIMINGS = {
   /** How long a node trusts what it cached of an app's configuration (API keys, OAuth clients, templates, senders,
    * webhook endpoints) when no change notification says otherwise. */
   configCacheMs: 5_000,
+  /** Provider connections are reloaded this often besides on change notices (another process's changes). */
+  connectionsReloadMs: 60_000,
   /** The webhook worker: claim batch, claim lease, how long an endpoint has to answer. */
   webhooks: { batch: 64, leaseMs: 60_000, timeoutMs: 10_000 },
   /** Pending verifications whose time ran out are closed (verification.expired) this often, this many at a time. */

@@ -11,15 +11,14 @@ import { TIMINGS, type Config } from './config.js';
 import { deriveKeys } from './domain/code.js';
 import { systemClock, type Clock } from './domain/clock.js';
 import { OtpdError } from './domain/errors.js';
-import type { Channel } from './domain/policy.js';
 import { DevInbox } from './delivery/dev-inbox.js';
 import { OutboxWorker, type OutboxWorkerOptions } from './delivery/outbox-worker.js';
-import { routeFor } from './delivery/routing.js';
 import { ProviderCallbacks } from './delivery/provider-callbacks.js';
 import { AuthLimiter } from './guard/auth-limiter.js';
 import { Guard } from './guard/guard.js';
 import { GuardAdmin } from './guard/admin.js';
 import { AppsService } from './services/apps.js';
+import { ConnectionsService } from './services/connections.js';
 import { OAuthService } from './services/oauth.js';
 import { TemplatesService } from './services/templates.js';
 import { SendersService } from './services/senders.js';
@@ -52,6 +51,7 @@ export interface Otpd {
   verifications: VerificationsService;
   guard: Guard;
   guardAdmin: GuardAdmin;
+  connections: ConnectionsService;
   worker: OutboxWorker | null;
   webhookWorker: WebhookWorker;
   devInbox: DevInbox | null;
@@ -159,17 +159,18 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     if (opts.consoleStream === undefined) consoleOut = ownConsole = bufferedStdout();
     else consoleOut = opts.consoleStream;
   }
-  const providers = createProviders(config.providers.providers, devInbox ? { inbox: devInbox, out: consoleOut, now: () => clock.now() } : null);
-  const worker = providers.length
-    ? new OutboxWorker(store, keys, clock, providers, logger.child({ component: 'delivery' }), {
-      publicUrl: config.publicUrl,
-      // A fallback step's cost goes to its app's spend caps (the guard is made below; this runs only when sending).
-      chargeStep: async (m) => guard.chargeStep(await apps.get(m.appId), m),
-      ...opts.worker,
-    })
-    : null;
-  const providersByChannel = new Map<Channel, string[]>();
-  for (const p of providers) for (const c of p.channels) providersByChannel.set(c, [...(providersByChannel.get(c) ?? []), p.name]);
+  const dev = devInbox ? { inbox: devInbox, out: consoleOut, now: () => clock.now() } : null;
+  const providers = createProviders(config.providers.providers, dev);
+  // The server's providers and every app's and shared connection, opened: what routes and the worker resolve.
+  const connections = new ConnectionsService({ store, clock, keys, providers, dev, serverRouting: config.providers.routing });
+  await connections.load();
+  apps.checkRouting = (appId, routing) => connections.checkRouting(appId, routing);
+  const worker: OutboxWorker | null = new OutboxWorker(store, keys, clock, connections.lookup, logger.child({ component: 'delivery' }), {
+    publicUrl: config.publicUrl,
+    // A fallback step's cost goes to its app's spend caps (the guard is made below; this runs only when sending).
+    chargeStep: async (m) => guard.chargeStep(await apps.get(m.appId), m),
+    ...opts.worker,
+  });
   const templates = new TemplatesService(store, clock, config.prices);
   const senders = new SendersService(store, clock);
   const webhooks = new WebhooksService(store, clock, keys, config.env === 'production');
@@ -184,11 +185,23 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   });
   const verifications = new VerificationsService({
     store, clock, guard, keys, prices: config.prices, templates, senders, checkUrl, onQueued: (appId, to) => worker?.queued(appId, to), dispatch: worker ?? undefined,
-    route: (app, channel, countryIso) => routeFor({ channel, countryIso, appRouting: app.settings.routing, serverRouting: config.providers.routing, providersByChannel }),
+    route: (app, channel, countryIso) => connections.route(app, channel, countryIso),
   });
 
+  connections.healthOf = (key) => {
+    const h = worker?.health.get(key);
+    const iso = (t: number | null | undefined) => (t == null ? null : new Date(t).toISOString());
+    return { circuit: worker?.breakers.stateOf(key, clock.now()) ?? 'closed', lastSuccessAt: iso(h?.lastSuccessAt), lastErrorAt: iso(h?.lastErrorAt), lastError: h?.lastError ?? null };
+  };
+  // Connections changed by another process on the same SQLite file (the CLI), or a notice PostgreSQL lost: reloaded
+  // every minute too.
+  const reloadConnections = setInterval(() => {
+    connections.load().catch((err: unknown) => logger.warn({ err }, 'reloading provider connections failed'));
+  }, TIMINGS.connectionsReloadMs);
+  reloadConnections.unref();
+
   const providerCallbacks = worker
-    ? new ProviderCallbacks(store, keys, clock, new Map(providers.map((p) => [p.name, p])), config.publicUrl, (appId, to) => worker.queued(appId, to), logger.child({ component: 'receipts' }))
+    ? new ProviderCallbacks(store, keys, clock, connections.lookup, config.publicUrl, (appId, to) => worker.queued(appId, to), logger.child({ component: 'receipts' }))
     : undefined;
 
   // Another node (or this one) changed an app's configuration: every cache of it here forgets it.
@@ -197,6 +210,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     oauth.forgetApp(appId);
     templates.forget(appId);
     senders.forget(appId);
+    connections.load().catch((err: unknown) => logger.warn({ err }, 'reloading provider connections failed'));
   };
   const retention = new RetentionJob(store, clock, config.retentionDays, logger.child({ component: 'retention' }));
 
@@ -214,7 +228,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const guardAdmin = new GuardAdmin({ store, clock, guard, apps, currencyOf: (a) => a.settings.prices?.currency ?? config.prices.currency });
   const app = await buildApi({
     logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, http: config.http, apps, oauth, templates, senders, webhooks, verifications, providerCallbacks, ready, isClosing: () => closing,
-    guardAdmin,
+    guardAdmin, connections,
     adminToken: config.adminToken, authLimiter,
     dev: devInbox && worker
       ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) ? worker.handedFor(appId, to) : worker.handed()) }
@@ -239,7 +253,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
 
   let closed: Promise<void> | null = null;
   return {
-    config, app, store, apps, verifications, guard, guardAdmin, worker, webhookWorker, devInbox, logger, retention,
+    config, app, store, apps, verifications, guard, guardAdmin, connections, worker, webhookWorker, devInbox, logger, retention,
     async listen(o = {}) {
       worker?.start();
       worker?.kick(); // messages a previous run left queued
@@ -253,6 +267,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
         clearInterval(purge);
         clearInterval(sweep);
         clearInterval(blockEnds);
+        clearInterval(reloadConnections);
         await app.close();
         await retention.stop();
         await worker?.stop();

@@ -33,6 +33,8 @@ import type { AuthLimiter } from '../guard/auth-limiter.js';
 import { constantTimeEqual } from '../domain/code.js';
 import { adminRoutes } from './routes/admin.js';
 import { guardRoutes } from './routes/guard.js';
+import { connectionRoutes } from './routes/connections.js';
+import type { ConnectionsService } from '../services/connections.js';
 import type { GuardAdmin } from '../guard/admin.js';
 import type { Config, HttpLimits } from '../config.js';
 import { clientErrorHandler, listenerOptions, requestId } from './http-server.js';
@@ -59,6 +61,7 @@ export interface ApiDeps {
   webhooks: WebhooksService;
   verifications: VerificationsService;
   guardAdmin: GuardAdmin;
+  connections: ConnectionsService;
   /** Present in development only. */
   dev?: { inbox: DevInbox; flush: (appId: string, to?: string) => Promise<void> } | undefined;
   /** Provider callbacks: delivery receipts (absent when no provider is configured). */
@@ -251,6 +254,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     await adminRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.oauth);
     await guardRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.guardAdmin);
     await webhookEndpointRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.webhooks);
+    await connectionRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.connections);
   }, { prefix: '/admin/v1' });
 
   await app.register(async (o) => oauthRoutes(o as unknown as FastifyInstance, deps.oauth, guarded), { prefix: '/oauth' });

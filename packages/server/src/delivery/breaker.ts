@@ -35,6 +35,13 @@ export class Breakers {
     this.state.set(provider, s);
   }
 
+  /** `closed`, `open` (skipped until its time is up) or `half-open` (one trial message may go). */
+  stateOf(provider: string, now: number): 'closed' | 'open' | 'half-open' {
+    const s = this.state.get(provider);
+    if (!s || s.failures < this.threshold) return 'closed';
+    return now < s.openUntil && !s.trial ? 'open' : 'half-open';
+  }
+
   /** Providers currently open (for logs and metrics). */
   open(now: number): string[] {
     return [...this.state].filter(([, s]) => s.failures >= this.threshold && now < s.openUntil).map(([p]) => p);

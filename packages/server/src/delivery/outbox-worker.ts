@@ -16,7 +16,7 @@ import { CHANNEL } from '../domain/channels.js';
 import { callbackToken, openCode, type CodeKeys } from '../domain/code.js';
 import type { Clock } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
-import { ProviderError, type DeliveryProvider } from '../providers/types.js';
+import { ProviderError, type DeliveryProvider, type ProviderLookup } from '../providers/types.js';
 import type { OutboxRecord } from '../domain/records.js';
 import { acceptedOutcome, failedOutcome, outcomeWithoutSending, spendRefusedOutcome, type ClaimedMessage, type MessageOutcome, type StartedAttempt } from '../domain/delivery.js';
 import type { Store } from '../store/ports/index.js';
@@ -60,7 +60,7 @@ export class OutboxWorker extends DrainLoop {
   private drains = 0;
   /** Callers waiting until a drain that starts after their call has handed its messages to the provider. */
   private handedWaiters: (() => void)[] = [];
-  private readonly providers: Map<string, DeliveryProvider>;
+  private readonly providers: ProviderLookup;
   readonly breakers: Breakers;
   private readonly o: Required<Omit<OutboxWorkerOptions, 'publicUrl' | 'breakers' | 'idleRecheckMs' | 'chargeStep'>> & Pick<OutboxWorkerOptions, 'publicUrl' | 'chargeStep'>;
 
@@ -68,12 +68,12 @@ export class OutboxWorker extends DrainLoop {
     private readonly store: Store,
     private readonly keys: CodeKeys,
     private readonly clock: Clock,
-    providers: readonly DeliveryProvider[],
+    providers: readonly DeliveryProvider[] | ProviderLookup,
     log: Logger,
     opts: OutboxWorkerOptions = {},
   ) {
     super(log, 'outbox', opts.idleRecheckMs);
-    this.providers = new Map(providers.map((p) => [p.name, p]));
+    this.providers = Array.isArray(providers) ? new Map((providers as readonly DeliveryProvider[]).map((p) => [p.name, p])) : (providers as ProviderLookup);
     this.breakers = opts.breakers ?? new Breakers();
     this.o = {
       batch: opts.batch ?? D.batch, leaseMs: opts.leaseMs ?? D.leaseMs, maxTries: opts.maxTries ?? D.maxTries, retryBaseMs: opts.retryBaseMs ?? D.retryBaseMs,
@@ -101,6 +101,19 @@ export class OutboxWorker extends DrainLoop {
   hasQueued(appId: string, to: string): boolean {
     const k = `${appId} ${to}`;
     return this.inFlight.has(k) || this.sendingFor.has(k);
+  }
+
+  /** Per provider key, what this process last saw of it (connections' health; the circuit is `breakers`). */
+  readonly health = new Map<string, { lastSuccessAt: number | null; lastErrorAt: number | null; lastError: string | null }>();
+
+  private saw(provider: string, at: number, error: string | null): void {
+    const h = this.health.get(provider) ?? { lastSuccessAt: null, lastErrorAt: null, lastError: null };
+    if (error === null) h.lastSuccessAt = at;
+    else {
+      h.lastErrorAt = at;
+      h.lastError = error;
+    }
+    this.health.set(provider, h);
   }
 
   /** Sends started by `sendClaimed` whose provider call has not returned, per recipient (`${appId} ${to}`). */
@@ -318,6 +331,7 @@ export class OutboxWorker extends DrainLoop {
         { statusCallbackUrl: this.statusCallback(m, provider) },
       );
       this.breakers.success(provider.name);
+      this.saw(provider.name, this.clock.now(), null);
       return acceptedOutcome(m, attemptId, provider.name, r, this.clock.now());
     } catch (err) {
       const at = this.clock.now();
@@ -328,6 +342,7 @@ export class OutboxWorker extends DrainLoop {
       const code = e.info.code === undefined ? undefined : redactProviderText(e.info.code, sentCode, ERROR_CODE_MAX, { whole: true, secrets }) || undefined;
       this.log.warn({ messageId: m.id, provider: provider.name, kind: e.kind, code, status: e.info.httpStatus }, 'provider call failed');
       if (e.kind !== 'rejected') this.breakers.failure(provider.name, at);
+      this.saw(provider.name, at, code ? `${code}: ${error}` : error);
       return failedOutcome(m, attemptId, provider.name, { kind: e.kind, error, code, httpStatus: e.info.httpStatus }, {
         maxTries: this.o.maxTries,
         retryDelayMs: (tries) => backoffMs(tries, this.o.random, { baseMs: this.o.retryBaseMs, capMs: this.o.retryCapMs, retryAfterMs: e.info.retryAfterMs }),

@@ -11,7 +11,7 @@ import type { Clock } from '../domain/clock.js';
 import type { CodeKeys } from '../domain/code.js';
 import { OtpdError } from '../domain/errors.js';
 import type { CallbackRequest, CallbackRoute } from '../providers/plugin.js';
-import type { DeliveryProvider } from '../providers/types.js';
+import type { ProviderLookup } from '../providers/types.js';
 import type { Store } from '../store/ports/index.js';
 
 export class ProviderCallbacks {
@@ -19,7 +19,7 @@ export class ProviderCallbacks {
     private readonly store: Store,
     private readonly keys: CodeKeys,
     private readonly clock: Clock,
-    private readonly providers: ReadonlyMap<string, DeliveryProvider>,
+    private readonly providers: ProviderLookup,
     private readonly publicUrl: string | undefined,
     private readonly onAdvance: (appId: string, to: string) => void,
     private readonly log: Logger,

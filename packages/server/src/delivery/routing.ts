@@ -1,8 +1,7 @@
 /**
- * Routing: which providers, in which order, deliver a channel to a destination country. Rules are tried in order;
- * the first whose `countries` contains the destination (or that has no `countries`) gives the ordered failover
- * list. An app's rules for a channel replace the server's. Without any rule, every provider of the channel is
- * used in configuration order.
+ * Routing rules: which providers, in which order, deliver a channel to a destination country. Rules are tried in
+ * order; the first whose `countries` contains the destination (or that has no `countries`) gives the ordered
+ * failover list. Which rules apply to an app, and what its names stand for, is services/connections.ts (`route`).
  */
 import type { Channel } from '../domain/policy.js';
 
@@ -15,21 +14,8 @@ export interface RouteRule {
 
 export type RoutingTable = Partial<Record<Channel, RouteRule[]>>;
 
-/** The ordered provider names for a message. */
-export function routeFor(o: {
-  channel: Channel;
-  countryIso: string;
-  appRouting?: RoutingTable | undefined;
-  serverRouting?: RoutingTable | undefined;
-  providersByChannel: ReadonlyMap<Channel, readonly string[]>;
-}): string[] {
-  const rules = o.appRouting?.[o.channel] ?? o.serverRouting?.[o.channel];
-  const known = new Set(o.providersByChannel.get(o.channel) ?? []);
-  if (rules) {
-    for (const r of rules) {
-      if (!r.countries || r.countries.length === 0 || r.countries.includes(o.countryIso)) return r.providers.filter((p) => known.has(p));
-    }
-    return [];
-  }
-  return [...known];
+/** The provider names of the first rule that applies to the destination country (none applies: empty). */
+export function namesFor(rules: readonly RouteRule[], countryIso: string): string[] {
+  for (const r of rules) if (!r.countries || r.countries.length === 0 || r.countries.includes(countryIso)) return r.providers;
+  return [];
 }

@@ -35,6 +35,8 @@ export const ERRORS = {
   verification_expired: { status: 409, title: 'The verification has expired' },
   max_attempts_reached: { status: 409, title: 'All tries for this verification are used up' },
   no_next_step: { status: 409, title: 'The channel workflow has no further step' },
+  name_taken: { status: 409, title: 'The name is already in use' },
+  connection_in_use: { status: 409, title: 'A routing rule uses this connection' },
   max_sends_reached: { status: 429, title: 'All sends for this phone are used up' },
   rate_limited: { status: 429, title: 'Too many requests, retry later' },
   phone_locked: { status: 429, title: 'This phone is locked after too many tries or sends' },

@@ -2,7 +2,7 @@
 import { randomFillSync } from 'node:crypto';
 import { monotonicFactory } from 'ulidx';
 
-export type IdPrefix = 'ver' | 'app' | 'key' | 'msg' | 'att' | 'cb' | 'aud' | 'cli' | 'tpl' | 'snd' | 'evt' | 'whk' | 'whd' | 'wha' | 'gdc';
+export type IdPrefix = 'ver' | 'app' | 'key' | 'msg' | 'att' | 'cb' | 'aud' | 'cli' | 'tpl' | 'snd' | 'evt' | 'whk' | 'whd' | 'wha' | 'gdc' | 'con';
 
 // ulidx's default source asks the CSPRNG once per character (16 calls an id); drawing from a pooled buffer of
 // CSPRNG bytes gives the same randomness at a fraction of the cost. Ids are names, not secrets.
@@ -23,7 +23,7 @@ export function newId(prefix: IdPrefix, now: number): string {
   return `${prefix}_${ulid(now)}`;
 }
 
-const ID_RE = /^(ver|app|key|msg|att|cb|aud|cli|tpl|snd|evt|whk|whd|wha|gdc)_[0-9A-HJKMNP-TV-Z]{26}$/;
+const ID_RE = /^(ver|app|key|msg|att|cb|aud|cli|tpl|snd|evt|whk|whd|wha|gdc|con)_[0-9A-HJKMNP-TV-Z]{26}$/;
 
 /** True when `s` looks like an id of that kind; anything else cannot exist, so it is a 404 without a query. */
 export function isId(prefix: IdPrefix, s: string): boolean {

@@ -98,6 +98,22 @@ export interface OAuthClientRecord {
   lastUsedAt: number | null;
 }
 
+/**
+ * A provider connection: one provider account (an entry like those of OTPD_PROVIDERS) owned by an app, or shared by
+ * the server (`appId` null). Its whole configuration is sealed (AES-256-GCM under a key derived from the server
+ * secret, bound to the connection's id): credentials are never stored in the clear.
+ */
+export interface ConnectionRecord {
+  id: string;
+  appId: string | null;
+  /** Unique among the names the app can route to (its connections, the shared ones, OTPD_PROVIDERS). */
+  name: string;
+  type: string;
+  configSealed: Buffer;
+  createdAt: number;
+  updatedAt: number;
+}
+
 export interface SenderRecord {
   id: string;
   appId: string;
@@ -162,7 +178,7 @@ export interface AuditEntry {
   id: string;
   actor: string;
   action: string;
-  targetType: 'app' | 'api_key' | 'oauth_client' | 'template' | 'sender' | 'webhook' | 'lockout' | 'guard' | 'guard_block';
+  targetType: 'app' | 'api_key' | 'oauth_client' | 'template' | 'sender' | 'connection' | 'webhook' | 'lockout' | 'guard' | 'guard_block';
   targetId: string;
   appId: string | null;
   before: unknown;

@@ -25,6 +25,11 @@ export interface ProviderPlugin<S extends TObject = TObject> {
   create(config: Static<S>, dev: DevEnv): DeliveryProvider;
   /** Its delivery receipts, when it sends any. */
   readonly callbacks?: ProviderCallbackRoutes | undefined;
+  /**
+   * Where its entry holds credentials, as JSON pointers (`*`: every member): masked whenever a connection is shown
+   * (a URL keeps everything but its password).
+   */
+  readonly secrets?: readonly string[] | undefined;
 }
 
 /** Typed in its own schema, stored in the registry's list. */

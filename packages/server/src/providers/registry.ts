@@ -69,6 +69,22 @@ export function checkProvidersFile(v: unknown): string[] {
   return [...Value.Errors(ProvidersFileSchema, v)].slice(0, 5).map((e) => `${e.path || '/'}: ${e.message}`);
 }
 
+/** The plugin of a provider type (undefined: no such type). */
+export const pluginOf = (type: string): ProviderPlugin | undefined => PLUGIN_OF_TYPE.get(type);
+
+/**
+ * What is wrong with one provider entry (a connection), each problem with the JSON pointer of its field: the type's
+ * own schema, then its own checks. Details name rules, never values (some are credentials).
+ */
+export function checkProviderEntry(v: unknown): { pointer: string; detail: string }[] {
+  const type = v && typeof v === 'object' ? (v as { type?: unknown }).type : undefined;
+  const plugin = typeof type === 'string' ? PLUGIN_OF_TYPE.get(type) : undefined;
+  if (!plugin) return [{ pointer: '/type', detail: `must be one of ${[...PLUGIN_OF_TYPE.keys()].filter((t) => t !== 'console').join(', ')}` }];
+  const errs = [...Value.Errors(plugin.schema, v)].slice(0, 10).map((e) => ({ pointer: e.path || '/', detail: e.message }));
+  if (errs.length > 0) return errs;
+  return (plugin.check?.(v as never) ?? []).map((detail) => ({ pointer: '/', detail }));
+}
+
 /** Builds the provider instances. The console provider needs the dev inbox and an output stream. */
 export function createProviders(configs: readonly ProviderConfig[], dev: DevEnv): DeliveryProvider[] {
   return configs.map((c) => PLUGIN_OF_TYPE.get(c.type)!.create(c, dev));

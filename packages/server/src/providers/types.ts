@@ -59,3 +59,9 @@ export interface DeliveryProvider {
   readonly secrets: readonly string[];
   send(message: OutgoingMessage, ctx: SendContext): Promise<SendResult>;
 }
+
+/** Providers by key (a server provider's name, or a connection's id): what the worker and the receipt routes read. */
+export interface ProviderLookup {
+  get(key: string): DeliveryProvider | undefined;
+  has(key: string): boolean;
+}

@@ -98,6 +98,14 @@ export class AppsService {
   /** When each key's last use was last written (at most one write per key and minute). */
   private readonly touched = new Map<string, number>();
 
+  /** What is wrong with an app's routing (the names it can route to: see services/connections.ts); set by the composition root. */
+  checkRouting: (appId: string | null, routing: AppSettings['routing']) => { pointer: string; detail: string }[] = () => [];
+
+  private assertRouting(appId: string | null, settings: AppSettings): void {
+    const errors = this.checkRouting(appId, settings.routing);
+    if (errors.length > 0) throw new OtpdError('invalid_request', errors.map((e) => `${e.pointer.slice(1).replaceAll('/', '.')} ${e.detail}`).join('; '), { extensions: { errors } });
+  }
+
   /** Called after an app changed or was deleted (other credential caches forget it). */
   onAppChanged: (appId: string) => void = () => undefined;
 
@@ -164,6 +172,7 @@ export class AppsService {
     const name = input.name.trim();
     if (name.length < 1 || name.length > 100) throw new OtpdError('invalid_request', 'name must be 1 to 100 characters');
     const settings = validateSettings(input.settings ?? {});
+    this.assertRouting(null, settings);
     await this.checkCallbackUrl(settings);
     const now = this.clock.now();
     const app: AppRecord = { id: newId('app', now), name, enabled: true, settings, createdAt: now, updatedAt: now };
@@ -195,6 +204,7 @@ export class AppsService {
       const name = patch.name?.trim() ?? before.name;
       if (name.length < 1 || name.length > 100) throw new OtpdError('invalid_request', 'name must be 1 to 100 characters');
       const settings = patch.settings ? validateSettings(mergeSettings(before.settings, patch.settings)) : before.settings;
+      if (patch.settings) this.assertRouting(id, settings);
       const next: AppRecord = { ...before, name, enabled: patch.enabled ?? before.enabled, settings, updatedAt: now };
       return { after: next, audit: [this.entry(actor, 'app.update', 'app', id, id, appView(before), appView(next))] };
     });

@@ -3,7 +3,7 @@ import { DEFAULT_STEP_TIMEOUT, type AppSettings, type Channel, type CodeType } f
 import { claimedMessage, type ClaimedMessage } from '../domain/delivery.js';
 import { ruleState } from '../domain/records.js';
 import type {
-  ApiKeyRecord, AppRecord, AttemptRecord, AuditEntry, DeliveryStatus, GuardDecisionRecord, GuardRow, OAuthClientRecord, RuleState, OutboxRecord, PhoneState,
+  ApiKeyRecord, AppRecord, AttemptRecord, AuditEntry, ConnectionRecord, DeliveryStatus, GuardDecisionRecord, GuardRow, OAuthClientRecord, RuleState, OutboxRecord, PhoneState,
   SenderRecord, Signals, Status, TemplateRecord, VerificationRecord, WebhookDeliveryRecord, WebhookEndpointRecord,
 } from '../domain/records.js';
 
@@ -147,6 +147,13 @@ export function toClient(r: Row): OAuthClientRecord {
     id: r.id as string, appId: r.app_id as string, name: r.name as string, secretHash: r.secret_hash as Buffer,
     previousSecretHash: bufOrNull(r.previous_secret_hash), previousValidUntil: numOrNull(r.previous_valid_until),
     createdAt: num(r.created_at), rotatedAt: numOrNull(r.rotated_at), revokedAt: numOrNull(r.revoked_at), lastUsedAt: numOrNull(r.last_used_at),
+  };
+}
+
+export function toConnection(r: Row): ConnectionRecord {
+  return {
+    id: r.id as string, appId: (r.app_id as string | null) ?? null, name: r.name as string, type: r.type as string, configSealed: r.config_sealed as Buffer,
+    createdAt: num(r.created_at), updatedAt: num(r.updated_at),
   };
 }
 

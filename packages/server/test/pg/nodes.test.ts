@@ -194,6 +194,42 @@ describe('three nodes on one database', () => {
     for (let i = 0; i < 3; i++) expect((await call(node(i), app.apiKey, 'GET', '/v1/verifications')).status).toBe(401);
   });
 
+  it("a provider connection created on one node is every node's at once (NOTIFY), and routes that app's messages", async () => {
+    const own = await new FakeProvider({ status: 200, json: { status: 'ok', id: 'own-1' } }).start();
+    try {
+      const made = cli(['apps', 'create', '--name', 'Tenant', '--settings', JSON.stringify({ guard: { mode: 'off' } }), '--json'], env);
+      const app = JSON.parse(made.stdout) as { id: string; apiKey: string };
+      const c = await call(node(0), ADMIN_TOKEN, 'POST', `/admin/v1/apps/${app.id}/connections`, {
+        name: 'own', type: 'http', url: `${own.url}/send`, apiKey: 'own-key', auth: 'bearer',
+        body: { to: '{{to}}', text: '{{text}}' }, successField: { path: 'status', equals: 'ok' }, messageIdPath: 'id',
+      });
+      expect(c.status, JSON.stringify(c.body)).toBe(201);
+      // Nodes 1 and 2 route through it within moments of the commit (the first start on each may race the notice).
+      for (const i of [1, 2]) {
+        let route: string[] = [];
+        for (let tries = 0; tries < 40 && route[0] !== c.body.id; tries++) {
+          const s = await call(node(i), app.apiKey, 'POST', '/v1/verifications', { to: phone() });
+          expect(s.status).toBe(201);
+          route = (await call(node(i), app.apiKey, 'GET', `/v1/verifications/${s.body.id}/messages`)).body.data[0].route;
+          if (route[0] !== c.body.id) await new Promise((r) => setTimeout(r, 50));
+        }
+        expect(route).toEqual([c.body.id]);
+      }
+      await own.received(2);
+      // Deleted on node 2: node 0 forgets it too (its next start goes through the server's provider again).
+      expect((await call(node(2), ADMIN_TOKEN, 'DELETE', `/admin/v1/apps/${app.id}/connections/${c.body.id}`)).status).toBe(204);
+      let route: string[] = [c.body.id];
+      for (let tries = 0; tries < 40 && route[0] === c.body.id; tries++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const s = await call(node(0), app.apiKey, 'POST', '/v1/verifications', { to: phone() });
+        route = (await call(node(0), app.apiKey, 'GET', `/v1/verifications/${s.body.id}/messages`)).body.data[0].route;
+      }
+      expect(route).toEqual(['gw']);
+    } finally {
+      await own.close();
+    }
+  });
+
   // Last: it leaves 127.0.0.1 blocked for unknown credentials for a minute on every node.
   it('failed authentications from one address share one budget over the nodes (20 a minute in all, not 20 each)', async () => {
     const codes: number[] = [];

@@ -11,4 +11,4 @@ export const SmtpSchema = Type.Object({
   insecureTls: Type.Optional(Type.Boolean()), timeoutMs: Timeout,
 }, { additionalProperties: false });
 
-export const smtp = defineProvider({ type: 'smtp', schema: SmtpSchema, create: (c) => new SmtpProvider(c) });
+export const smtp = defineProvider({ type: 'smtp', secrets: ['/url'], schema: SmtpSchema, create: (c) => new SmtpProvider(c) });

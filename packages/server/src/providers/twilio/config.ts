@@ -16,4 +16,4 @@ export const TwilioSchema = Type.Object({
   baseUrl: Type.Optional(Url), timeoutMs: Timeout,
 }, { additionalProperties: false });
 
-export const twilio = defineProvider({ type: 'twilio', schema: TwilioSchema, create: (c) => new TwilioProvider(c), callbacks: twilioCallbacks });
+export const twilio = defineProvider({ type: 'twilio', schema: TwilioSchema, secrets: ['/authToken', '/apiKeySecret'], create: (c) => new TwilioProvider(c), callbacks: twilioCallbacks });

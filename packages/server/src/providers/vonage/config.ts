@@ -15,4 +15,4 @@ export const VonageSchema = Type.Object({
   baseUrl: Type.Optional(Url), timeoutMs: Timeout,
 }, { additionalProperties: false });
 
-export const vonage = defineProvider({ type: 'vonage', schema: VonageSchema, create: (c) => new VonageProvider(c as VonageConfig), callbacks: vonageCallbacks });
+export const vonage = defineProvider({ type: 'vonage', secrets: ['/apiSecret', '/signatureSecret'], schema: VonageSchema, create: (c) => new VonageProvider(c as VonageConfig), callbacks: vonageCallbacks });

@@ -18,4 +18,4 @@ export const WhatsAppSchema = Type.Object({
   baseUrl: Type.Optional(Url), timeoutMs: Timeout,
 }, { additionalProperties: false });
 
-export const whatsapp = defineProvider({ type: 'whatsapp', schema: WhatsAppSchema, create: (c) => new WhatsAppProvider(c as WhatsAppConfig), callbacks: whatsappCallbacks });
+export const whatsapp = defineProvider({ type: 'whatsapp', secrets: ['/accessToken', '/appSecret', '/verifyToken'], schema: WhatsAppSchema, create: (c) => new WhatsAppProvider(c as WhatsAppConfig), callbacks: whatsappCallbacks });

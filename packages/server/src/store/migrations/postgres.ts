@@ -337,4 +337,23 @@ CREATE INDEX guard_decisions_app ON guard_decisions(app_id, id);
 ALTER TABLE verifications ADD COLUMN signals JSONB;
 `,
   },
+  {
+    name: '005_connections',
+    sql: `
+-- Provider connections (issue 16): provider accounts owned by an app, or shared by the server (app_id NULL). The
+-- configuration, credentials included, is sealed (AES-256-GCM, bound to the id); name and type stay readable.
+CREATE TABLE provider_connections (
+  id             TEXT PRIMARY KEY,
+  app_id         TEXT REFERENCES apps(id) ON DELETE CASCADE,
+  name           TEXT NOT NULL,
+  type           TEXT NOT NULL,
+  config_sealed  BYTEA NOT NULL,
+  created_at     BIGINT NOT NULL,
+  updated_at     BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX provider_connections_name ON provider_connections(coalesce(app_id, ''), name);
+-- Deleting an app deletes its connections (the foreign key's lookup).
+CREATE INDEX provider_connections_app ON provider_connections(app_id);
+`,
+  },
 ];

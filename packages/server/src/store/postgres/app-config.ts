@@ -2,9 +2,10 @@
  * An app's message configuration: its sender ids and templates. A change is heard by every node's caches when it
  * commits.
  */
-import type { AuditEntry, SenderRecord, TemplateRecord } from '../../domain/records.js';
+import { OtpdError } from '../../domain/errors.js';
+import type { AuditEntry, ConnectionRecord, SenderRecord, TemplateRecord } from '../../domain/records.js';
 import type { AppConfigPort } from '../ports/index.js';
-import { toSender, toTemplate } from '../rows.js';
+import { toConnection, toSender, toTemplate } from '../rows.js';
 import { writeAudit } from './audit.js';
 import { q, type Db } from './connection.js';
 import type { Notifier } from './notify.js';
@@ -49,6 +50,30 @@ export class PgAppConfig implements AppConfigPort {
       }
       await writeAudit(t, audit);
       await this.notifier.appChanged(t, appId);
+      return a;
+    });
+  }
+
+  async listConnections(): Promise<ConnectionRecord[]> {
+    return (await this.db.read('conList', [])).map(toConnection);
+  }
+
+  async saveConnection(appId: string | null, id: string, change: (before: ConnectionRecord | null) => { after: ConnectionRecord | null; audit: AuditEntry[] }): Promise<ConnectionRecord | null> {
+    return this.db.tx(async (t) => {
+      const r = (await q(t.c, 'conGetForUpdate', [id, appId])).rows[0];
+      const { after: a, audit } = change(r ? toConnection(r) : null);
+      if (a) {
+        try {
+          await q(t.c, 'conPut', [id, appId, a.name, a.type, a.configSealed, a.createdAt, a.updatedAt]);
+        } catch (e) {
+          if ((e as { code?: string }).code === '23505') throw new OtpdError('name_taken', `A connection named ${a.name} exists already`, { extensions: { errors: [{ pointer: '/name', detail: 'taken' }] } });
+          throw e;
+        }
+      } else {
+        await q(t.c, 'conDelete', [id, appId]);
+      }
+      await writeAudit(t, audit);
+      await this.notifier.appChanged(t, appId ?? '*');
       return a;
     });
   }

@@ -1,6 +1,7 @@
 /** An app's message configuration: its sender ids and its templates. */
 import type { AppConfigPort } from '../ports/index.js';
-import { toSender, toTemplate, type Row } from '../rows.js';
+import { OtpdError } from '../../domain/errors.js';
+import { toConnection, toSender, toTemplate, type Row } from '../rows.js';
 import type { SqliteContext } from './db.js';
 
 export function sqliteAppConfig(c: SqliteContext): AppConfigPort {
@@ -16,6 +17,12 @@ export function sqliteAppConfig(c: SqliteContext): AppConfigPort {
       ON CONFLICT (id) DO UPDATE SET channel = excluded.channel, name = excluded.name, locale = excluded.locale, country = excluded.country,
         prefix = excluded.prefix, text = excluded.text, subject = excluded.subject, html = excluded.html, updated_at = excluded.updated_at`),
     tplDelete: c.prepare('tplDelete', 'DELETE FROM templates WHERE id = ? AND app_id = ?'),
+    conList: c.prepare('conList', 'SELECT * FROM provider_connections ORDER BY id'),
+    conGet: c.prepare('conGet', 'SELECT * FROM provider_connections WHERE id = ? AND app_id IS ?'),
+    conPut: c.prepare('conPut', `INSERT INTO provider_connections (id, app_id, name, type, config_sealed, created_at, updated_at)
+      VALUES (@id, @app_id, @name, @type, @config_sealed, @created_at, @updated_at)
+      ON CONFLICT (id) DO UPDATE SET name = excluded.name, config_sealed = excluded.config_sealed, updated_at = excluded.updated_at`),
+    conDelete: c.prepare('conDelete', 'DELETE FROM provider_connections WHERE id = ? AND app_id IS ?'),
   };
 
   return {
@@ -55,6 +62,29 @@ export function sqliteAppConfig(c: SqliteContext): AppConfigPort {
           });
         } else {
           s.tplDelete.run(id, appId);
+        }
+        c.writeAudit(audit);
+        return after;
+      });
+    },
+
+    async listConnections() {
+      return (s.conList.all() as Row[]).map(toConnection);
+    },
+
+    async saveConnection(appId, id, change) {
+      return c.tx(() => {
+        const r = s.conGet.get(id, appId) as Row | undefined;
+        const { after, audit } = change(r ? toConnection(r) : null);
+        if (after) {
+          try {
+            s.conPut.run({ id, app_id: appId, name: after.name, type: after.type, config_sealed: after.configSealed, created_at: after.createdAt, updated_at: after.updatedAt });
+          } catch (e) {
+            if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new OtpdError('name_taken', `A connection named ${after.name} exists already`, { extensions: { errors: [{ pointer: '/name', detail: 'taken' }] } });
+            throw e;
+          }
+        } else {
+          s.conDelete.run(id, appId);
         }
         c.writeAudit(audit);
         return after;

@@ -10,4 +10,9 @@ export const APP_CONFIG_SQL = {
     ON CONFLICT (id) DO UPDATE SET channel = EXCLUDED.channel, name = EXCLUDED.name, locale = EXCLUDED.locale, country = EXCLUDED.country,
       prefix = EXCLUDED.prefix, text = EXCLUDED.text, subject = EXCLUDED.subject, html = EXCLUDED.html, updated_at = EXCLUDED.updated_at`,
   tplDelete: 'DELETE FROM templates WHERE id = $1 AND app_id = $2',
+  conList: 'SELECT * FROM provider_connections ORDER BY id',
+  conGetForUpdate: 'SELECT * FROM provider_connections WHERE id = $1 AND app_id IS NOT DISTINCT FROM $2 FOR UPDATE',
+  conPut: `INSERT INTO provider_connections (id, app_id, name, type, config_sealed, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, config_sealed = EXCLUDED.config_sealed, updated_at = EXCLUDED.updated_at`,
+  conDelete: 'DELETE FROM provider_connections WHERE id = $1 AND app_id IS NOT DISTINCT FROM $2',
 } as const;

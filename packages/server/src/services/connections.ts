@@ -1,0 +1,363 @@
+/**
+ * Provider connections (issue 16): provider accounts as a resource of the admin API, owned by one app (its own
+ * Twilio, Vonage, WhatsApp, SMTP or HTTP gateway account) or shared by the server, beside the server-wide ones of
+ * OTPD_PROVIDERS. An entry is what OTPD_PROVIDERS holds (`type` and that type's fields); it is validated against the
+ * type's schema when written (each problem names its field), sealed whole in the store (AES-256-GCM under a key
+ * derived from the server secret, bound to the connection id), and shown with its credentials masked.
+ *
+ * Every process keeps every connection, opened, in memory (they are few): the delivery worker picks a provider inside
+ * its claim transaction, synchronously. A change made here applies at once; one made on another node arrives with
+ * the store's app-changed notice (PostgreSQL NOTIFY) and reloads them.
+ *
+ * Names: an app routes to names (its `settings.routing`), and a name means, in this order, the app's connection, a
+ * shared connection, a provider of OTPD_PROVIDERS; a new connection may not take a name the app can already route
+ * to. Messages record the provider's key instead: a connection's id, or the server provider's name. So breakers,
+ * receipts (`/webhooks/{type}/{key}`) and attempts stay unambiguous when two apps name their accounts alike.
+ */
+import type { Clock } from '../domain/clock.js';
+import { openCode, sealCode, type CodeKeys } from '../domain/code.js';
+import { OtpdError } from '../domain/errors.js';
+import { isId, newId } from '../domain/ids.js';
+import { CHANNEL, parseRecipient, type Channel } from '../domain/channels.js';
+import type { AppRecord, AuditEntry, ConnectionRecord } from '../domain/records.js';
+import { namesFor, type RoutingTable } from '../delivery/routing.js';
+import { redactProviderText } from '../delivery/provider-text.js';
+import type { DevEnv, ProviderPlugin } from '../providers/plugin.js';
+import { checkProviderEntry, pluginOf } from '../providers/registry.js';
+import { ProviderError, type DeliveryProvider, type ProviderLookup } from '../providers/types.js';
+import type { Store } from '../store/ports/index.js';
+
+/** What a masked credential reads as. */
+export const MASK = '********';
+
+type Entry = Record<string, unknown> & { type: string };
+
+interface Live {
+  rec: ConnectionRecord;
+  entry: Entry;
+  provider: DeliveryProvider;
+}
+
+export interface ConnectionView {
+  id: string;
+  appId: string | null;
+  name: string;
+  type: string;
+  channels: Channel[];
+  /** The entry, its credentials masked. */
+  config: Record<string, unknown>;
+  /** As this node's delivery worker saw it: its circuit, its last success and its last error (redacted). */
+  health: ConnectionHealth;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ConnectionHealth {
+  circuit: 'closed' | 'open' | 'half-open';
+  lastSuccessAt: string | null;
+  lastErrorAt: string | null;
+  lastError: string | null;
+}
+
+const HEALTHY: ConnectionHealth = { circuit: 'closed', lastSuccessAt: null, lastErrorAt: null, lastError: null };
+
+export interface TestResult {
+  ok: boolean;
+  channel: Channel;
+  to: string;
+  providerMessageId?: string | undefined;
+  price?: number | undefined;
+  priceCurrency?: string | undefined;
+  /** On failure: how (rejected, transient, unknown), and what the provider said (redacted, bounded). */
+  kind?: string;
+  error?: string;
+  errorCode?: string | undefined;
+  httpStatus?: number | undefined;
+}
+
+const URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)([^/@]*)@/i;
+const maskValue = (v: unknown): unknown => (typeof v === 'string' && URL_PASSWORD.test(v) ? v.replace(URL_PASSWORD, `$1${MASK}@`) : MASK);
+
+/** Calls `fn(parent, key)` for each member at a JSON pointer (`*`: every member of an object). */
+function forEachAt(obj: unknown, path: readonly string[], fn: (parent: Record<string, unknown>, key: string) => void): void {
+  if (!obj || typeof obj !== 'object' || path.length === 0) return;
+  const [head, ...rest] = path as [string, ...string[]];
+  const o = obj as Record<string, unknown>;
+  for (const k of head === '*' ? Object.keys(o) : [head]) {
+    if (!(k in o)) continue;
+    if (rest.length === 0) fn(o, k);
+    else forEachAt(o[k], rest, fn);
+  }
+}
+
+const secretPaths = (plugin: ProviderPlugin | undefined) => (plugin?.secrets ?? []).map((p) => p.split('/').slice(1));
+
+/** The entry with its credentials masked. */
+export function maskEntry(entry: Entry): Record<string, unknown> {
+  const out = structuredClone(entry) as Record<string, unknown>;
+  for (const path of secretPaths(pluginOf(entry.type))) forEachAt(out, path, (parent, key) => { parent[key] = maskValue(parent[key]); });
+  return out;
+}
+
+/** Where `next` holds a credential as it reads masked, the stored one is kept (a client sent back what it read). */
+function unmask(next: Entry, stored: Entry): void {
+  for (const path of secretPaths(pluginOf(next.type))) unmaskAt(next, stored, path);
+}
+
+function unmaskAt(n: unknown, s: unknown, path: readonly string[]): void {
+  if (!n || typeof n !== 'object' || !s || typeof s !== 'object' || path.length === 0) return;
+  const [head, ...rest] = path as [string, ...string[]];
+  const no = n as Record<string, unknown>;
+  const so = s as Record<string, unknown>;
+  for (const k of head === '*' ? Object.keys(no) : [head]) {
+    if (!(k in no)) continue;
+    if (rest.length > 0) unmaskAt(no[k], so[k], rest);
+    else if (so[k] !== undefined && no[k] === maskValue(so[k])) no[k] = so[k];
+  }
+}
+
+/** JSON merge patch (RFC 7396). */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!patch || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = target && typeof target === 'object' && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
+const invalid = (errors: { pointer: string; detail: string }[]) =>
+  new OtpdError('invalid_request', errors.map((e) => `${e.pointer.slice(1).replaceAll('/', '.') || 'the entry'} ${e.detail}`).join('; '), { extensions: { errors } });
+
+export interface ConnectionsDeps {
+  store: Store;
+  clock: Clock;
+  keys: CodeKeys;
+  /** The server-wide providers (OTPD_PROVIDERS), by name. */
+  providers: readonly DeliveryProvider[];
+  /** What the console provider needs (development); connections of type console are refused anyway. */
+  dev: DevEnv;
+  /** OTPD_PROVIDERS' routing. */
+  serverRouting?: RoutingTable | undefined;
+}
+
+export class ConnectionsService {
+  private readonly byId = new Map<string, Live>();
+  /** A provider key's health as this node's worker saw it (set by the composition root). */
+  healthOf: (key: string) => ConnectionHealth = () => HEALTHY;
+  private readonly servers: ReadonlyMap<string, DeliveryProvider>;
+
+  constructor(private readonly d: ConnectionsDeps) {
+    this.servers = new Map(d.providers.map((p) => [p.name, p]));
+  }
+
+  /** Opens every stored connection (at start, and when another node changed one). */
+  async load(): Promise<void> {
+    const all = await this.d.store.appConfig.listConnections();
+    this.byId.clear();
+    for (const rec of all) this.byId.set(rec.id, this.open(rec));
+  }
+
+  private open(rec: ConnectionRecord): Live {
+    const entry = JSON.parse(openCode(this.d.keys, rec.id, rec.configSealed)) as Entry;
+    return { rec, entry, provider: this.build(rec.id, entry) };
+  }
+
+  /** The provider of an entry, named by its key (the connection id). */
+  private build(id: string, entry: Entry): DeliveryProvider {
+    return pluginOf(entry.type)!.create({ ...entry, name: id } as never, this.d.dev);
+  }
+
+  /** `provider` as the worker and the receipt routes read it. */
+  readonly lookup: ProviderLookup = { get: (key) => this.provider(key), has: (key) => this.provider(key) !== undefined };
+
+  /** The provider a message's route entry stands for: a connection id, or a server provider's name. */
+  provider(key: string): DeliveryProvider | undefined {
+    return this.servers.get(key) ?? this.byId.get(key)?.provider;
+  }
+
+  /** Every provider known here, server ones first (the worker's breakers and health). */
+  all(): DeliveryProvider[] {
+    return [...this.servers.values(), ...[...this.byId.values()].map((l) => l.provider)];
+  }
+
+  /** The names `appId` (null: none, only shared and server ones) can route to, each with its provider. */
+  namesFor(appId: string | null): Map<string, DeliveryProvider> {
+    const out = new Map<string, DeliveryProvider>();
+    const lives = [...this.byId.values()];
+    for (const l of lives) if (appId !== null && l.rec.appId === appId) out.set(l.rec.name, l.provider);
+    for (const l of lives) if (l.rec.appId === null && !out.has(l.rec.name)) out.set(l.rec.name, l.provider);
+    for (const [name, p] of this.servers) if (!out.has(name)) out.set(name, p);
+    return out;
+  }
+
+  /**
+   * The ordered provider keys for a message of `app`: the first of its routing rules for the channel that matches
+   * the country; without any, its own connections of the channel; without those, the server's routing; without
+   * that, every shared connection and server provider of the channel.
+   */
+  route(app: Pick<AppRecord, 'id' | 'settings'>, channel: Channel, countryIso: string): string[] {
+    const names = this.namesFor(app.id);
+    const pick = (rules: RoutingTable[Channel]) => namesFor(rules ?? [], countryIso).flatMap((n) => {
+      const p = names.get(n);
+      return p && p.channels.includes(channel) ? [p.name] : [];
+    });
+    const appRules = (app.settings.routing as RoutingTable | undefined)?.[channel];
+    if (appRules) return pick(appRules);
+    const own = [...this.byId.values()].filter((l) => l.rec.appId === app.id && l.provider.channels.includes(channel)).map((l) => l.provider.name);
+    if (own.length > 0) return own;
+    const serverRules = this.d.serverRouting?.[channel];
+    if (serverRules) return pick(serverRules);
+    return [...names.values()].filter((p) => p.channels.includes(channel) && (this.servers.has(p.name) || this.byId.get(p.name)?.rec.appId === null)).map((p) => p.name);
+  }
+
+  /** What is wrong with an app's routing (each with its pointer under /settings/routing), for the names it can use. */
+  checkRouting(appId: string | null, routing: RoutingTable | undefined): { pointer: string; detail: string }[] {
+    if (!routing) return [];
+    const names = this.namesFor(appId);
+    const errs: { pointer: string; detail: string }[] = [];
+    for (const [channel, rules] of Object.entries(routing) as [Channel, RoutingTable[Channel]][]) {
+      (rules ?? []).forEach((r, i) => r.providers.forEach((n, j) => {
+        const p = names.get(n);
+        const pointer = `/settings/routing/${channel}/${i}/providers/${j}`;
+        if (!p) errs.push({ pointer, detail: `names no connection or provider this app can use (${n})` });
+        else if (!p.channels.includes(channel)) errs.push({ pointer, detail: `${n} does not deliver ${channel}` });
+      }));
+    }
+    return errs;
+  }
+
+  private view(l: Live): ConnectionView {
+    return {
+      id: l.rec.id, appId: l.rec.appId, name: l.rec.name, type: l.rec.type, channels: [...l.provider.channels], config: maskEntry(l.entry),
+      health: this.healthOf(l.rec.id), createdAt: new Date(l.rec.createdAt).toISOString(), updatedAt: new Date(l.rec.updatedAt).toISOString(),
+    };
+  }
+
+  private audit(actor: string, action: string, rec: ConnectionRecord, before: unknown, after: unknown): AuditEntry {
+    const at = this.d.clock.now();
+    return { id: newId('aud', at), actor, action, targetType: 'connection', targetId: rec.id, appId: rec.appId, before, after, at };
+  }
+
+  /** Validates an entry (its schema, its type's checks, and that it can be built); throws `invalid_request`. */
+  private validate(id: string, body: Record<string, unknown>): Entry {
+    if (body.type === 'console') throw invalid([{ pointer: '/type', detail: 'console is for development: configure it in OTPD_PROVIDERS' }]);
+    const { name: _name, ...rest } = body;
+    // The type's schema needs a name; the connection's own is checked apart.
+    const errs = checkProviderEntry({ ...rest, name: 'connection' }).filter((e) => e.pointer !== '/name');
+    if (errs.length > 0) throw invalid(errs);
+    const entry = rest as Entry;
+    try {
+      this.build(id, entry);
+    } catch (e) {
+      throw invalid([{ pointer: '/', detail: e instanceof Error ? e.message : String(e) }]);
+    }
+    return entry;
+  }
+
+  private checkName(appId: string | null, name: unknown, self?: string): string {
+    if (typeof name !== 'string' || !/^[a-z0-9][a-z0-9_-]{0,39}$/.test(name)) {
+      throw invalid([{ pointer: '/name', detail: 'must be 1-40 lower-case letters, digits, _ or -, starting with a letter or digit' }]);
+    }
+    // Taken: a name the app (or, for a shared one, any app) can already route to.
+    const taken = appId === null
+      ? this.servers.has(name) || [...this.byId.values()].some((l) => l.rec.name === name && l.rec.id !== self)
+      : [...this.namesFor(appId)].some(([n, p]) => n === name && p.name !== self);
+    if (taken) throw new OtpdError('name_taken', `The name ${name} is already in use`, { extensions: { errors: [{ pointer: '/name', detail: 'taken' }] } });
+    return name;
+  }
+
+  private scoped(appId: string | null, id: string): Live {
+    const l = isId('con', id) ? this.byId.get(id) : undefined;
+    if (!l || l.rec.appId !== appId) throw new OtpdError('not_found', `No connection ${id}`);
+    return l;
+  }
+
+  async create(appId: string | null, body: Record<string, unknown>, actor: string): Promise<ConnectionView> {
+    const now = this.d.clock.now();
+    const id = newId('con', now);
+    const name = this.checkName(appId, body.name);
+    const entry = this.validate(id, body);
+    const rec: ConnectionRecord = { id, appId, name, type: entry.type, configSealed: sealCode(this.d.keys, id, JSON.stringify(entry)), createdAt: now, updatedAt: now };
+    const live: Live = { rec, entry, provider: this.build(id, entry) };
+    await this.d.store.appConfig.saveConnection(appId, id, () => ({ after: rec, audit: [this.audit(actor, 'connection.create', rec, null, this.view(live))] }));
+    this.byId.set(id, live);
+    return this.view(live);
+  }
+
+  list(appId: string | null): ConnectionView[] {
+    return [...this.byId.values()].filter((l) => l.rec.appId === appId).map((l) => this.view(l));
+  }
+
+  get(appId: string | null, id: string): ConnectionView {
+    return this.view(this.scoped(appId, id));
+  }
+
+  /** A JSON merge patch of the entry; `name` and `type` cannot change; masked credentials sent back are kept. */
+  async update(appId: string | null, id: string, patch: Record<string, unknown>, actor: string): Promise<ConnectionView> {
+    const cur = this.scoped(appId, id);
+    if (patch.name !== undefined && patch.name !== cur.rec.name) throw invalid([{ pointer: '/name', detail: 'cannot change (routing refers to it): create another connection' }]);
+    if (patch.type !== undefined && patch.type !== cur.rec.type) throw invalid([{ pointer: '/type', detail: `cannot change (${cur.rec.type})` }]);
+    const next = mergePatch(cur.entry, { ...patch, name: undefined }) as Entry;
+    delete next.name;
+    unmask(next, cur.entry);
+    const entry = this.validate(id, { ...next, type: cur.rec.type });
+    const now = this.d.clock.now();
+    const rec: ConnectionRecord = { ...cur.rec, configSealed: sealCode(this.d.keys, id, JSON.stringify(entry)), updatedAt: now };
+    const live: Live = { rec, entry, provider: this.build(id, entry) };
+    await this.d.store.appConfig.saveConnection(appId, id, (before) => {
+      if (!before) throw new OtpdError('not_found', `No connection ${id}`);
+      return { after: rec, audit: [this.audit(actor, 'connection.update', rec, this.view(cur), this.view(live))] };
+    });
+    this.byId.set(id, live);
+    return this.view(live);
+  }
+
+  /** Deletes a connection; 409 `connection_in_use` while a routing rule of an app names it. */
+  async remove(appId: string | null, id: string, actor: string, appsUsing: (name: string) => Promise<string[]>): Promise<void> {
+    const cur = this.scoped(appId, id);
+    const users = await appsUsing(cur.rec.name);
+    if (users.length > 0) {
+      throw new OtpdError('connection_in_use', `The routing of ${users.slice(0, 5).join(', ')} names ${cur.rec.name}: change it first`, { extensions: { apps: users.slice(0, 20) } });
+    }
+    await this.d.store.appConfig.saveConnection(appId, id, (before) => {
+      if (!before) throw new OtpdError('not_found', `No connection ${id}`);
+      return { after: null, audit: [this.audit(actor, 'connection.delete', cur.rec, this.view(cur), null)] };
+    });
+    this.byId.delete(id);
+  }
+
+  /**
+   * Sends a test message through the connection and reports what the provider answered. Nothing is stored: no
+   * verification, no message row; the text says it is a test.
+   */
+  async test(appId: string | null, id: string, input: { to: string; channel?: Channel | undefined }, appName: string): Promise<TestResult> {
+    const l = this.scoped(appId, id);
+    const channel = input.channel ?? l.provider.channels[0]!;
+    if (!l.provider.channels.includes(channel)) throw invalid([{ pointer: '/channel', detail: `${l.rec.name} delivers ${l.provider.channels.join(', ')}` }]);
+    const kind = CHANNEL[channel].recipient;
+    let to: string;
+    try {
+      to = parseRecipient(kind, input.to).to;
+    } catch {
+      throw invalid([{ pointer: '/to', detail: kind === 'email' ? 'is not a valid email address' : 'is not a valid phone number' }]);
+    }
+    const now = this.d.clock.now();
+    const code = '000000';
+    const text = `${appName}: test message from otpd through ${l.rec.name}. Test code ${code}.`;
+    try {
+      const r = await l.provider.send({
+        id: newId('msg', now), appId: appId ?? 'server', verificationId: newId('ver', now), channel, to, locale: 'en', text, code, ttlMinutes: 10,
+        ...(CHANNEL[channel].rich ? { subject: `${appName}: otpd test message`, html: `<p>${text.replace(/[<>&]/g, '')}</p>` } : {}),
+      }, {});
+      return { ok: true, channel, to, providerMessageId: r.providerMessageId, price: r.price, priceCurrency: r.priceCurrency };
+    } catch (err) {
+      const e = err instanceof ProviderError ? err : new ProviderError('unknown', err instanceof Error ? err.message : String(err));
+      return {
+        ok: false, channel, to, kind: e.kind, error: redactProviderText(e.message, code, 300, { secrets: l.provider.secrets }),
+        errorCode: e.info.code === undefined ? undefined : redactProviderText(e.info.code, code, 64, { whole: true, secrets: l.provider.secrets }), httpStatus: e.info.httpStatus,
+      };
+    }
+  }
+}
