@@ -11,7 +11,7 @@ import { assertCountryAllowed } from '../domain/phone.js';
 import { CHANNEL, parseRecipient } from '../domain/channels.js';
 import { DEFAULT_STEP_TIMEOUT, assertInRange, resolvePolicy, type Channel, type CodeType, type Policy } from '../domain/policy.js';
 import { countSegments, messageCost, pricesFor, type PriceTable } from '../domain/segments.js';
-import { BUILTIN_EMAIL_SUBJECTS, BUILTIN_TEMPLATES, chooseLocale, escapeHtml, renderEmail, renderTemplate } from '../domain/template.js';
+import { BUILTIN_LOCALES, builtinSubject, builtinText, chooseLocale, escapeHtml, renderEmail, renderTemplate } from '../domain/template.js';
 import {
   decideResend, decideStart, effectiveStatus, toView, type Status, type VerificationDraft, type VerificationRecord, type VerificationView,
 } from '../domain/verification.js';
@@ -122,7 +122,7 @@ const kindOf = (c: Channel): 'email' | 'phone' => CHANNEL[c].recipient;
 
 export class VerificationsService {
   private readonly idemTtl: number;
-  private readonly locales = Object.keys(BUILTIN_TEMPLATES);
+  private readonly locales = BUILTIN_LOCALES;
 
   constructor(private readonly d: VerificationsDeps) {
     this.idemTtl = d.idempotencyTtlMs ?? TIMINGS.idempotency.ttlMs;
@@ -151,7 +151,7 @@ export class VerificationsService {
         const pin = { pin: '{{pin}}', ttlMinutes: vars.ttlMinutes, app: vars.app };
         const text = renderTemplate(t.text, pin);
         email = {
-          subject: renderTemplate(t.subject ?? BUILTIN_EMAIL_SUBJECTS[locale] ?? BUILTIN_EMAIL_SUBJECTS.en!, pin),
+          subject: renderTemplate(t.subject ?? builtinSubject(locale), pin),
           text,
           html: t.html !== null ? renderTemplate(t.html, { ...pin, app: escapeHtml(vars.app) }) : `<!doctype html><html><body><p>${escapeHtml(text).replace('{{pin}}', '<strong>{{pin}}</strong>')}</p></body></html>`,
         };
@@ -159,7 +159,7 @@ export class VerificationsService {
       // Stored as JSON (subject, text, html) with {{pin}} still in each part.
       return { body: JSON.stringify(email), parts: 1, cost: messageCost(pricesFor(this.d.prices, app.settings.prices), channel, '*', 1) };
     }
-    const template = t?.text ?? BUILTIN_TEMPLATES[locale] ?? BUILTIN_TEMPLATES.en!;
+    const template = t?.text ?? builtinText(locale, vars.ttlMinutes);
     const body = renderTemplate(template, { pin: '{{pin}}', ttlMinutes: vars.ttlMinutes, app: vars.app });
     const parts = CHANNEL[channel].segmented ? countSegments(renderTemplate(template, { pin: '0'.repeat(policy.codeLength), ttlMinutes: vars.ttlMinutes, app: vars.app })).parts : 1;
     return { body, parts, cost: messageCost(pricesFor(this.d.prices, app.settings.prices), channel, dest.countryIso, parts) };

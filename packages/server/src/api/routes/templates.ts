@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import { OtpdError } from '../../domain/errors.js';
 import { CHANNEL, parseRecipient } from '../../domain/channels.js';
-import { BUILTIN_TEMPLATES, chooseLocale, renderTemplate } from '../../domain/template.js';
+import { BUILTIN_LOCALES, builtinText, chooseLocale, renderTemplate } from '../../domain/template.js';
 import { selectTemplate, type TemplatesService } from '../../services/templates.js';
 import { ChannelSchema, problems } from '../schemas.js';
 import type { TypedApp } from './verifications.js';
@@ -87,9 +87,10 @@ export async function templateRoutes(app: TypedApp, svc: TemplatesService): Prom
       throw new OtpdError('invalid_request', 'text must contain the code placeholder {{pin}} (or {code})', { extensions: { errors: [{ pointer: '/text', detail: 'no code placeholder' }] } });
     }
     // No app template applies: the built-in text of the language that would be chosen.
-    text ??= BUILTIN_TEMPLATES[chooseLocale({ requested: b.locale, countryIso: dest.countryIso || undefined, appDefault: req.app.settings.defaultLocale, available: Object.keys(BUILTIN_TEMPLATES) })]!;
+    const ttlMinutes = Math.ceil((b.ttl ?? 300) / 60);
+    text ??= builtinText(chooseLocale({ requested: b.locale, countryIso: dest.countryIso || undefined, appDefault: req.app.settings.defaultLocale, available: BUILTIN_LOCALES }), ttlMinutes);
     const sample = '7'.repeat(b.codeLength ?? 6);
-    const rendered = renderTemplate(text, { pin: sample, ttlMinutes: Math.ceil((b.ttl ?? 300) / 60), app: req.app.settings.brandName ?? req.app.name });
+    const rendered = renderTemplate(text, { pin: sample, ttlMinutes, app: req.app.settings.brandName ?? req.app.name });
     return { templateId, text: rendered, ...svc.measure(b.channel, rendered, dest.countryIso) };
   });
 }
