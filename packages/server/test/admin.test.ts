@@ -96,16 +96,26 @@ describe('apps', () => {
 });
 
 describe('per-app policy bounds and prices', () => {
-  it('requests may tighten the app settings but not loosen them', async () => {
-    const a = (await admin('POST', '/apps', { name: 'Strict', settings: { maxAttempts: 3, ttl: 300, codeLength: 6 } })).body;
+  it("the app's settings are defaults a request overrides (seed 001); only its explicit limits bind, naming the field", async () => {
+    const loose = (await admin('POST', '/apps', { name: 'Defaults', settings: { maxAttempts: 3, ttl: 300, codeLength: 6 } })).body;
+    const r0 = await start(loose.apiKey.apiKey, { maxAttempts: 5, ttl: 600, codeLength: 4 });
+    expect(r0.status, r0.text).toBe(201);
+    expect((await h.req('GET', `/v1/verifications/${r0.body.id}`, undefined, { key: loose.apiKey.apiKey })).body).toMatchObject({ maxAttempts: 5 });
+    expect((await start(loose.apiKey.apiKey)).body).toMatchObject({ maxAttempts: 3 });
+
+    const a = (await admin('POST', '/apps', { name: 'Strict', settings: { maxAttempts: 3, ttl: 300, codeLength: 6, limits: { maxAttempts: 3, maxTtl: 300, minCodeLength: 6 } } })).body;
     const key = a.apiKey.apiKey;
     for (const [extra, pointer] of [[{ maxAttempts: 5 }, '/maxAttempts'], [{ ttl: 600 }, '/ttl'], [{ codeLength: 4 }, '/codeLength']] as const) {
       const r = await start(key, extra);
       expect(r.status, JSON.stringify(extra)).toBe(422);
       expect(r.body.errors[0].pointer).toBe(pointer);
-      expect(r.body.detail).toMatch(/for this app/);
+      expect(r.body.detail).toMatch(/for this app \(settings\.limits\./);
     }
     expect((await start(key, { maxAttempts: 1, ttl: 120, codeLength: 8 })).status).toBe(201);
+    // A default outside its own limits is refused when written.
+    const bad = await admin('PATCH', `/apps/${a.app?.id ?? a.id}`, { settings: { ttl: 900 } });
+    expect(bad.status).toBe(422);
+    expect(bad.body.errors[0].pointer).toBe('/settings/ttl');
     // Without app settings, the global ranges apply.
     expect((await start(h.key, { maxAttempts: 10, ttl: 1800, codeLength: 4 })).status).toBe(201);
   });

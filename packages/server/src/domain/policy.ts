@@ -73,7 +73,25 @@ export interface AppSettings extends Partial<Policy> {
   prices?: { currency?: string; sms?: Record<string, number>; whatsapp?: Record<string, number>; email?: Record<string, number> };
   /** Fraud and abuse guard: mode, level, rule overrides, allow lists, spend caps (guard/settings.ts). */
   guard?: GuardSettings;
+  /**
+   * Explicit bounds on what a request may ask (the settings above are defaults, which a request overrides within
+   * the ranges): at most `maxTtl` seconds and `maxAttempts` tries, at least `minCodeLength` characters.
+   */
+  limits?: PolicyLimits;
 }
+
+export interface PolicyLimits {
+  maxTtl?: number;
+  maxAttempts?: number;
+  minCodeLength?: number;
+}
+
+/** Each limit, the policy field it bounds, and which way. */
+const LIMITS = [
+  { limit: 'maxTtl', field: 'ttl', max: true },
+  { limit: 'maxAttempts', field: 'maxAttempts', max: true },
+  { limit: 'minCodeLength', field: 'codeLength', max: false },
+] as const;
 
 /** Per-request overrides accepted by `POST /v1/verifications`. */
 export interface PolicyOverrides {
@@ -160,6 +178,24 @@ export function validateSettings(s: AppSettings): AppSettings {
       ch, (rules ?? []).map((r) => (r.countries ? { ...r, countries: iso(r.countries, `routing.${ch}.countries`)! } : r)),
     ]));
   }
+  if (s.limits !== undefined) {
+    for (const { limit, field, max } of LIMITS) {
+      const bound = s.limits[limit];
+      if (bound === undefined) continue;
+      const r = RANGES[field];
+      if (!Number.isInteger(bound) || bound < r.min || bound > r.max) {
+        throw new OtpdError('invalid_request', `settings.limits.${limit} must be an integer from ${r.min} to ${r.max}`, {
+          extensions: { errors: [{ pointer: `/settings/limits/${limit}`, detail: `must be from ${r.min} to ${r.max}` }] },
+        });
+      }
+      const own = s[field];
+      if (own !== undefined && (max ? own > bound : own < bound)) {
+        throw new OtpdError('invalid_request', `settings.${field} (${own}) is outside settings.limits.${limit} (${bound})`, {
+          extensions: { errors: [{ pointer: `/settings/${field}`, detail: `must be ${max ? 'at most' : 'at least'} settings.limits.${limit}` }] },
+        });
+      }
+    }
+  }
   const allowed = iso(s.allowedCountries, 'allowedCountries');
   const denied = iso(s.deniedCountries, 'deniedCountries');
   if (allowed) out.allowedCountries = allowed;
@@ -168,19 +204,18 @@ export function validateSettings(s: AppSettings): AppSettings {
 }
 
 /**
- * The app's policy with the request's overrides applied; every value is range-checked. A request may tighten
- * what the app set but not loosen it: no more tries, no longer validity, no shorter code than the app's own
- * settings (when the app set them).
+ * The app's policy with the request's overrides applied (seed 001: "the default OTP settings will be overwritten if
+ * your OTP API request has one of the settings parameters"); every value is range-checked. The app's settings are
+ * defaults, not bounds: only its explicit `limits` bind a request (422 naming the field).
  */
 export function resolvePolicy(settings: AppSettings, overrides: PolicyOverrides = {}): Policy {
-  const limit = (field: 'maxAttempts' | 'ttl' | 'codeLength', ok: boolean, bound: string) => {
-    if (!ok) {
-      throw new OtpdError('invalid_request', `${field} must be ${bound} for this app (its setting)`, { extensions: { errors: [{ pointer: `/${field}`, detail: `must be ${bound}` }] } });
-    }
-  };
-  if (overrides.maxAttempts !== undefined && settings.maxAttempts !== undefined) limit('maxAttempts', overrides.maxAttempts <= settings.maxAttempts, `at most ${settings.maxAttempts}`);
-  if (overrides.ttl !== undefined && settings.ttl !== undefined) limit('ttl', overrides.ttl <= settings.ttl, `at most ${settings.ttl}`);
-  if (overrides.codeLength !== undefined && settings.codeLength !== undefined) limit('codeLength', overrides.codeLength >= settings.codeLength, `at least ${settings.codeLength}`);
+  for (const { limit, field, max } of LIMITS) {
+    const bound = settings.limits?.[limit];
+    const asked = overrides[field];
+    if (bound === undefined || asked === undefined || (max ? asked <= bound : asked >= bound)) continue;
+    const detail = `must be ${max ? 'at most' : 'at least'} ${bound}`;
+    throw new OtpdError('invalid_request', `${field} ${detail} for this app (settings.limits.${limit})`, { extensions: { errors: [{ pointer: `/${field}`, detail }] } });
+  }
   const p: Policy = {
     codeType: overrides.codeType ?? settings.codeType ?? DEFAULT_POLICY.codeType,
     codeLength: overrides.codeLength ?? settings.codeLength ?? DEFAULT_POLICY.codeLength,

@@ -41,6 +41,11 @@ const settingsFields = {
   }, { additionalProperties: false, description: 'Price overrides on top of OTPD_PRICES (per part for SMS, per message otherwise)' }),
   callbackUrl: Type.String({ maxLength: 2000, description: 'Status callback URL (seed 001): every event of the app\'s verifications, signed with the app\'s callback secret' }),
   guard: GuardSettingsSchema,
+  limits: Type.Object({
+    maxTtl: Type.Optional(ranged('ttl', 'most seconds a request may ask a code to stay valid')),
+    maxAttempts: Type.Optional(ranged('maxAttempts', 'most tries a request may ask')),
+    minCodeLength: Type.Optional(ranged('codeLength', 'shortest code a request may ask')),
+  }, { additionalProperties: false, description: 'Bounds on per-request overrides (the other settings are defaults a request may override within the ranges)' }),
   routing: Type.Record(Type.String(), Type.Array(Type.Object({ countries: Type.Optional(Type.Array(Iso)), providers: Type.Array(Type.String(), { minItems: 1 }) }, { additionalProperties: false }))),
 } satisfies Record<string, TSchema>;
 
