@@ -120,6 +120,28 @@ describe('per-app policy bounds and prices', () => {
     expect((await start(h.key, { maxAttempts: 10, ttl: 1800, codeLength: 4 })).status).toBe(201);
   });
 
+  it("a start may bring its own code (customCode) only when the app allows it; the code's alphabet and the app's limits apply", async () => {
+    const plain = (await admin('POST', '/apps', { name: 'Plain' })).body;
+    const refused = await start(plain.apiKey.apiKey, { customCode: '482913' });
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors[0].pointer).toBe('/customCode');
+    const a = (await admin('POST', '/apps', { name: 'Custom', settings: { allowCustomCode: true, limits: { minCodeLength: 6 } } })).body;
+    const key = a.apiKey.apiKey;
+    const to = phone();
+    const r = await h.req('POST', '/v1/verifications', { to, customCode: '482913' }, { key });
+    expect(r.status, r.text).toBe(201);
+    expect(r.text).not.toContain('482913');
+    expect((await h.req('GET', `/v1/verifications/${r.body.id}`, undefined, { key })).body).toMatchObject({ codeLength: 6 });
+    expect((await h.req('POST', `/v1/verifications/${r.body.id}/check`, { code: '482914' }, { key })).body.valid).toBe(false);
+    expect((await h.req('POST', `/v1/verifications/${r.body.id}/check`, { code: '482913' }, { key })).body.valid).toBe(true);
+    for (const [customCode, pointer] of [['48AB13', '/customCode'], ['4829', '/codeLength']] as const) {
+      const bad = await start(key, { customCode });
+      expect(bad.status, customCode).toBe(422);
+      expect(bad.body.errors[0].pointer, customCode).toBe(pointer);
+    }
+    expect((await start(key, { customCode: 'K7MZ9Q', codeType: 'alphanumeric' })).status).toBe(201);
+  });
+
   it('an app price table overrides the server one, in its own currency', async () => {
     const a = (await admin('POST', '/apps', { name: 'Priced', settings: { prices: { currency: 'USD', sms: { FR: 0.09 } } } })).body;
     const r = await start(a.apiKey.apiKey);

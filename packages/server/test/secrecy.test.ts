@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { phone, sql, startHarness, STORE, wrong, type Harness } from './helpers.js';
+import { randomInt } from 'node:crypto';
+import { ADMIN_TOKEN, phone, sql, startHarness, STORE, wrong, type Harness } from './helpers.js';
 
 /** Every file of a directory tree. */
 function walk(dir: string): string[] {
@@ -30,13 +31,26 @@ beforeAll(async () => {
     if (i % 2) await h.req('POST', '/v1/verifications/check', { to, code });
     else await h.req('POST', `/v1/verifications/${id}/cancel`);
   }
+  // Codes the caller chose (customCode): the same holds, Idempotency-Key included (its body hash).
+  await h.req('PATCH', `/admin/v1/apps/${h.appId}`, { settings: { allowCustomCode: true } }, { key: ADMIN_TOKEN });
+  for (let i = 0; i < 2; i++) {
+    const custom = String(randomInt(1_000_000_000, 9_999_999_999));
+    codes.push(custom);
+    const to = phone();
+    const body = { to, customCode: custom };
+    const r = await h.req('POST', '/v1/verifications', body, { headers: { 'idempotency-key': `custom-${i}-${custom.slice(0, 2)}` } });
+    expect(r.status, r.text).toBe(201);
+    await h.req('POST', '/v1/verifications', body, { headers: { 'idempotency-key': `custom-${i}-${custom.slice(0, 2)}` } });
+    await h.req('POST', `/v1/verifications/${r.body.id}/check`, { code: wrong(custom) });
+    expect((await h.req('POST', `/v1/verifications/${r.body.id}/check`, { code: custom })).body.valid).toBe(true);
+  }
   await h.otpd.worker?.flush();
 });
 afterAll(async () => { await h.close(); });
 
 describe('a code never leaves except through its channel', () => {
   it('is delivered (dev inbox and console) so the test is meaningful', () => {
-    expect(codes).toHaveLength(8);
+    expect(codes).toHaveLength(10);
     for (const c of codes) expect(h.console.text()).toContain(c);
   });
 

@@ -48,6 +48,21 @@ describe('senders', () => {
     expect(list.map((x: { value: string }) => x.value).sort()).toEqual(['+15551234567', '38383', 'ACME 2', 'Acme', 'Acme <no-reply@acme.example>']);
   });
 
+  it("a start names its sender (seed 001's from), among the app's registered ones only", async () => {
+    expect((await add({ value: 'Verify', country: 'AT' })).status).toBe(201);
+    // Registered for another country: still the app's, so it may be named for a French number.
+    const to = phone();
+    expect((await h.req('POST', '/v1/verifications', { to, from: 'Verify' })).status).toBe(201);
+    await h.otpd.worker!.flush();
+    expect(gw.requests.at(-1)!.json).toMatchObject({ to, from: 'Verify' });
+    const no = await h.req('POST', '/v1/verifications', { to: phone(), from: 'Unknown' });
+    expect(no.status).toBe(422);
+    expect(no.body.errors[0].pointer).toBe('/from');
+    // Another app cannot name this app's sender.
+    const other = await h.newApp('Other');
+    expect((await h.req('POST', '/v1/verifications', { to: phone(), from: 'Verify' }, { key: other.key })).status).toBe(422);
+  });
+
   it("are the app's own, and audited with the key id", async () => {
     const other = (await h.req('POST', '/admin/v1/apps', { name: 'Other' }, { key: ADMIN_TOKEN })).body;
     const s = (await add({ value: 'Mine', country: 'DE' })).body;

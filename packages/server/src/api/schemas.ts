@@ -39,6 +39,8 @@ export const StartBody = Type.Object(
     codeType: Type.Optional(Type.Union(CODE_TYPES.map((c) => Type.Literal(c)), { description: 'numeric (default), alpha, or alphanumeric without look-alike characters' })),
     ttl: Type.Optional(range('ttl', 'Seconds the code stays valid (default 300)')),
     maxAttempts: Type.Optional(range('maxAttempts', 'Tries per code (default 3)')),
+    from: Type.Optional(Type.String({ minLength: 1, maxLength: 320, description: "The sender id for this verification (seed 001's \"from\"): one of the app's registered senders (/v1/senders) of a channel of the workflow" })),
+    customCode: Type.Optional(Type.String({ minLength: 4, maxLength: 10, description: "Your own code (Twilio's CustomCode), when the app allows it (settings.allowCustomCode): 4-10 characters of the code type's alphabet; stored only as an HMAC, like a generated one" })),
     metadata: Type.Optional(
       Type.Record(Type.String({ maxLength: 40 }), Type.Union([Type.String({ maxLength: 500 }), Type.Number(), Type.Boolean(), Type.Null()]), {
         maxProperties: 20,

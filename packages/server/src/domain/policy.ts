@@ -78,6 +78,8 @@ export interface AppSettings extends Partial<Policy> {
    * the ranges): at most `maxTtl` seconds and `maxAttempts` tries, at least `minCodeLength` characters.
    */
   limits?: PolicyLimits;
+  /** Starts may bring their own code (`customCode`, Twilio's CustomCode); off by default. */
+  allowCustomCode?: boolean;
 }
 
 export interface PolicyLimits {

@@ -2,9 +2,9 @@
  * The verification use cases, transport-free: start, check (by id or by recipient), resend, cancel, read, list.
  * Each state change is one store call that runs a pure domain decision inside one transaction.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
-import { codeMatches, generateCode, hashCode, normalizeCode, sealCode, type CodeKeys } from '../domain/code.js';
+import { ALPHABETS, codeMatches, generateCode, hashCode, normalizeCode, sealCode, type CodeKeys } from '../domain/code.js';
 import { OtpdError } from '../domain/errors.js';
 import { isId, newId } from '../domain/ids.js';
 import { assertCountryAllowed } from '../domain/phone.js';
@@ -42,12 +42,19 @@ export interface StartInput {
   codeType?: CodeType | undefined;
   ttl?: number | undefined;
   maxAttempts?: number | undefined;
+  /** One of the app's registered sender values for a channel of the workflow (seed 001). */
+  from?: string | undefined;
+  /** A code chosen by the caller (Twilio's CustomCode); only when the app allows it. */
+  customCode?: string | undefined;
   metadata?: Record<string, unknown> | undefined;
   /** What the caller knows of the end user (the guard's per-address and per-device rules). */
   ip?: string | undefined;
   deviceId?: string | undefined;
   userAgent?: string | undefined;
 }
+
+const badCustomCode = (type: CodeType) =>
+  new OtpdError('invalid_request', `customCode must be 4 to 10 characters of the ${type} alphabet (${ALPHABETS[type]})`, { extensions: { errors: [{ pointer: '/customCode', detail: `not ${type}` }] } });
 
 export interface CheckView {
   id: string;
@@ -191,11 +198,19 @@ export class VerificationsService {
       if (!IDEMPOTENCY_KEY.test(idempotencyKey)) {
         throw new OtpdError('invalid_idempotency_key', 'Idempotency-Key must be 1 to 255 printable ASCII characters');
       }
-      const requestHash = createHash('sha256').update(canonical(input)).digest();
+      // A caller's code enters the body's hash only as its HMAC: a plain hash of a body holding a 6-digit code is
+      // the code to anyone who reads the table (10^6 guesses).
+      const hashed = input.customCode === undefined ? input : { ...input, customCode: createHmac('sha256', this.d.keys.hmacKey).update(`custom-code\u0000${input.customCode}`).digest('hex') };
+      const requestHash = createHash('sha256').update(canonical(hashed)).digest();
       idempotency = { key: idempotencyKey, requestHash, expiresAt: now + this.idemTtl };
     }
     const s = app.settings;
-    const policy = resolvePolicy(s, input);
+    if (input.customCode !== undefined && !s.allowCustomCode) {
+      throw new OtpdError('invalid_request', 'This app does not take caller-chosen codes (settings.allowCustomCode)', { extensions: { errors: [{ pointer: '/customCode', detail: 'not allowed for this app' }] } });
+    }
+    // A caller's code sets the length; its characters must be those of the code type.
+    const policy = resolvePolicy(s, input.customCode === undefined ? input : { ...input, codeLength: input.customCode.length });
+    if (input.customCode !== undefined && ![...input.customCode.toUpperCase()].every((ch) => ALPHABETS[policy.codeType].includes(ch))) throw badCustomCode(policy.codeType);
     if (input.channel !== undefined && input.channels !== undefined) {
       throw new OtpdError('invalid_request', 'Give channel or channels, not both', { extensions: { errors: [{ pointer: '/channels', detail: 'not with channel' }] } });
     }
@@ -225,15 +240,20 @@ export class VerificationsService {
     const locale = chooseLocale({ requested: input.locale, countryIso: phone.countryIso || undefined, appDefault: s.defaultLocale, available: this.locales });
     const [templates, senders] = await Promise.all([this.d.templates.forApp(app.id), this.d.senders.forApp(app.id)]);
     const dest = { to: phone.e164, countryIso: phone.countryIso };
+    // `from`: one of the app's senders, used by each step whose channel has it registered.
+    if (input.from !== undefined && !channels.some((c) => senders.some((x) => x.channel === c && x.value === input.from))) {
+      throw new OtpdError('invalid_request', `from is not one of this app's senders for ${channels.join(', ')} (register it with POST /v1/senders)`, { extensions: { errors: [{ pointer: '/from', detail: 'not a registered sender' }] } });
+    }
+    const senderFor = (c: Channel) => (input.from !== undefined && senders.some((x) => x.channel === c && x.value === input.from) ? input.from : selectSender(senders, c, phone.countryIso));
     const steps = channels.map((c, i) => ({
-      channel: c, step: i, route: routes[i]!, waiting: i > 0, sender: selectSender(senders, c, phone.countryIso),
+      channel: c, step: i, route: routes[i]!, waiting: i > 0, sender: senderFor(c),
       // An explicit template names the first channel's template; later steps choose by language and destination.
       ...this.compose(app, c, dest, locale, policy, templates, { templateId: i === 0 ? input.template : undefined, requestedLocale: input.locale }),
     }));
     const { parts, cost } = steps[0]!;
     const signals = endUserSignals(client, input);
     const id = newId('ver', now);
-    const code = generateCode(policy.codeType, policy.codeLength);
+    const code = input.customCode?.toUpperCase() ?? generateCode(policy.codeType, policy.codeLength);
     const codeSealed = sealCode(this.d.keys, id, code);
     const draft: VerificationDraft = {
       id, appId: app.id, to: phone.e164, countryIso: phone.countryIso, channel: channels[0]!, locale, status: 'pending',

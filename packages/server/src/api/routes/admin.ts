@@ -41,6 +41,7 @@ const settingsFields = {
   }, { additionalProperties: false, description: 'Price overrides on top of OTPD_PRICES (per part for SMS, per message otherwise)' }),
   callbackUrl: Type.String({ maxLength: 2000, description: 'Status callback URL (seed 001): every event of the app\'s verifications, signed with the app\'s callback secret' }),
   guard: GuardSettingsSchema,
+  allowCustomCode: Type.Boolean({ description: 'Starts may bring their own code (customCode); off by default' }),
   limits: Type.Object({
     maxTtl: Type.Optional(ranged('ttl', 'most seconds a request may ask a code to stay valid')),
     maxAttempts: Type.Optional(ranged('maxAttempts', 'most tries a request may ask')),
