@@ -142,6 +142,22 @@ describe('per-app policy bounds and prices', () => {
     expect((await start(key, { customCode: 'K7MZ9Q', codeType: 'alphanumeric' })).status).toBe(201);
   });
 
+  it('PSD2 dynamic linking: amount and payee are in the message and bound into the code; the check must give the same', async () => {
+    const to = phone();
+    const r = await h.req('POST', '/v1/verifications', { to, locale: 'en', amount: '€49.99', payee: 'Acme Shop' });
+    expect(r.status, r.text).toBe(201);
+    await h.otpd.worker?.flush();
+    const sent = h.otpd.devInbox!.list(h.appId, to, 1)[0]!;
+    expect(sent.text).toMatch(/^Payment of €49\.99 to Acme Shop\. Your .* verification code is \d{6}/);
+    const code = sent.code;
+    const check = (body: Record<string, unknown>) => h.req('POST', `/v1/verifications/${r.body.id}/check`, { code, ...body });
+    expect((await check({})).body).toMatchObject({ valid: false, attemptsRemaining: 2 });
+    expect((await check({ amount: '€49.99', payee: 'Someone Else' })).body).toMatchObject({ valid: false, attemptsRemaining: 1 });
+    expect((await check({ amount: '€49.99', payee: 'Acme Shop' })).body).toMatchObject({ valid: true });
+    // Nothing that could be taken for a placeholder, or a control character, goes into a message.
+    for (const payee of ['{{pin}}', 'A\nB']) expect((await h.req('POST', '/v1/verifications', { to: phone(), amount: '1 €', payee })).status).toBe(422);
+  });
+
   it('an app price table overrides the server one, in its own currency', async () => {
     const a = (await admin('POST', '/apps', { name: 'Priced', settings: { prices: { currency: 'USD', sms: { FR: 0.09 } } } })).body;
     const r = await start(a.apiKey.apiKey);

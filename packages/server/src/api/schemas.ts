@@ -23,6 +23,11 @@ export const SignalFields = {
   userAgent: Type.Optional(Type.String({ maxLength: 512, description: "The end user's User-Agent, recorded with the guard's decisions" })),
 };
 
+const PaymentFields = {
+  amount: Type.Optional(Type.String({ minLength: 1, maxLength: 32, pattern: '^[^{}\\u0000-\\u001f]*$', description: 'PSD2 dynamic linking: the amount the user approves, as shown (e.g. "€49.99"); shown in the message and bound into the code: the check must give the same' })),
+  payee: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[^{}\\u0000-\\u001f]*$', description: 'PSD2 dynamic linking: who is paid, as shown; bound into the code like amount' })),
+};
+
 export const StartBody = Type.Object(
   {
     to: Type.String({ minLength: 1, maxLength: 254, description: 'Mobile number in international format (E.164 preferred), e.g. +33612345678; an email address for the email channel' }),
@@ -40,6 +45,7 @@ export const StartBody = Type.Object(
     ttl: Type.Optional(range('ttl', 'Seconds the code stays valid (default 300)')),
     maxAttempts: Type.Optional(range('maxAttempts', 'Tries per code (default 3)')),
     from: Type.Optional(Type.String({ minLength: 1, maxLength: 320, description: "The sender id for this verification (seed 001's \"from\"): one of the app's registered senders (/v1/senders) of a channel of the workflow" })),
+    ...PaymentFields,
     customCode: Type.Optional(Type.String({ minLength: 4, maxLength: 10, description: "Your own code (Twilio's CustomCode), when the app allows it (settings.allowCustomCode): 4-10 characters of the code type's alphabet; stored only as an HMAC, like a generated one" })),
     metadata: Type.Optional(
       Type.Record(Type.String({ maxLength: 40 }), Type.Union([Type.String({ maxLength: 500 }), Type.Number(), Type.Boolean(), Type.Null()]), {
@@ -101,11 +107,11 @@ export const ListQuery = Type.Object(
 export const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 
 export const CheckBody = Type.Object(
-  { code: Type.String({ maxLength: 64, description: 'The code the user typed' }), ...SignalFields },
+  { code: Type.String({ maxLength: 64, description: 'The code the user typed' }), ...PaymentFields, ...SignalFields },
   { additionalProperties: false },
 );
 export const CheckByRecipientBody = Type.Object(
-  { to: Type.String({ minLength: 1, maxLength: 254 }), code: Type.String({ maxLength: 64 }), ...SignalFields },
+  { to: Type.String({ minLength: 1, maxLength: 254 }), code: Type.String({ maxLength: 64 }), ...PaymentFields, ...SignalFields },
   { additionalProperties: false },
 );
 

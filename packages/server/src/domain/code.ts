@@ -53,9 +53,18 @@ export function deriveKeys(secret: string | Buffer): CodeKeys {
   return { hmacKey, sealKey, callbackKey, tokenKey };
 }
 
-/** HMAC-SHA256(secret, verificationId ‖ code): the only form in which a code is compared. */
-export function hashCode(keys: CodeKeys, verificationId: string, code: string): Buffer {
-  return createHmac('sha256', keys.hmacKey).update(`${verificationId}\u0000${code}`).digest();
+/**
+ * HMAC-SHA256(secret, verificationId ‖ code [‖ binding]): the only form in which a code is compared. `binding` ties the
+ * code to what the user was shown (PSD2 dynamic linking: the amount and the payee, see `paymentBinding`): the code
+ * then matches only with the same binding.
+ */
+export function hashCode(keys: CodeKeys, verificationId: string, code: string, binding: string | null = null): Buffer {
+  return createHmac('sha256', keys.hmacKey).update(binding === null ? `${verificationId}\u0000${code}` : `${verificationId}\u0000${code}\u0000${binding}`).digest();
+}
+
+/** The binding of a payment's amount and payee (PSD2 dynamic linking), or null when neither is given. */
+export function paymentBinding(p: { amount?: string | undefined; payee?: string | undefined }): string | null {
+  return p.amount === undefined && p.payee === undefined ? null : JSON.stringify(['psd2', p.amount ?? null, p.payee ?? null]);
 }
 
 /** Constant-time equality of two secrets (a length difference is not hidden: lengths are public here). */
@@ -66,8 +75,8 @@ export function constantTimeEqual(a: string | Uint8Array, b: string | Uint8Array
 }
 
 /** Constant-time comparison of a candidate code against the stored HMAC. */
-export function codeMatches(keys: CodeKeys, verificationId: string, candidate: string, stored: Uint8Array): boolean {
-  return constantTimeEqual(hashCode(keys, verificationId, candidate), stored);
+export function codeMatches(keys: CodeKeys, verificationId: string, candidate: string, stored: Uint8Array, binding: string | null = null): boolean {
+  return constantTimeEqual(hashCode(keys, verificationId, candidate, binding), stored);
 }
 
 // GCM nonces: 96 random bits each, drawn from the CSPRNG a block at a time (one randomBytes call per code cost

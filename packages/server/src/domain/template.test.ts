@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { countSegments } from './segments.js';
-import { BUILTIN_LOCALES, builtinSubject, builtinText, chooseLocale, hasCodePlaceholder, renderEmail, renderTemplate } from './template.js';
+import { BUILTIN_LOCALES, builtinSubject, builtinText, chooseLocale, hasCodePlaceholder, paymentClause, renderEmail, renderTemplate } from './template.js';
 
 const available = BUILTIN_LOCALES;
 /** The languages of the large OTP markets (issue 16): every one has its built-in texts. */
@@ -102,6 +102,17 @@ describe('built-in texts', () => {
     expect(parts.fr).toBe('GSM-7 1');
     expect(parts.de).toBe('GSM-7 1');
     for (const l of ['ru', 'uk', 'ar', 'he', 'fa', 'hi', 'bn', 'ur', 'th', 'zh', 'ja', 'ko', 'pl', 'ro', 'cs', 'vi', 'es', 'pt', 'tr']) expect(parts[l], l).toBe('UCS-2 1');
+  });
+
+  it('say what a payment code approves (PSD2 dynamic linking) in every language, before the text', () => {
+    for (const locale of available) {
+      expect(paymentClause(locale), locale).toMatch(/\{\{amount\}\}/);
+      expect(paymentClause(locale), locale).toMatch(/\{\{payee\}\}/);
+      const text = renderTemplate(builtinText(locale, 5, true), { pin: '123456', ttlMinutes: 5, app: 'Acme', amount: '€49.99', payee: 'Shop' });
+      expect(text.indexOf('€49.99'), locale).toBeLessThan(text.indexOf('123456'));
+      expect(text, locale).toContain('Shop');
+    }
+    expect(renderTemplate(builtinText('fr', 5, true), { pin: '1', ttlMinutes: 5, app: 'A', amount: '49,99 €', payee: 'Boutique' })).toMatch(/^Paiement de 49,99 € à Boutique\. Votre code/);
   });
 
   it('render an email in the language, right to left where it is written so', () => {

@@ -174,18 +174,42 @@ const BUILTIN: Readonly<Record<string, BuiltinText>> = Object.freeze({
   },
 });
 
+/**
+ * PSD2 dynamic linking: the clause that tells what a code approves, put before the built-in text when a start gives
+ * an amount and a payee (each text also takes `{{amount}}` and `{{payee}}` in an app's own templates).
+ */
+const PAYMENT: Readonly<Record<string, string>> = Object.freeze({
+  en: 'Payment of {{amount}} to {{payee}}.', fr: 'Paiement de {{amount}} à {{payee}}.', de: 'Zahlung von {{amount}} an {{payee}}.',
+  es: 'Pago de {{amount}} a {{payee}}.', it: 'Pagamento di {{amount}} a {{payee}}.', pt: 'Pagamento de {{amount}} a {{payee}}.',
+  nl: 'Betaling van {{amount}} aan {{payee}}.', tr: '{{payee}} alıcısına {{amount}} ödeme.', pl: 'Płatność {{amount}} dla {{payee}}.',
+  ru: 'Оплата {{amount}} получателю {{payee}}.', uk: 'Оплата {{amount}} отримувачу {{payee}}.', ro: 'Plată de {{amount}} către {{payee}}.',
+  cs: 'Platba {{amount}} pro {{payee}}.', sv: 'Betalning på {{amount}} till {{payee}}.', ar: 'دفع {{amount}} إلى {{payee}}.',
+  he: 'תשלום של {{amount}} ל-{{payee}}.', fa: 'پرداخت {{amount}} به {{payee}}.', hi: '{{payee}} को {{amount}} का भुगतान।',
+  bn: '{{payee}}-কে {{amount}} পেমেন্ট।', ur: '{{payee}} کو {{amount}} کی ادائیگی۔', id: 'Pembayaran {{amount}} kepada {{payee}}.',
+  ms: 'Bayaran {{amount}} kepada {{payee}}.', vi: 'Thanh toán {{amount}} cho {{payee}}.', th: 'ชำระเงิน {{amount}} ให้ {{payee}}',
+  zh: '向{{payee}}支付{{amount}}。', ja: '{{payee}}への{{amount}}のお支払い。', ko: '{{payee}}에 {{amount}} 결제.',
+  tl: 'Bayad na {{amount}} sa {{payee}}.', sw: 'Malipo ya {{amount}} kwa {{payee}}.',
+});
+
+/** The payment clause of a language (English when it has none). */
+export const paymentClause = (locale: string): string => PAYMENT[locale] ?? PAYMENT.en!;
+
 /** The languages with built-in texts. */
 export const BUILTIN_LOCALES: readonly string[] = Object.freeze(Object.keys(BUILTIN));
 
 const plurals = new Map<string, Intl.PluralRules>();
 
-/** The built-in SMS text of a language (English when it has none) for an expiry of `ttlMinutes`, in its plural form. */
-export function builtinText(locale: string, ttlMinutes: number): string {
+/**
+ * The built-in SMS text of a language (English when it has none) for an expiry of `ttlMinutes`, in its plural form;
+ * with `payment`, what the code approves first (PSD2 dynamic linking).
+ */
+export function builtinText(locale: string, ttlMinutes: number, payment = false): string {
   const lang = BUILTIN[locale] ? locale : 'en';
   let rules = plurals.get(lang);
   if (!rules) plurals.set(lang, (rules = new Intl.PluralRules(lang)));
   const forms = BUILTIN[lang]!.sms;
-  return forms[rules.select(ttlMinutes)] ?? forms.other;
+  const text = forms[rules.select(ttlMinutes)] ?? forms.other;
+  return payment ? `${paymentClause(lang)} ${text}` : text;
 }
 
 /** The built-in email subject of a language (English when it has none). */
@@ -224,9 +248,12 @@ export interface TemplateVars {
   /** Minutes, rounded up. */
   ttlMinutes: number;
   app: string;
+  /** PSD2 dynamic linking (empty when the start gave none). */
+  amount?: string | undefined;
+  payee?: string | undefined;
 }
 
-const PLACEHOLDER = /\{\{\s*(pin|code|ttl|app)\s*\}\}|\{(code|pin)\}/g;
+const PLACEHOLDER = /\{\{\s*(pin|code|ttl|app|amount|payee)\s*\}\}|\{(code|pin)\}/g;
 
 /** True when the template contains a code placeholder; a template without one would send no code. */
 export function hasCodePlaceholder(template: string): boolean {
@@ -239,6 +266,8 @@ export function renderTemplate(template: string, v: TemplateVars): string {
     const name = a ?? b;
     if (name === 'pin' || name === 'code') return v.pin;
     if (name === 'ttl') return String(v.ttlMinutes);
+    if (name === 'amount') return v.amount ?? '';
+    if (name === 'payee') return v.payee ?? '';
     return v.app;
   });
 }
@@ -257,9 +286,12 @@ export function escapeHtml(s: string): string {
  */
 export function renderEmail(locale: string, v: Omit<TemplateVars, 'pin'>): { subject: string; text: string; html: string } {
   const pinVars = { ...v, pin: '{{pin}}' };
+  const payment = v.amount !== undefined || v.payee !== undefined;
   const subject = renderTemplate(builtinSubject(locale), pinVars);
-  const text = renderTemplate(builtinText(locale, v.ttlMinutes), pinVars);
-  const escapedText = renderTemplate(builtinText(locale, v.ttlMinutes), { ...pinVars, app: escapeHtml(v.app) });
+  const text = renderTemplate(builtinText(locale, v.ttlMinutes, payment), pinVars);
+  const escapedText = renderTemplate(builtinText(locale, v.ttlMinutes, payment), {
+    ...pinVars, app: escapeHtml(v.app), amount: v.amount === undefined ? undefined : escapeHtml(v.amount), payee: v.payee === undefined ? undefined : escapeHtml(v.payee),
+  });
   const html = `<!doctype html><html lang="${escapeHtml(locale)}"${RTL.has(locale) ? ' dir="rtl"' : ''}><body style="font-family:system-ui,sans-serif;color:#111">` +
     `<p>${escapedText.replace('{{pin}}', '<strong style="font-size:28px;letter-spacing:4px">{{pin}}</strong>')}</p></body></html>`;
   return { subject, text, html };

@@ -4,14 +4,14 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { Clock } from '../domain/clock.js';
-import { ALPHABETS, codeMatches, generateCode, hashCode, normalizeCode, sealCode, type CodeKeys } from '../domain/code.js';
+import { ALPHABETS, codeMatches, generateCode, hashCode, normalizeCode, paymentBinding, sealCode, type CodeKeys } from '../domain/code.js';
 import { OtpdError } from '../domain/errors.js';
 import { isId, newId } from '../domain/ids.js';
 import { assertCountryAllowed } from '../domain/phone.js';
 import { CHANNEL, parseRecipient } from '../domain/channels.js';
 import { DEFAULT_STEP_TIMEOUT, assertInRange, resolvePolicy, type Channel, type CodeType, type Policy } from '../domain/policy.js';
 import { countSegments, messageCost, pricesFor, type PriceTable } from '../domain/segments.js';
-import { BUILTIN_LOCALES, builtinSubject, builtinText, chooseLocale, escapeHtml, renderEmail, renderTemplate } from '../domain/template.js';
+import { BUILTIN_LOCALES, builtinSubject, builtinText, chooseLocale, escapeHtml, paymentClause, renderEmail, renderTemplate } from '../domain/template.js';
 import {
   decideResend, decideStart, effectiveStatus, toView, type Status, type VerificationDraft, type VerificationRecord, type VerificationView,
 } from '../domain/verification.js';
@@ -46,6 +46,9 @@ export interface StartInput {
   from?: string | undefined;
   /** A code chosen by the caller (Twilio's CustomCode); only when the app allows it. */
   customCode?: string | undefined;
+  /** PSD2 dynamic linking: shown in the message and bound into the code's HMAC (the check must give the same). */
+  amount?: string | undefined;
+  payee?: string | undefined;
   metadata?: Record<string, unknown> | undefined;
   /** What the caller knows of the end user (the guard's per-address and per-device rules). */
   ip?: string | undefined;
@@ -148,27 +151,32 @@ export class VerificationsService {
    */
   private compose(
     app: AppRecord, channel: Channel, dest: { to: string; countryIso: string }, locale: string, policy: Pick<Policy, 'ttl' | 'codeLength'>,
-    templates: readonly TemplateRecord[], o: { templateId?: string | undefined; requestedLocale?: string | undefined } = {},
+    templates: readonly TemplateRecord[], o: { templateId?: string | undefined; requestedLocale?: string | undefined; amount?: string | undefined; payee?: string | undefined } = {},
   ) {
-    const vars = { ttlMinutes: Math.ceil(policy.ttl / 60), app: app.settings.brandName ?? app.name };
+    const vars = { ttlMinutes: Math.ceil(policy.ttl / 60), app: app.settings.brandName ?? app.name, amount: o.amount, payee: o.payee };
+    const payment = o.amount !== undefined || o.payee !== undefined;
     const t = selectTemplate(templates, channel, { templateId: o.templateId, locale: o.requestedLocale, to: dest.to, countryIso: dest.countryIso });
     if (CHANNEL[channel].rich) {
       let email = renderEmail(locale, vars);
       if (t) {
-        const pin = { pin: '{{pin}}', ttlMinutes: vars.ttlMinutes, app: vars.app };
+        const pin = { ...vars, pin: '{{pin}}' };
         const text = renderTemplate(t.text, pin);
         email = {
           subject: renderTemplate(t.subject ?? builtinSubject(locale), pin),
           text,
-          html: t.html !== null ? renderTemplate(t.html, { ...pin, app: escapeHtml(vars.app) }) : `<!doctype html><html><body><p>${escapeHtml(text).replace('{{pin}}', '<strong>{{pin}}</strong>')}</p></body></html>`,
+          html: t.html !== null ? renderTemplate(t.html, { ...pin, app: escapeHtml(vars.app), amount: vars.amount && escapeHtml(vars.amount), payee: vars.payee && escapeHtml(vars.payee) }) : `<!doctype html><html><body><p>${escapeHtml(text).replace('{{pin}}', '<strong>{{pin}}</strong>')}</p></body></html>`,
         };
       }
       // Stored as JSON (subject, text, html) with {{pin}} still in each part.
       return { body: JSON.stringify(email), parts: 1, cost: messageCost(pricesFor(this.d.prices, app.settings.prices), channel, '*', 1) };
     }
-    const template = t?.text ?? builtinText(locale, vars.ttlMinutes);
-    const body = renderTemplate(template, { pin: '{{pin}}', ttlMinutes: vars.ttlMinutes, app: vars.app });
-    const parts = CHANNEL[channel].segmented ? countSegments(renderTemplate(template, { pin: '0'.repeat(policy.codeLength), ttlMinutes: vars.ttlMinutes, app: vars.app })).parts : 1;
+    // A payment's message always says what the code approves: an app template that does not is preceded by the
+    // language's clause.
+    const own = t?.text;
+    const template = own === undefined ? builtinText(locale, vars.ttlMinutes, payment)
+      : payment && !(/\{\{\s*amount\s*\}\}/.test(own) && /\{\{\s*payee\s*\}\}/.test(own)) ? `${paymentClause(locale)} ${own}` : own;
+    const body = renderTemplate(template, { ...vars, pin: '{{pin}}' });
+    const parts = CHANNEL[channel].segmented ? countSegments(renderTemplate(template, { ...vars, pin: '0'.repeat(policy.codeLength) })).parts : 1;
     return { body, parts, cost: messageCost(pricesFor(this.d.prices, app.settings.prices), channel, dest.countryIso, parts) };
   }
 
@@ -248,7 +256,7 @@ export class VerificationsService {
     const steps = channels.map((c, i) => ({
       channel: c, step: i, route: routes[i]!, waiting: i > 0, sender: senderFor(c),
       // An explicit template names the first channel's template; later steps choose by language and destination.
-      ...this.compose(app, c, dest, locale, policy, templates, { templateId: i === 0 ? input.template : undefined, requestedLocale: input.locale }),
+      ...this.compose(app, c, dest, locale, policy, templates, { templateId: i === 0 ? input.template : undefined, requestedLocale: input.locale, amount: input.amount, payee: input.payee }),
     }));
     const { parts, cost } = steps[0]!;
     const signals = endUserSignals(client, input);
@@ -257,7 +265,7 @@ export class VerificationsService {
     const codeSealed = sealCode(this.d.keys, id, code);
     const draft: VerificationDraft = {
       id, appId: app.id, to: phone.e164, countryIso: phone.countryIso, channel: channels[0]!, locale, status: 'pending',
-      codeType: policy.codeType, codeLength: policy.codeLength, codeHash: hashCode(this.d.keys, id, code), codeSealed,
+      codeType: policy.codeType, codeLength: policy.codeLength, codeHash: hashCode(this.d.keys, id, code, paymentBinding(input)), codeSealed,
       maxAttempts: policy.maxAttempts, maxSends: policy.maxSends, resendAvailableAt: now + policy.resendCooldown * 1000,
       expiresAt: now + policy.ttl * 1000, createdAt: now, updatedAt: now, verifiedAt: null, parts, cost, metadata: input.metadata ?? null,
       channels, step: 0, stepTimeout, callbackUrl, signals: Object.keys(signals).length > 0 ? signals : null,
@@ -341,7 +349,7 @@ export class VerificationsService {
    * Checks a code against a verification (by id) or against the recipient's newest verification. A wrong code is
    * not an error: `valid:false` with the tries left. `valid` is true only in the one response that verified.
    */
-  async check(app: AppRecord, target: { id: string } | { to: string }, rawCode: string, client: Client, signalInput: SignalInput = {}): Promise<CheckView> {
+  async check(app: AppRecord, target: { id: string } | { to: string }, rawCode: string, client: Client, signalInput: SignalInput & { amount?: string | undefined; payee?: string | undefined } = {}): Promise<CheckView> {
     const code = normalizeCode(rawCode);
     let t = target;
     if ('id' in t) {
@@ -353,7 +361,9 @@ export class VerificationsService {
     const admission = await this.d.guard.admit(app, { action: 'check', to: 'to' in t ? t.to : null, countryIso: null, signals, cost: 0, verificationId: 'id' in t ? t.id : null });
     const now = this.d.clock.now();
     const lockout = resolvePolicy(app.settings).lockout;
-    const r = await this.d.store.verifications.check({ appId: app.id, target: t, now, lockout }, (v) => codeMatches(this.d.keys, v.id, code, v.codeHash));
+    // A payment's code matches only with the amount and payee it was shown with (PSD2 dynamic linking).
+    const binding = paymentBinding(signalInput);
+    const r = await this.d.store.verifications.check({ appId: app.id, target: t, now, lockout }, (v) => codeMatches(this.d.keys, v.id, code, v.codeHash, binding));
     if (!r) throw new OtpdError('verification_not_found', 'id' in t ? 'No verification with this id in this app' : 'No verification for this recipient in this app');
     const v = r.verification;
     if (r.outcome === 'verified') this.d.guard.verified(app, v);
