@@ -32,7 +32,7 @@ describe('connections of an app', () => {
     const a = await h.newApp('Tenant');
     const made = await admin('POST', `/apps/${a.appId}/connections`, { name: 'own-twilio', type: 'twilio', accountSid: SID, authToken: TOKEN, from: '+15005550006' });
     expect(made.status, made.text).toBe(201);
-    expect(made.body).toMatchObject({ appId: a.appId, name: 'own-twilio', type: 'twilio', channels: ['sms'], config: { accountSid: SID, authToken: '********', from: '+15005550006' } });
+    expect(made.body).toMatchObject({ appId: a.appId, name: 'own-twilio', type: 'twilio', channels: ['sms', 'voice'], config: { accountSid: SID, authToken: '********', from: '+15005550006' } });
     expect(made.text).not.toContain(TOKEN);
     const id = made.body.id as string;
     expect(id).toMatch(/^con_/);

@@ -3,7 +3,7 @@ import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProviderError } from '../src/providers/types.js';
-import { TwilioProvider } from '../src/providers/twilio/index.js';
+import { TwilioProvider, verificationTwiml } from '../src/providers/twilio/index.js';
 import { Prism, SPECS } from './fakes/prism.js';
 import { FakeProvider } from './fakes/http-provider.js';
 import { phone, startHarness, type Harness } from './helpers.js';
@@ -37,6 +37,41 @@ describe('TwilioProvider', () => {
     // ... and the provider classifies such an answer as a definite rejection.
     const p = new TwilioProvider({ name: 'bad', type: 'twilio', accountSid: SID, authToken: 'token', from: '+15005550006', baseUrl: `${prism.url}/nope` });
     await expect(p.send(message, {})).rejects.toMatchObject({ kind: 'rejected', info: { httpStatus: 404 } } satisfies Partial<ProviderError>);
+  });
+
+  it('calls for the voice channel (the Calls API, TwiML inline) with a request the spec accepts, and reads the call sid', async () => {
+    const p = new TwilioProvider({ name: 'twilio', type: 'twilio', accountSid: SID, authToken: 'token', from: '+15005550006', baseUrl: prism.url });
+    expect(p.channels).toEqual(['sms', 'voice']);
+    const r = await p.send({ ...message, channel: 'voice', text: 'Your code is 1, 2, 3. Again, 1, 2, 3.' }, { statusCallbackUrl: 'https://otpd.example.com/webhooks/twilio/twilio?msg=msg_1' });
+    expect(r.providerMessageId).toMatch(/^CA[0-9a-f]{32}$/);
+    // A Messaging Service has no number to call from.
+    expect(new TwilioProvider({ name: 't3', type: 'twilio', accountSid: SID, authToken: 'x', messagingServiceSid: 'MG' + 'c'.repeat(32), baseUrl: prism.url }).channels).toEqual(['sms']);
+    expect(verificationTwiml('Code <1> & "2"', 'fr')).toBe('<Response><Pause length="1"/><Say language="fr-FR">Code &lt;1&gt; &amp; &quot;2&quot;</Say></Response>');
+    expect(verificationTwiml('x', 'pt-BR')).toContain('language="pt-BR"');
+    expect(verificationTwiml('x', 'xx')).toContain('language="en-US"');
+  });
+
+  it('a voice verification is said in its language, the code digit by digit and twice', async () => {
+    const fake = await new FakeProvider({ status: 201, json: { sid: 'CA' + 'd'.repeat(32), status: 'queued' } }).start();
+    const h = await startHarness({
+      config: { delivery: 'providers', providers: { providers: [{ name: 'twilio', type: 'twilio', accountSid: SID, authToken: 'token', from: '+15005550006', baseUrl: fake.url }] } },
+    });
+    try {
+      const s = await h.req('POST', '/v1/verifications', { to: phone(), channel: 'voice' });
+      expect(s.status, s.text).toBe(201);
+      await h.otpd.worker!.flush();
+      const req = fake.requests[0]!;
+      expect(req.path).toBe(`/2010-04-01/Accounts/${SID}/Calls.json`);
+      const twiml = new URLSearchParams(req.text).get('Twiml')!;
+      expect(twiml).toContain('<Say language="fr-FR">Votre code de vérification');
+      const digits = /est ((?:\d, ){5}\d)\. Je répète, votre code est ((?:\d, ){5}\d)\./.exec(twiml);
+      expect(digits?.[1]).toBe(digits?.[2]);
+      const m = (await h.req('GET', `/v1/verifications/${s.body.id}/messages`)).body.data[0];
+      expect(m).toMatchObject({ channel: 'voice', status: 'sent', providerMessageId: 'CA' + 'd'.repeat(32) });
+    } finally {
+      await h.close();
+      await fake.close();
+    }
   });
 
   it('delivers through the worker end to end', async () => {

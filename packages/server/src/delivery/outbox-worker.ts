@@ -12,7 +12,7 @@
  * expired leases). `flush()` resolves once everything due before the call has been handled.
  */
 import type { Logger } from 'pino';
-import { CHANNEL } from '../domain/channels.js';
+import { CHANNEL, codeAs } from '../domain/channels.js';
 import { callbackToken, openCode, type CodeKeys } from '../domain/code.js';
 import type { Clock } from '../domain/clock.js';
 import { newId } from '../domain/ids.js';
@@ -319,7 +319,8 @@ export class OutboxWorker extends DrainLoop {
     let sentCode = knownCode;
     try {
       const code = (sentCode ??= openCode(this.keys, m.verificationId, sealed));
-      const fill = (t: string) => t.replaceAll('{{pin}}', code);
+      const spoken = codeAs(m.channel, code);
+      const fill = (t: string) => t.replaceAll('{{pin}}', spoken);
       const parts = CHANNEL[m.channel].rich ? (JSON.parse(m.body) as { subject: string; text: string; html: string }) : null;
       const text = fill(parts ? parts.text : m.body);
       const r = await provider.send(

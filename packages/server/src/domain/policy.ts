@@ -70,7 +70,7 @@ export interface AppSettings extends Partial<Policy> {
   /** Seed 001's OTP status callback URL: every event of the app's verifications is posted there. */
   callbackUrl?: string;
   /** Price table overrides for this app (per channel, country or `*`), on top of the server's OTPD_PRICES. */
-  prices?: { currency?: string; sms?: Record<string, number>; whatsapp?: Record<string, number>; email?: Record<string, number> };
+  prices?: { currency?: string; sms?: Record<string, number>; whatsapp?: Record<string, number>; email?: Record<string, number>; voice?: Record<string, number> };
   /** Fraud and abuse guard: mode, level, rule overrides, allow lists, spend caps (guard/settings.ts). */
   guard?: GuardSettings;
   /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { countSegments } from './segments.js';
-import { BUILTIN_LOCALES, builtinSubject, builtinText, chooseLocale, hasCodePlaceholder, paymentClause, renderEmail, renderTemplate } from './template.js';
+import { codeAs } from './channels.js';
+import { BUILTIN_LOCALES, builtinSubject, builtinText, builtinVoice, chooseLocale, hasCodePlaceholder, paymentClause, renderEmail, renderTemplate } from './template.js';
 
 const available = BUILTIN_LOCALES;
 /** The languages of the large OTP markets (issue 16): every one has its built-in texts. */
@@ -113,6 +114,17 @@ describe('built-in texts', () => {
       expect(text, locale).toContain('Shop');
     }
     expect(renderTemplate(builtinText('fr', 5, true), { pin: '1', ttlMinutes: 5, app: 'A', amount: '49,99 €', payee: 'Boutique' })).toMatch(/^Paiement de 49,99 € à Boutique\. Votre code/);
+  });
+
+  it('are said on a call in every language: the brand, and the code twice, digit by digit', () => {
+    for (const locale of available) {
+      const t = builtinVoice(locale);
+      expect(t.match(/\{\{pin\}\}/g), locale).toHaveLength(2);
+      expect(t, locale).toContain('{{app}}');
+      expect(builtinVoice(locale, true).startsWith(paymentClause(locale)), locale).toBe(true);
+    }
+    expect(codeAs('voice', '4829')).toBe('4, 8, 2, 9');
+    expect(codeAs('sms', '4829')).toBe('4829');
   });
 
   it('render an email in the language, right to left where it is written so', () => {

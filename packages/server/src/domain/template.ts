@@ -194,6 +194,45 @@ const PAYMENT: Readonly<Record<string, string>> = Object.freeze({
 /** The payment clause of a language (English when it has none). */
 export const paymentClause = (locale: string): string => PAYMENT[locale] ?? PAYMENT.en!;
 
+/** Built-in voice texts: said in the call's language, the code (read digit by digit) twice. */
+const VOICE: Readonly<Record<string, string>> = Object.freeze({
+  en: 'Your {{app}} verification code is {{pin}}. Again, your code is {{pin}}.',
+  fr: 'Votre code de vérification {{app}} est {{pin}}. Je répète, votre code est {{pin}}.',
+  de: 'Ihr {{app}}-Bestätigungscode lautet {{pin}}. Ich wiederhole: {{pin}}.',
+  es: 'Tu código de verificación de {{app}} es {{pin}}. Repito, tu código es {{pin}}.',
+  it: 'Il tuo codice di verifica {{app}} è {{pin}}. Ripeto, il tuo codice è {{pin}}.',
+  pt: 'O seu código de verificação {{app}} é {{pin}}. Repito, o seu código é {{pin}}.',
+  nl: 'Je {{app}}-verificatiecode is {{pin}}. Ik herhaal: {{pin}}.',
+  tr: '{{app}} doğrulama kodunuz {{pin}}. Tekrar ediyorum: {{pin}}.',
+  pl: 'Twój kod weryfikacyjny {{app}} to {{pin}}. Powtarzam: {{pin}}.',
+  ru: 'Ваш код подтверждения {{app}}: {{pin}}. Повторяю: {{pin}}.',
+  uk: 'Ваш код підтвердження {{app}}: {{pin}}. Повторюю: {{pin}}.',
+  ro: 'Codul tău de verificare {{app}} este {{pin}}. Repet: {{pin}}.',
+  cs: 'Váš ověřovací kód {{app}} je {{pin}}. Opakuji: {{pin}}.',
+  sv: 'Din verifieringskod för {{app}} är {{pin}}. Jag upprepar: {{pin}}.',
+  ar: 'رمز التحقق الخاص بك في {{app}} هو {{pin}}. أكرر: {{pin}}.',
+  he: 'קוד האימות שלך ב-{{app}} הוא {{pin}}. אני חוזר: {{pin}}.',
+  fa: 'کد تأیید {{app}} شما {{pin}} است. تکرار می‌کنم: {{pin}}.',
+  hi: 'आपका {{app}} सत्यापन कोड {{pin}} है। फिर से: {{pin}}।',
+  bn: 'আপনার {{app}} যাচাই কোড {{pin}}। আবার বলছি: {{pin}}।',
+  ur: 'آپ کا {{app}} تصدیقی کوڈ {{pin}} ہے۔ دوبارہ: {{pin}}۔',
+  id: 'Kode verifikasi {{app}} Anda adalah {{pin}}. Sekali lagi: {{pin}}.',
+  ms: 'Kod pengesahan {{app}} anda ialah {{pin}}. Sekali lagi: {{pin}}.',
+  vi: 'Mã xác minh {{app}} của bạn là {{pin}}. Nhắc lại: {{pin}}.',
+  th: 'รหัสยืนยัน {{app}} ของคุณคือ {{pin}} ขอย้ำอีกครั้ง {{pin}}',
+  zh: '您的{{app}}验证码是{{pin}}。重复一遍：{{pin}}。',
+  ja: '{{app}}の確認コードは{{pin}}です。繰り返します。{{pin}}。',
+  ko: '{{app}} 인증 코드는 {{pin}}입니다. 다시 한 번, {{pin}}.',
+  tl: 'Ang iyong {{app}} verification code ay {{pin}}. Uulitin ko: {{pin}}.',
+  sw: 'Nambari yako ya uthibitisho ya {{app}} ni {{pin}}. Narudia: {{pin}}.',
+});
+
+/** The built-in voice text of a language (English when it has none); with `payment`, what the code approves first. */
+export function builtinVoice(locale: string, payment = false): string {
+  const text = VOICE[locale] ?? VOICE.en!;
+  return payment ? `${paymentClause(locale)} ${text}` : text;
+}
+
 /** The languages with built-in texts. */
 export const BUILTIN_LOCALES: readonly string[] = Object.freeze(Object.keys(BUILTIN));
 

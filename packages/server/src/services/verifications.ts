@@ -11,7 +11,7 @@ import { assertCountryAllowed } from '../domain/phone.js';
 import { CHANNEL, parseRecipient } from '../domain/channels.js';
 import { DEFAULT_STEP_TIMEOUT, assertInRange, resolvePolicy, type Channel, type CodeType, type Policy } from '../domain/policy.js';
 import { countSegments, messageCost, pricesFor, type PriceTable } from '../domain/segments.js';
-import { BUILTIN_LOCALES, builtinSubject, builtinText, chooseLocale, escapeHtml, paymentClause, renderEmail, renderTemplate } from '../domain/template.js';
+import { BUILTIN_LOCALES, builtinSubject, builtinText, builtinVoice, chooseLocale, escapeHtml, paymentClause, renderEmail, renderTemplate } from '../domain/template.js';
 import {
   decideResend, decideStart, effectiveStatus, toView, type Status, type VerificationDraft, type VerificationRecord, type VerificationView,
 } from '../domain/verification.js';
@@ -173,7 +173,7 @@ export class VerificationsService {
     // A payment's message always says what the code approves: an app template that does not is preceded by the
     // language's clause.
     const own = t?.text;
-    const template = own === undefined ? builtinText(locale, vars.ttlMinutes, payment)
+    const template = own === undefined ? (CHANNEL[channel].spoken ? builtinVoice(locale, payment) : builtinText(locale, vars.ttlMinutes, payment))
       : payment && !(/\{\{\s*amount\s*\}\}/.test(own) && /\{\{\s*payee\s*\}\}/.test(own)) ? `${paymentClause(locale)} ${own}` : own;
     const body = renderTemplate(template, { ...vars, pin: '{{pin}}' });
     const parts = CHANNEL[channel].segmented ? countSegments(renderTemplate(template, { ...vars, pin: '0'.repeat(policy.codeLength) })).parts : 1;

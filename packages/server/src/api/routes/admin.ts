@@ -37,8 +37,8 @@ const settingsFields = {
   prices: Type.Object({
     currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$' })),
     sms: Type.Optional(Type.Record(Type.String(), Type.Number())), whatsapp: Type.Optional(Type.Record(Type.String(), Type.Number())),
-    email: Type.Optional(Type.Record(Type.String(), Type.Number())),
-  }, { additionalProperties: false, description: 'Price overrides on top of OTPD_PRICES (per part for SMS, per message otherwise)' }),
+    email: Type.Optional(Type.Record(Type.String(), Type.Number())), voice: Type.Optional(Type.Record(Type.String(), Type.Number())),
+  }, { additionalProperties: false, description: 'Price overrides on top of OTPD_PRICES (per part for SMS, per message or call otherwise)' }),
   callbackUrl: Type.String({ maxLength: 2000, description: 'Status callback URL (seed 001): every event of the app\'s verifications, signed with the app\'s callback secret' }),
   guard: GuardSettingsSchema,
   allowCustomCode: Type.Boolean({ description: 'Starts may bring their own code (customCode); off by default' }),
