@@ -164,6 +164,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   // The server's providers and every app's and shared connection, opened: what routes and the worker resolve.
   const connections = new ConnectionsService({ store, clock, keys, providers, dev, serverRouting: config.providers.routing });
   await connections.load();
+  if (connections.unreadable.size > 0) logger.error({ connections: [...connections.unreadable.keys()] }, 'provider connections sealed under another OTPD_SECRET are left out: run otpd connections reseal');
   apps.checkRouting = (appId, routing) => connections.checkRouting(appId, routing);
   const worker: OutboxWorker | null = new OutboxWorker(store, keys, clock, connections.lookup, logger.child({ component: 'delivery' }), {
     publicUrl: config.publicUrl,

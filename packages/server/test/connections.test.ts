@@ -4,9 +4,15 @@
  * what an app can route to; routing rules checked against them when written; delivery through an app's own
  * connection; a test send reporting what the provider answered.
  */
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeProvider } from './fakes/http-provider.js';
-import { ADMIN_TOKEN, phone, startHarness, type Harness } from './helpers.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deriveKeys, sealCode } from '../src/domain/code.js';
+import { ADMIN_TOKEN, SECRET, phone, startHarness, type Harness } from './helpers.js';
+import { assertBuilt, cli } from './proc.js';
 
 let h: Harness;
 let gw: FakeProvider;
@@ -169,5 +175,76 @@ describe('a test send', () => {
     expect(bad.status).toBe(422);
     expect(bad.body.errors[0].pointer).toBe('/to');
     expect((await h.req('GET', '/v1/verifications', undefined, { key: a.key })).body.data).toEqual([]);
+  });
+});
+
+describe('receipts through a connection', () => {
+  it("go to the connection's own URL and are checked with its own secret", async () => {
+    const p = await startHarness({ config: { publicUrl: 'https://otpd.example.com' } });
+    try {
+      const a = await p.newApp('Tenant');
+      const secret = 'tenant-signing-secret-0123';
+      const c = await p.req('POST', `/admin/v1/apps/${a.appId}/connections`, {
+        ...gateway('own-gw', { body: { to: '{{to}}', text: '{{text}}', callback: '{{statusCallbackUrl}}' } }),
+        receipts: { signature: { header: 'X-Sig', secret, algorithm: 'sha256', encoding: 'hex' } },
+      }, { key: ADMIN_TOKEN });
+      expect(c.status, c.text).toBe(201);
+      expect(c.body.config.receipts.signature.secret).toBe('********');
+      const to = phone();
+      const v = await p.req('POST', '/v1/verifications', { to }, { key: a.key });
+      await p.otpd.worker!.flush();
+      const callback = new URL(gw.requests.findLast((r) => r.json?.to === to)!.json.callback as string);
+      expect(callback.pathname).toBe(`/webhooks/http/${c.body.id}`);
+      const url = `${p.url}${callback.pathname}${callback.search}`;
+      const raw = JSON.stringify({ status: 'delivered', id: 'gw-1' });
+      const post = (key: string) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-sig': createHmac('sha256', key).update(raw).digest('hex') }, body: raw }).then((r) => r.status);
+      expect(await post('another-secret-0123456789')).toBe(403);
+      expect(await post(secret)).toBe(204);
+      const [m] = (await p.req('GET', `/v1/verifications/${v.body.id}/messages`, undefined, { key: a.key })).body.data;
+      expect(m).toMatchObject({ provider: c.body.id, status: 'delivered' });
+    } finally {
+      await p.close();
+    }
+  });
+});
+
+describe('the CLI', () => {
+  it('creates, lists and deletes connections in the server\'s database; reseals those sealed under a previous secret', async () => {
+    assertBuilt();
+    const env = { ...process.env, OTPD_DATABASE_URL: h.databaseUrl, OTPD_SECRET: SECRET, OTPD_DATA_DIR: h.dir, OTPD_LOG_LEVEL: 'warn' };
+    const a = await h.newApp('Cli');
+    const made = cli(['connections', 'create', '--app', a.appId, '--entry', JSON.stringify(gateway('cli-gw')), '--json'], env);
+    expect(made.code, made.stderr).toBe(0);
+    const c = JSON.parse(made.stdout) as { id: string; config: Record<string, unknown> };
+    expect(c.config.apiKey).toBe('********');
+    expect(made.stdout).not.toContain('gw-key-never-shown');
+    const bad = cli(['connections', 'create', '--app', a.appId, '--entry', JSON.stringify({ name: 'x', type: 'twilio', accountSid: 'nope' })], env);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('accountSid');
+    expect(cli(['connections', 'list', '--app', a.appId], env).stdout).toContain('cli-gw');
+    // The running server sees it at its next reload (every minute, or at once on PostgreSQL's notice).
+    await h.otpd.connections.load();
+    expect(h.otpd.connections.provider(c.id)).toBeDefined();
+
+    // A connection sealed under a previous OTPD_SECRET: left out (not fatal) until resealed.
+    const old = 'previous-secret-0123456789abcdef0123456789';
+    const id = 'con_01JD3K5Q4V8Y2M9N7P6R5S4T3W';
+    const entry = { type: 'http', url: `${gw.url}/send`, apiKey: 'k', body: { to: '{{to}}', text: '{{text}}' } };
+    const now = h.clock.now();
+    await h.otpd.store.appConfig.saveConnection(a.appId, id, () => ({ after: { id, appId: a.appId, name: 'old-gw', type: 'http', configSealed: sealCode(deriveKeys(old), id, JSON.stringify(entry)), createdAt: now, updatedAt: now }, audit: [] }));
+    await h.otpd.connections.load();
+    expect(h.otpd.connections.unreadable.has(id)).toBe(true);
+    expect(h.otpd.connections.provider(c.id)).toBeDefined();
+    const file = join(mkdtempSync(join(tmpdir(), 'otpd-old-secret-')), 'secret');
+    writeFileSync(file, old);
+    const r = cli(['connections', 'reseal', '--previous-secret-file', file], env);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('1 connection(s) sealed again');
+    await h.otpd.connections.load();
+    expect(h.otpd.connections.unreadable.size).toBe(0);
+    expect(h.otpd.connections.provider(id)).toBeDefined();
+
+    expect(cli(['connections', 'delete', c.id, '--app', a.appId], env).code).toBe(0);
+    expect(cli(['connections', 'list', '--app', a.appId], env).stdout).not.toContain('cli-gw');
   });
 });

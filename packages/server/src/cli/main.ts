@@ -10,6 +10,9 @@ import { systemClock } from '../domain/clock.js';
 import { AppsService } from '../services/apps.js';
 import { deriveKeys } from '../domain/code.js';
 import { createOtpd, openStore } from '../server.js';
+import { ConnectionsService, resealConnections } from '../services/connections.js';
+import { createProviders } from '../providers/registry.js';
+import { DevInbox } from '../delivery/dev-inbox.js';
 import { outboundUrlCheck } from '../delivery/outbound-url.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -167,6 +170,103 @@ apps
       await store.close();
       if (o.json) console.log(JSON.stringify(all, null, 2));
       else for (const a of all) console.log(`${a.id}  ${a.enabled ? 'enabled ' : 'disabled'}  ${a.name}`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+/** A store and the connections service over it (the server's providers known by name), for one CLI command. */
+async function openConnections(database: string | undefined) {
+  const config = loadConfig({ databaseUrl: database }, process.env, { needSecret: true });
+  requireExistingDatabase(config.databaseUrl);
+  const store = await openStore(config.databaseUrl);
+  const dev = { inbox: new DevInbox(), out: null, now: () => Date.now() };
+  const svc = new ConnectionsService({ store, clock: systemClock, keys: deriveKeys(config.secret), providers: createProviders(config.providers.providers, dev), dev, serverRouting: config.providers.routing });
+  await svc.load();
+  return { config, store, svc };
+}
+
+const connections = program.command('connections').description("Manage provider connections: apps' own provider accounts, and shared ones (a running server sees a change within a minute)");
+connections
+  .command('list')
+  .description('List connections (credentials masked)')
+  .option('--app <id>', "an app's connections (default: the shared ones)")
+  .option('--database <url>', 'database URL (OTPD_DATABASE_URL)')
+  .option('--json', 'print JSON')
+  .action(async (o: { app?: string; database?: string; json?: boolean }) => {
+    try {
+      const { store, svc } = await openConnections(o.database);
+      const list = svc.list(o.app ?? null);
+      await store.close();
+      if (o.json) console.log(JSON.stringify(list, null, 2));
+      else for (const c of list) console.log(`${c.id}  ${c.type.padEnd(8)}  ${c.name}  (${c.channels.join(', ')})`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+connections
+  .command('create')
+  .description('Create a connection from an entry like those of OTPD_PROVIDERS (its credentials are sealed in the database)')
+  .requiredOption('--entry <json>', 'the entry, e.g. {"name":"acme-twilio","type":"twilio","accountSid":"AC…","authToken":"…","from":"+1…"}; or @file.json')
+  .option('--app <id>', 'the app that owns it (default: shared by every app)')
+  .option('--database <url>', 'database URL (OTPD_DATABASE_URL)')
+  .option('--json', 'print JSON')
+  .action(async (o: { entry: string; app?: string; database?: string; json?: boolean }) => {
+    try {
+      let entry: unknown;
+      const text = o.entry.startsWith('@') ? readFileSync(o.entry.slice(1), 'utf8') : o.entry;
+      try { entry = JSON.parse(text); } catch { throw new OtpdError('invalid_request', '--entry is not valid JSON'); }
+      if (!entry || typeof entry !== 'object' || Array.isArray(entry)) throw new OtpdError('invalid_request', '--entry must be a JSON object');
+      const { store, svc } = await openConnections(o.database);
+      try {
+        if (o.app && !(await store.apps.get(o.app))) throw new OtpdError('not_found', `No app ${o.app}`);
+        const made = await svc.create(o.app ?? null, entry as Record<string, unknown>, 'cli');
+        if (o.json) console.log(JSON.stringify(made, null, 2));
+        else console.log(`connection ${made.id} "${made.name}" (${made.type}: ${made.channels.join(', ')}) created${o.app ? ` for ${o.app}` : ', shared'}`);
+      } finally {
+        await store.close();
+      }
+    } catch (e) {
+      fail(e);
+    }
+  });
+connections
+  .command('delete <id>')
+  .description('Delete a connection (refused while a routing rule names it)')
+  .option('--app <id>', 'the app that owns it (default: a shared one)')
+  .option('--database <url>', 'database URL (OTPD_DATABASE_URL)')
+  .action(async (id: string, o: { app?: string; database?: string }) => {
+    try {
+      const { store, svc } = await openConnections(o.database);
+      try {
+        const apps = await store.apps.list();
+        const users = (name: string) => Promise.resolve(apps.filter((a) => (o.app === undefined || a.id === o.app) && Object.values(a.settings.routing ?? {}).some((rules) => rules?.some((r) => r.providers.includes(name)))).map((a) => a.id));
+        await svc.remove(o.app ?? null, id, 'cli', users);
+        console.log(`connection ${id} deleted`);
+      } finally {
+        await store.close();
+      }
+    } catch (e) {
+      fail(e);
+    }
+  });
+connections
+  .command('reseal')
+  .description('After OTPD_SECRET changed: open every connection with the previous secret and seal it again with OTPD_SECRET')
+  .requiredOption('--previous-secret-file <path>', 'a file holding the previous OTPD_SECRET')
+  .option('--database <url>', 'database URL (OTPD_DATABASE_URL)')
+  .action(async (o: { previousSecretFile: string; database?: string }) => {
+    try {
+      const config = loadConfig({ databaseUrl: o.database }, process.env, { needSecret: true });
+      requireExistingDatabase(config.databaseUrl);
+      const store = await openStore(config.databaseUrl);
+      try {
+        const previous = readFileSync(o.previousSecretFile, 'utf8').trim();
+        const n = await resealConnections(store, systemClock, deriveKeys(previous), deriveKeys(config.secret));
+        console.log(`${n.resealed} connection(s) sealed again with OTPD_SECRET; ${n.current} already were`);
+      } finally {
+        await store.close();
+      }
     } catch (e) {
       fail(e);
     }

@@ -152,11 +152,24 @@ export class ConnectionsService {
     this.servers = new Map(d.providers.map((p) => [p.name, p]));
   }
 
+  /**
+   * Connections that would not open (sealed under another OTPD_SECRET: `otpd connections reseal`), by id. They are
+   * left out, not fatal: the others keep working.
+   */
+  readonly unreadable = new Map<string, string>();
+
   /** Opens every stored connection (at start, and when another node changed one). */
   async load(): Promise<void> {
     const all = await this.d.store.appConfig.listConnections();
     this.byId.clear();
-    for (const rec of all) this.byId.set(rec.id, this.open(rec));
+    this.unreadable.clear();
+    for (const rec of all) {
+      try {
+        this.byId.set(rec.id, this.open(rec));
+      } catch (e) {
+        this.unreadable.set(rec.id, e instanceof Error ? e.message : String(e));
+      }
+    }
   }
 
   private open(rec: ConnectionRecord): Live {
@@ -360,4 +373,34 @@ export class ConnectionsService {
       };
     }
   }
+}
+
+/**
+ * Seals every connection again under `current` keys: those that open with `previous` (OTPD_SECRET changed) are
+ * re-sealed and audited; those that already open with `current` are left. One that opens with neither is an error
+ * (naming it): the wrong previous secret, or a damaged row.
+ */
+export async function resealConnections(store: Store, clock: Clock, previous: CodeKeys, current: CodeKeys): Promise<{ resealed: number; current: number }> {
+  let resealed = 0;
+  let already = 0;
+  for (const rec of await store.appConfig.listConnections()) {
+    try {
+      openCode(current, rec.id, rec.configSealed);
+      already++;
+      continue;
+    } catch { /* sealed under another secret */ }
+    let plain: string;
+    try {
+      plain = openCode(previous, rec.id, rec.configSealed);
+    } catch {
+      throw new OtpdError('invalid_request', `connection ${rec.id} (${rec.name}) opens with neither secret`);
+    }
+    const now = clock.now();
+    await store.appConfig.saveConnection(rec.appId, rec.id, (before) => ({
+      after: before && { ...before, configSealed: sealCode(current, rec.id, plain), updatedAt: now },
+      audit: [{ id: newId('aud', now), actor: 'cli', action: 'connection.reseal', targetType: 'connection', targetId: rec.id, appId: rec.appId, before: null, after: null, at: now }],
+    }));
+    resealed++;
+  }
+  return { resealed, current: already };
 }
