@@ -175,4 +175,18 @@ describe('Twilio status callbacks', () => {
     expect(wa.requests).toHaveLength(1);
     expect((await h.req('GET', `/v1/verifications/${b.id}/messages`)).body.data.map((m: { status: string }) => m.status)).toEqual(['delivered', 'waiting']);
   });
+
+  it('a call\'s status is its receipt: "no-answer" starts the next channel, "completed" is delivered', async () => {
+    const a = await sentSms({ channels: ['voice', 'whatsapp'] });
+    expect(a.msg.providerMessageId).toMatch(/^CA/);
+    const before = wa.requests.length;
+    expect((await callback(`/webhooks/twilio/twilio?msg=${a.msg.id}`, { CallSid: a.msg.providerMessageId, CallStatus: 'no-answer' })).status).toBe(204);
+    await h.otpd.worker!.flush();
+    const ms = (await h.req('GET', `/v1/verifications/${a.id}/messages`)).body.data;
+    expect(ms.map((m: { channel: string; status: string; errorCode: string | null }) => `${m.channel}:${m.status}:${m.errorCode}`)).toEqual(['voice:undelivered:no-answer', 'whatsapp:sent:null']);
+    expect(wa.requests.length).toBe(before + 1);
+    const b = await sentSms({ channel: 'voice' });
+    expect((await callback(`/webhooks/twilio/twilio?msg=${b.msg.id}`, { CallSid: b.msg.providerMessageId, CallStatus: 'completed' })).status).toBe(204);
+    expect((await h.req('GET', `/v1/verifications/${b.id}/messages`)).body.data[0].status).toBe('delivered');
+  });
 });
