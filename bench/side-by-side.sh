@@ -19,7 +19,8 @@
 # Environment: CONCURRENCY (16), WARMUP (2), PORT_A (4301), PORT_B (4302), SERVICES_SH (path of services.sh); OTPD_* variables (e.g. OTPD_PG_POOL_SIZE)
 # are passed to both builds. SETTINGS_A / SETTINGS_B: settings (JSON) of each side's app (default: the guard off), e.g.
 # one build twice with the guard off and on: SETTINGS_B='{}' FLOW_ARGS=--spread bash bench/side-by-side.sh dist dist.
-# FLOW_ARGS: more bench/flow.mjs options for both sides (e.g. "--spread --ips 5000").
+# FLOW_ARGS: more bench/flow.mjs options for both sides (e.g. "--spread --ips 5000"). ENV_A / ENV_B: variables for
+# one side's server only, e.g. ENV_A=OTPD_METRICS=off (metrics off on A, on on B, one build).
 set -euo pipefail
 if [ $# -lt 2 ]; then
   echo "usage: bash bench/side-by-side.sh <A dist> <B dist> [ROUNDS=3] [SECONDS=10] [sqlite|postgres|both]" >&2; exit 2
@@ -109,7 +110,9 @@ run_store() { # store
   done
   for i in 0 1; do
     d=${dirs[$i]}
-    OTPD_DATA_DIR="$d" OTPD_DATABASE_URL="$(cat "$d/url")" OTPD_LOG_LEVEL=warn node "${bins[$i]}" serve --port "${ports[$i]}" >"$d/log" 2>&1 &
+    # ENV_A / ENV_B: more variables for one side only (e.g. ENV_B="OTPD_METRICS=off": one feature off vs on).
+    side_env=${ENV_A:-}; [ "$i" = 1 ] && side_env=${ENV_B:-}
+    env $side_env OTPD_DATA_DIR="$d" OTPD_DATABASE_URL="$(cat "$d/url")" OTPD_LOG_LEVEL=warn node "${bins[$i]}" serve --port "${ports[$i]}" >"$d/log" 2>&1 &
     pids+=($!)
   done
   wait_ready "$PA" "${dirs[0]}/log"; wait_ready "$PB" "${dirs[1]}/log"

@@ -58,6 +58,10 @@ export interface Config {
   secretSource: 'env' | 'file' | 'generated';
   /** Guards /admin/v1 (Authorization: Bearer). */
   adminToken: string;
+  /** Bearer token for GET /metrics (besides the admin token); null: the admin token only. */
+  metricsToken: string | null;
+  /** OTPD_METRICS=off: no metrics kept and no /metrics route. */
+  metrics: boolean;
   adminTokenSource: 'env' | 'file' | 'generated';
   delivery: DeliveryMode;
   /** Providers and default routing: from OTPD_PROVIDERS, or the console provider alone in development. */
@@ -241,6 +245,18 @@ function loadSecret(env: Env, dataDir: string, fromEnv: string | undefined): { s
 }
 
 /** The admin token from the environment, or (development only) from `<dataDir>/admin-token`, created once. */
+function readMetricsSwitch(v: string | undefined): boolean {
+  if (v === undefined || v === '' || v === 'on') return true;
+  if (v === 'off') return false;
+  throw new ConfigError(`OTPD_METRICS must be on or off, not ${v}`);
+}
+
+function readMetricsToken(v: string | undefined): string | null {
+  if (v === undefined || v === '') return null;
+  if (v.length < 32) throw new ConfigError('OTPD_METRICS_TOKEN must be at least 32 characters (e.g. openssl rand -hex 32)');
+  return v;
+}
+
 function loadAdminToken(env: Env, dataDir: string, fromEnv: string | undefined): { token: string; source: Config['adminTokenSource'] } {
   if (fromEnv) {
     if (fromEnv.length < 32) throw new ConfigError('OTPD_ADMIN_TOKEN must be at least 32 characters (e.g. openssl rand -hex 32)');
@@ -307,6 +323,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
     secret,
     secretSource: source,
     adminToken: admin.token,
+    metricsToken: readMetricsToken(environ.OTPD_METRICS_TOKEN),
+    metrics: readMetricsSwitch(environ.OTPD_METRICS),
     adminTokenSource: admin.source,
     delivery,
     providers,

@@ -19,6 +19,8 @@ import { Guard } from './guard/guard.js';
 import { GuardAdmin } from './guard/admin.js';
 import { AppsService } from './services/apps.js';
 import { ConnectionsService } from './services/connections.js';
+import { Metrics, providerLabel } from './metrics.js';
+import type { DeliveryProvider } from './providers/types.js';
 import { OAuthService } from './services/oauth.js';
 import { TemplatesService } from './services/templates.js';
 import { SendersService } from './services/senders.js';
@@ -159,6 +161,12 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     if (opts.consoleStream === undefined) consoleOut = ownConsole = bufferedStdout();
     else consoleOut = opts.consoleStream;
   }
+  const metrics = !config.metrics ? null : new Metrics({
+    now: () => clock.now(),
+    outbox: () => store.outbox.backlog(clock.now()),
+    webhooks: () => store.webhooks.backlog(clock.now()),
+    pool: () => (store instanceof PgStore ? { total: store.pool.totalCount, idle: store.pool.idleCount, waiting: store.pool.waitingCount } : null),
+  });
   const dev = devInbox ? { inbox: devInbox, out: consoleOut, now: () => clock.now() } : null;
   const providers = createProviders(config.providers.providers, dev);
   // The server's providers and every app's and shared connection, opened: what routes and the worker resolve.
@@ -170,6 +178,13 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     publicUrl: config.publicUrl,
     // A fallback step's cost goes to its app's spend caps (the guard is made below; this runs only when sending).
     chargeStep: async (m) => guard.chargeStep(await apps.get(m.appId), m),
+    ...(metrics ? {
+      onProviderCall: (p: DeliveryProvider, outcome: string, seconds: number) => {
+        const provider = providerLabel(p);
+        metrics.providerCalls.inc({ provider, outcome });
+        metrics.providerLatency.observe({ provider }, seconds);
+      },
+    } : {}),
     ...opts.worker,
   });
   const templates = new TemplatesService(store, clock, config.prices);
@@ -183,10 +198,12 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const guard = new Guard({
     store, clock, globalRules: config.guardGlobal, currencyOf: (a) => a.settings.prices?.currency ?? config.prices.currency,
     onError: (err, what) => logger.warn({ err }, `${what} failed`),
+    onDecision: metrics ? (rule, outcome) => metrics.guardDecisions.inc({ rule, outcome }) : undefined,
   });
   const verifications = new VerificationsService({
     store, clock, guard, keys, prices: config.prices, templates, senders, checkUrl, onQueued: (appId, to) => worker?.queued(appId, to), dispatch: worker ?? undefined,
     route: (app, channel, countryIso) => connections.route(app, channel, countryIso),
+    onEvent: metrics ? (event, channel) => metrics.verifications.inc({ event, channel }) : undefined,
   });
 
   connections.healthOf = (key) => {
@@ -229,7 +246,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const guardAdmin = new GuardAdmin({ store, clock, guard, apps, currencyOf: (a) => a.settings.prices?.currency ?? config.prices.currency });
   const app = await buildApi({
     logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, http: config.http, apps, oauth, templates, senders, webhooks, verifications, providerCallbacks, ready, isClosing: () => closing,
-    guardAdmin, connections,
+    guardAdmin, connections, metrics: metrics ?? undefined, metricsToken: config.metricsToken,
     adminToken: config.adminToken, authLimiter,
     dev: devInbox && worker
       ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) ? worker.handedFor(appId, to) : worker.handed()) }

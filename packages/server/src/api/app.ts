@@ -22,7 +22,7 @@ import type { WebhooksService } from '../services/webhooks.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 import type { VerificationsService } from '../services/verifications.js';
 import type { DevInbox } from '../delivery/dev-inbox.js';
-import { Problem, Verification, documentCommonProblems } from './schemas.js';
+import { Problem, Verification, documentCommonProblems, problems } from './schemas.js';
 import { sendProblem } from './problem.js';
 import { verificationRoutes } from './routes/verifications.js';
 import { devRoutes } from './routes/dev.js';
@@ -35,6 +35,7 @@ import { adminRoutes } from './routes/admin.js';
 import { guardRoutes } from './routes/guard.js';
 import { connectionRoutes } from './routes/connections.js';
 import type { ConnectionsService } from '../services/connections.js';
+import type { Metrics } from '../metrics.js';
 import type { GuardAdmin } from '../guard/admin.js';
 import type { Config, HttpLimits } from '../config.js';
 import { clientErrorHandler, listenerOptions, requestId } from './http-server.js';
@@ -62,6 +63,9 @@ export interface ApiDeps {
   verifications: VerificationsService;
   guardAdmin: GuardAdmin;
   connections: ConnectionsService;
+  /** Prometheus metrics (GET /metrics, with the admin token or metricsToken). */
+  metrics?: Metrics | undefined;
+  metricsToken?: string | null | undefined;
   /** Present in development only. */
   dev?: { inbox: DevInbox; flush: (appId: string, to?: string) => Promise<void> } | undefined;
   /** Provider callbacks: delivery receipts (absent when no provider is configured). */
@@ -160,7 +164,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const infoEnabled = deps.logger.isLevelEnabled('info');
   // One access-log line per request, after the response: route pattern (never the raw URL, which may hold a phone
   // number), status and time. Bodies are never logged, so codes cannot reach the log.
+  const metrics = deps.metrics;
   app.addHook('onResponse', (req, reply, done) => {
+    metrics?.http.observe({ route: req.routeOptions.url ?? 'unmatched', method: req.method, status: `${Math.floor(reply.statusCode / 100)}xx` }, reply.elapsedTime / 1000);
     if (reply.statusCode >= 500) {
       req.log.warn({ method: req.method, route: req.routeOptions.url, status: reply.statusCode, ms: +reply.elapsedTime.toFixed(1) }, 'request');
     } else if (infoEnabled) {
@@ -258,6 +264,23 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, { prefix: '/admin/v1' });
 
   await app.register(async (o) => oauthRoutes(o as unknown as FastifyInstance, deps.oauth, guarded), { prefix: '/oauth' });
+
+  if (metrics) {
+    const tokens = [deps.adminToken, deps.metricsToken].filter((t): t is string => !!t);
+    app.get('/metrics', {
+      schema: {
+        tags: ['system'], summary: 'Prometheus metrics of this node (text exposition format)', security: [{ adminToken: [] }],
+        description: 'Needs the admin token, or OTPD_METRICS_TOKEN, as a bearer token (docs/operations.md). Labels are bounded: no phone numbers, no ids.',
+        response: { 200: { description: 'text/plain; version=0.0.4', type: 'string' }, ...problems(401) },
+      },
+    }, async (req, reply) => {
+      const token = bearer(req);
+      await guarded(req, token, async () => {
+        if (!token || !tokens.some((t) => constantTimeEqual(token, t))) throw new OtpdError('unauthorized', 'GET /metrics needs the admin token or OTPD_METRICS_TOKEN as Authorization: Bearer <token>');
+      });
+      return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+    });
+  }
 
   if (deps.providerCallbacks) {
     const providerCallbacks = deps.providerCallbacks;

@@ -51,6 +51,8 @@ export interface OutboxWorkerOptions {
    * once, before its first provider call. False: a cap is reached, and the message is not sent.
    */
   chargeStep?: (m: ClaimedMessage) => Promise<boolean>;
+  /** A provider call ended (`outcome`: accepted, rejected, transient, unknown) after `seconds`: metrics. */
+  onProviderCall?: (provider: DeliveryProvider, outcome: string, seconds: number) => void;
 }
 
 export class OutboxWorker extends DrainLoop {
@@ -62,7 +64,7 @@ export class OutboxWorker extends DrainLoop {
   private handedWaiters: (() => void)[] = [];
   private readonly providers: ProviderLookup;
   readonly breakers: Breakers;
-  private readonly o: Required<Omit<OutboxWorkerOptions, 'publicUrl' | 'breakers' | 'idleRecheckMs' | 'chargeStep'>> & Pick<OutboxWorkerOptions, 'publicUrl' | 'chargeStep'>;
+  private readonly o: Required<Omit<OutboxWorkerOptions, 'publicUrl' | 'breakers' | 'idleRecheckMs' | 'chargeStep' | 'onProviderCall'>> & Pick<OutboxWorkerOptions, 'publicUrl' | 'chargeStep' | 'onProviderCall'>;
 
   constructor(
     private readonly store: Store,
@@ -77,7 +79,7 @@ export class OutboxWorker extends DrainLoop {
     this.breakers = opts.breakers ?? new Breakers();
     this.o = {
       batch: opts.batch ?? D.batch, leaseMs: opts.leaseMs ?? D.leaseMs, maxTries: opts.maxTries ?? D.maxTries, retryBaseMs: opts.retryBaseMs ?? D.retryBaseMs,
-      retryCapMs: opts.retryCapMs ?? D.retryCapMs, random: opts.random ?? Math.random, publicUrl: opts.publicUrl?.replace(/\/+$/, ''), chargeStep: opts.chargeStep,
+      retryCapMs: opts.retryCapMs ?? D.retryCapMs, random: opts.random ?? Math.random, publicUrl: opts.publicUrl?.replace(/\/+$/, ''), chargeStep: opts.chargeStep, onProviderCall: opts.onProviderCall,
     };
   }
 
@@ -317,6 +319,7 @@ export class OutboxWorker extends DrainLoop {
     const sealed = m.codeSealed!;
     // Kept outside the try: a provider's answer may echo the request, and the code must be taken out of it.
     let sentCode = knownCode;
+    const t0 = performance.now();
     try {
       const code = (sentCode ??= openCode(this.keys, m.verificationId, sealed));
       const spoken = codeAs(m.channel, code);
@@ -333,6 +336,7 @@ export class OutboxWorker extends DrainLoop {
       );
       this.breakers.success(provider.name);
       this.saw(provider.name, this.clock.now(), null);
+      this.o.onProviderCall?.(provider, 'accepted', (performance.now() - t0) / 1000);
       return acceptedOutcome(m, attemptId, provider.name, r, this.clock.now());
     } catch (err) {
       const at = this.clock.now();
@@ -343,6 +347,7 @@ export class OutboxWorker extends DrainLoop {
       const code = e.info.code === undefined ? undefined : redactProviderText(e.info.code, sentCode, ERROR_CODE_MAX, { whole: true, secrets }) || undefined;
       this.log.warn({ messageId: m.id, provider: provider.name, kind: e.kind, code, status: e.info.httpStatus }, 'provider call failed');
       if (e.kind !== 'rejected') this.breakers.failure(provider.name, at);
+      this.o.onProviderCall?.(provider, e.kind, (performance.now() - t0) / 1000);
       this.saw(provider.name, at, code ? `${code}: ${error}` : error);
       return failedOutcome(m, attemptId, provider.name, { kind: e.kind, error, code, httpStatus: e.info.httpStatus }, {
         maxTries: this.o.maxTries,

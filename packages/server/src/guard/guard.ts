@@ -18,6 +18,8 @@ import { chargeSpend, refundSpend, SPEND_RULE, spendKeys, type SpendOutcome } fr
 export interface GuardDeps {
   store: Store;
   clock: Clock;
+  /** A decision recorded (refused, or flagged in shadow mode), per rule: metrics. */
+  onDecision?: ((rule: string, outcome: 'refused' | 'flagged') => void) | undefined;
   /** Server-wide rules (OTPD_GUARD_GLOBAL), counted across all apps. */
   globalRules?: readonly Rule[];
   /** The app's price-table currency (spend caps are in it). */
@@ -145,8 +147,10 @@ export class Guard {
           code: (error ?? ruleRefusal)!.code,
         }));
       }
-      return { change, out: { error, charged: spend && !refusedBySpend ? input.cost : 0 } };
+      return { change, out: { error, charged: spend && !refusedBySpend ? input.cost : 0, decided: change.decisions[0] ?? null } };
     });
+    // Counted once it is written (the store may run `decide` more than once: a compare-and-set retried).
+    if (result.decided) this.counted(result.decided);
     if (result.error) throw result.error;
     return { app, g, req, ruleKeys: rulesOn ? ruleKeys : [], spend: result.charged };
   }
@@ -161,7 +165,7 @@ export class Guard {
     if ((g.caps.daily === null && g.caps.monthly === null) || m.cost <= 0) return true;
     const now = this.d.clock.now();
     const req = this.request('resend', m.to, null, {}, 1);
-    return this.d.store.guard.apply(spendKeys(app.id, g.caps, now), now, (rows) => {
+    const outcome = await this.d.store.guard.apply(spendKeys(app.id, g.caps, now), now, (rows) => {
       const spend = chargeSpend(app.id, g.caps, rows, m.cost, now);
       const change: GuardChange = { rows: spend.rows, decisions: [], events: this.spendWarnings(app, spend) };
       const p = spend.refused;
@@ -170,8 +174,14 @@ export class Guard {
           outcome: 'refused', mode: g.mode, rules: [SPEND_RULE[p.period]], reasons: [`spend_cap_${p.period}`], code: 'spend_cap_reached',
         }));
       }
-      return { change, out: p === null };
+      return { change, out: { ok: p === null, decided: change.decisions[0] ?? null } };
     });
+    if (outcome.decided) this.counted(outcome.decided);
+    return outcome.ok;
+  }
+
+  private counted(d: GuardDecisionRecord): void {
+    if (this.d.onDecision) for (const r of d.rules) this.d.onDecision(r, d.outcome);
   }
 
   private spendWarnings(app: AppRecord, spend: SpendOutcome | null): GuardEvent[] {

@@ -110,6 +110,8 @@ export interface VerificationsDeps {
   idempotencyTtlMs?: number;
   /** The fraud and abuse guard, asked before every send and check. */
   guard: Guard;
+  /** A verification event (started, resent, verified, wrong_code, refused, canceled) on a channel: metrics. */
+  onEvent?: ((event: string, channel: Channel) => void) | undefined;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -304,6 +306,7 @@ export class VerificationsService {
     }
     if (result.kind === 'replayed' && admission) await this.notSent(admission);
     if (result.kind === 'created') {
+      this.d.onEvent?.('started', channels[0]!);
       if (claimed) {
         this.d.dispatch!.sendClaimed(claimedMessage(claimed.message, {
           codeSealed, verificationStatus: 'pending', ttlSeconds: policy.ttl, hasNextStep: channels.length > 1, stepTimeout,
@@ -367,6 +370,7 @@ export class VerificationsService {
     if (!r) throw new OtpdError('verification_not_found', 'id' in t ? 'No verification with this id in this app' : 'No verification for this recipient in this app');
     const v = r.verification;
     if (r.outcome === 'verified') this.d.guard.verified(app, v);
+    this.d.onEvent?.(r.outcome === 'verified' ? 'verified' : r.outcome === 'wrong' ? 'wrong_code' : 'check_refused', v.channel);
     this.d.guard.checked(app, admission, r.outcome === 'wrong');
     const status = effectiveStatus(v, now);
     return {
@@ -403,6 +407,7 @@ export class VerificationsService {
       throw notFound();
     }
     this.d.onQueued(app.id, v.to);
+    this.d.onEvent?.('resent', v.channel);
     return this.view(v, app);
   }
 
@@ -442,6 +447,7 @@ export class VerificationsService {
     if (status !== 'canceled') {
       throw new OtpdError('verification_not_pending', `The verification is ${status}`, { extensions: { verificationStatus: status } });
     }
+    this.d.onEvent?.('canceled', v.channel);
     return this.view(v, app);
   }
 

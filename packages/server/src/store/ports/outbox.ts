@@ -26,6 +26,8 @@ export interface OutboxPort {
   fireFallbacks(now: number, limit: number): Promise<number>;
   /** Earliest time something becomes due (a queued message, a retry, a fallback), for the worker's timer. */
   nextDueAt(): Promise<number | null>;
+  /** Queued messages due by `now`, and when the oldest became due (metrics). */
+  backlog(now: number): Promise<{ due: number; oldestDueAt: number | null }>;
   /** Messages of a verification, oldest first. */
   list(appId: string, verificationId: string): Promise<OutboxRecord[]>;
   /** Provider calls for a message, oldest first. */

@@ -46,4 +46,6 @@ export interface WebhooksPort {
   replay(appId: string, deliveryId: string, now: number, audit: AuditEntry[]): Promise<WebhookDeliveryRecord | null>;
   /** Earliest next attempt of a pending delivery, or lease end of a sending one. */
   nextDueAt(): Promise<number | null>;
+  /** Pending deliveries due by `now`, and when the oldest became due (metrics). */
+  backlog(now: number): Promise<{ due: number; oldestDueAt: number | null }>;
 }

@@ -145,6 +145,11 @@ export class PgOutbox implements OutboxPort {
     });
   }
 
+  async backlog(now: number): Promise<{ due: number; oldestDueAt: number | null }> {
+    const r = (await this.db.read('outBacklog', [now]))[0];
+    return { due: Number(r?.n ?? 0), oldestDueAt: numOrNull(r?.t) };
+  }
+
   async nextDueAt(): Promise<number | null> {
     return numOrNull((await this.db.read('nextDue'))[0]?.t);
   }

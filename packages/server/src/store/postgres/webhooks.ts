@@ -110,6 +110,11 @@ export class PgWebhooks implements WebhooksPort {
     });
   }
 
+  async backlog(now: number): Promise<{ due: number; oldestDueAt: number | null }> {
+    const r = (await this.db.read('whdBacklog', [now]))[0];
+    return { due: Number(r?.n ?? 0), oldestDueAt: numOrNull(r?.t) };
+  }
+
   async nextDueAt(): Promise<number | null> {
     return numOrNull((await this.db.read('whdNextDue'))[0]?.t);
   }

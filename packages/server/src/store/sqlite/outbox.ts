@@ -86,6 +86,7 @@ export function sqliteOutbox(c: SqliteContext, rows: OutboxRows): OutboxPort {
     fallbackDue: c.prepare('fallbackDue', 'SELECT id, app_id, verification_id, step FROM outbox WHERE fallback_at <= ? ORDER BY fallback_at LIMIT ?'),
     fallbackClear: c.prepare('fallbackClear', 'UPDATE outbox SET fallback_at = NULL WHERE id = ?'),
     fallbackAny: c.prepare('fallbackAny', 'SELECT 1 FROM outbox WHERE fallback_at <= ? LIMIT 1'),
+    outBacklog: c.prepare('outBacklog', "SELECT count(*) AS n, min(available_at) AS t FROM outbox WHERE status = 'queued' AND available_at <= ?"),
     nextDue: c.prepare('nextDue', `SELECT min(t) AS t FROM (SELECT min(available_at) AS t FROM outbox WHERE status = 'queued'
         UNION ALL SELECT min(available_at) FROM outbox WHERE status = 'sending'
         UNION ALL SELECT min(fallback_at) FROM outbox WHERE fallback_at IS NOT NULL)`),
@@ -151,6 +152,11 @@ export function sqliteOutbox(c: SqliteContext, rows: OutboxRows): OutboxPort {
         }
         return n;
       });
+    },
+
+    async backlog(now) {
+      const r = s.outBacklog.get(now) as { n: number; t: number | null };
+      return { due: r.n, oldestDueAt: r.t ?? null };
     },
 
     async nextDueAt() {

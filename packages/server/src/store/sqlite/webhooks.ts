@@ -29,6 +29,7 @@ export function sqliteWebhooks(c: SqliteContext, apps: AppRows): WebhooksPort {
     whdReplay: c.prepare('whdReplay', `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ? AND app_id = ? RETURNING *`),
     whaInsert: c.prepare('whaInsert', 'INSERT INTO webhook_attempts (id, delivery_id, status_code, error, duration_ms, at) VALUES (?, ?, ?, ?, ?, ?)'),
     whaList: c.prepare('whaList', 'SELECT * FROM webhook_attempts WHERE delivery_id = ? ORDER BY id'),
+    whdBacklog: c.prepare('whdBacklog', "SELECT count(*) AS n, min(next_attempt_at) AS t FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= ?"),
     whdNextDue: c.prepare('whdNextDue', `SELECT min(t) AS t FROM (SELECT min(next_attempt_at) AS t FROM webhook_deliveries WHERE status = 'pending'
         UNION ALL SELECT min(next_attempt_at) FROM webhook_deliveries WHERE status = 'sending')`),
   };
@@ -131,6 +132,11 @@ export function sqliteWebhooks(c: SqliteContext, apps: AppRows): WebhooksPort {
 
     async nextDueAt() {
       return (s.whdNextDue.get() as { t: number | null }).t ?? null;
+    },
+
+    async backlog(now) {
+      const r = s.whdBacklog.get(now) as { n: number; t: number | null };
+      return { due: r.n, oldestDueAt: r.t ?? null };
     },
   };
 }

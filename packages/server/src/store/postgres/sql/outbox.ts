@@ -61,6 +61,7 @@ export const OUTBOX_SQL = {
   // ORDER BY the indexed column: with a generic plan the planner would otherwise guess a sequential scan finds a
   // match soon (it does not: almost no row has a fallback pending).
   fallbackFirst: 'SELECT fallback_at FROM outbox WHERE fallback_at IS NOT NULL ORDER BY fallback_at LIMIT 1',
+  outBacklog: `SELECT count(*)::int AS n, min(available_at) AS t FROM outbox WHERE status = 'queued' AND available_at <= $1`,
   nextDue: `SELECT least((SELECT available_at FROM outbox WHERE status = 'queued' ORDER BY available_at LIMIT 1),
       (SELECT available_at FROM outbox WHERE status = 'sending' ORDER BY available_at LIMIT 1),
       (SELECT fallback_at FROM outbox WHERE fallback_at IS NOT NULL ORDER BY fallback_at LIMIT 1)) AS t`,

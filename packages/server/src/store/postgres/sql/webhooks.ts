@@ -25,6 +25,7 @@ export const WEBHOOKS_SQL = {
   whdGet: 'SELECT * FROM webhook_deliveries WHERE id = $1 AND app_id = $2',
   whdReplay: `UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $2 WHERE id = $3 AND app_id = $4 RETURNING *`,
   whaList: 'SELECT * FROM webhook_attempts WHERE delivery_id = $1 ORDER BY id',
+  whdBacklog: `SELECT count(*)::int AS n, min(next_attempt_at) AS t FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1`,
   whdNextDue: `SELECT least((SELECT next_attempt_at FROM webhook_deliveries WHERE status = 'pending' ORDER BY next_attempt_at LIMIT 1),
       (SELECT next_attempt_at FROM webhook_deliveries WHERE status = 'sending' ORDER BY next_attempt_at LIMIT 1)) AS t`,
 } as const;
