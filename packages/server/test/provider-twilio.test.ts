@@ -46,9 +46,12 @@ describe('TwilioProvider', () => {
     expect(r.providerMessageId).toMatch(/^CA[0-9a-f]{32}$/);
     // A Messaging Service has no number to call from.
     expect(new TwilioProvider({ name: 't3', type: 'twilio', accountSid: SID, authToken: 'x', messagingServiceSid: 'MG' + 'c'.repeat(32), baseUrl: prism.url }).channels).toEqual(['sms']);
-    expect(verificationTwiml('Code <1> & "2"', 'fr')).toBe('<Response><Pause length="1"/><Say language="fr-FR">Code &lt;1&gt; &amp; &quot;2&quot;</Say></Response>');
-    expect(verificationTwiml('x', 'pt-BR')).toContain('language="pt-BR"');
+    expect(verificationTwiml('Code <1> & "2"', 'fr')).toBe('<Response><Pause length="1"/><Say language="fr-FR" voice="Google.fr-FR-Standard-A">Code &lt;1&gt; &amp; &quot;2&quot;</Say></Response>');
+    expect(verificationTwiml('x', 'pt-BR')).toContain('language="pt-BR" voice="Google.pt-BR-Standard-A"');
     expect(verificationTwiml('x', 'xx')).toContain('language="en-US"');
+    // The entry may name the voice per language; without a Google standard voice, Twilio chooses.
+    expect(verificationTwiml('x', 'fr-BE', { fr: 'Polly.Lea' })).toContain('language="fr-FR" voice="Polly.Lea"');
+    expect(verificationTwiml('x', 'sw')).toBe('<Response><Pause length="1"/><Say language="sw-KE">x</Say></Response>');
   });
 
   it('a voice verification is said in its language, the code digit by digit and twice', async () => {
@@ -63,7 +66,7 @@ describe('TwilioProvider', () => {
       const req = fake.requests[0]!;
       expect(req.path).toBe(`/2010-04-01/Accounts/${SID}/Calls.json`);
       const twiml = new URLSearchParams(req.text).get('Twiml')!;
-      expect(twiml).toContain('<Say language="fr-FR">Votre code de vérification');
+      expect(twiml).toContain('<Say language="fr-FR" voice="Google.fr-FR-Standard-A">Votre code de vérification');
       const digits = /est ((?:\d, ){5}\d)\. Je répète, votre code est ((?:\d, ){5}\d)\./.exec(twiml);
       expect(digits?.[1]).toBe(digits?.[2]);
       const m = (await h.req('GET', `/v1/verifications/${s.body.id}/messages`)).body.data[0];

@@ -13,6 +13,7 @@ export const TwilioSchema = Type.Object({
   apiKeySecret: Type.Optional(Type.String({ minLength: 1 })),
   from: Type.Optional(Type.String({ minLength: 1 })),
   messagingServiceSid: Type.Optional(Type.String({ pattern: '^MG[0-9a-fA-F]{32}$' })),
+  voices: Type.Optional(Type.Record(Type.String({ pattern: '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$' }), Type.String({ pattern: '^(Polly|Google)\\.[A-Za-z0-9-]{1,60}$|^(man|woman|alice)$' }), { description: 'Voice calls: the <Say> voice per language, e.g. {"fr": "Polly.Lea"}' })),
   baseUrl: Type.Optional(Url), timeoutMs: Timeout,
 }, { additionalProperties: false });
 

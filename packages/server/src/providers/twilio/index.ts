@@ -23,6 +23,8 @@ export interface TwilioConfig {
   messagingServiceSid?: string;
   /** Default https://api.twilio.com (tests point it at a validating mock). */
   baseUrl?: string;
+  /** Voice calls: the `<Say>` voice per language (e.g. {"fr": "Polly.Lea"}); default a Google standard voice. */
+  voices?: Record<string, string>;
   timeoutMs?: number;
 }
 
@@ -35,10 +37,20 @@ const SAY_LANGUAGE: Readonly<Record<string, string>> = Object.freeze({
 
 const xml = (s: string) => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
 
-/** The TwiML of a verification call: a pause (the callee answers), then the text in its language. */
-export function verificationTwiml(text: string, locale: string): string {
-  const lang = SAY_LANGUAGE[locale] ?? SAY_LANGUAGE[locale.split('-')[0]!.toLowerCase()] ?? 'en-US';
-  return `<Response><Pause length="1"/><Say language="${lang}">${xml(text)}</Say></Response>`;
+/**
+ * Twilio's default voice speaks few languages, and a language its voice does not speak fails the `<Say>`: each
+ * language gets one of the Google voices Twilio offers (`Google.{tag}-Standard-A`), unless the entry's `voices`
+ * names another (e.g. `{"fr": "Polly.Lea"}`). Persian and Swahili have no Google standard voice: Twilio's choice.
+ */
+const NO_GOOGLE_VOICE = new Set(['fa', 'sw']);
+
+/** The TwiML of a verification call: a pause (the callee answers), then the text in its language and voice. */
+export function verificationTwiml(text: string, locale: string, voices: Readonly<Record<string, string>> = {}): string {
+  const base = locale.split('-')[0]!.toLowerCase();
+  const known = SAY_LANGUAGE[locale] !== undefined ? locale : SAY_LANGUAGE[base] !== undefined ? base : 'en';
+  const lang = SAY_LANGUAGE[known]!;
+  const voice = voices[locale] ?? voices[known] ?? (NO_GOOGLE_VOICE.has(known) ? null : `Google.${lang}-Standard-A`);
+  return `<Response><Pause length="1"/><Say language="${lang}"${voice ? ` voice="${xml(voice)}"` : ''}>${xml(text)}</Say></Response>`;
 }
 
 export class TwilioProvider implements DeliveryProvider {
@@ -93,7 +105,7 @@ export class TwilioProvider implements DeliveryProvider {
   }
 
   private async call(m: OutgoingMessage, ctx: SendContext): Promise<SendResult> {
-    const form = new URLSearchParams({ To: m.to, From: this.c.from!, Twiml: verificationTwiml(m.text, m.locale) });
+    const form = new URLSearchParams({ To: m.to, From: this.c.from!, Twiml: verificationTwiml(m.text, m.locale, this.c.voices) });
     if (ctx.statusCallbackUrl) form.set('StatusCallback', ctx.statusCallbackUrl);
     const r = await callProvider(this.callsUrl, {
       headers: { authorization: this.auth, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
