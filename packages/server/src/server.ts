@@ -204,6 +204,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     store, clock, guard, keys, prices: config.prices, templates, senders, checkUrl, onQueued: (appId, to) => worker?.queued(appId, to), dispatch: worker ?? undefined,
     route: (app, channel, countryIso) => connections.route(app, channel, countryIso),
     onEvent: metrics ? (event, channel) => metrics.verifications.inc({ event, channel }) : undefined,
+    sendsText: (key) => connections.provider(key)?.type !== 'whatsapp',
   });
 
   connections.healthOf = (key) => {

@@ -66,6 +66,11 @@ describe('connections of an app', () => {
     expect(renamed.status).toBe(422);
     expect(renamed.body.errors[0].pointer).toBe('/name');
 
+    // A change of destination needs every credential again: a stored token is never sent to a host it was not given for.
+    const moved = await admin('PATCH', `/apps/${a.appId}/connections/${id}`, { baseUrl: 'https://attacker.example' });
+    expect(moved.status).toBe(422);
+    expect(moved.body.errors.map((e: { pointer: string }) => e.pointer)).toEqual(['/authToken']);
+    expect((await admin('PATCH', `/apps/${a.appId}/connections/${id}`, { baseUrl: 'https://attacker.example', authToken: '********' })).status).toBe(422);
     const audit = (await admin('GET', `/audit?appId=${a.appId}`)).body.data as { action: string; after: unknown; before: unknown }[];
     expect(audit.map((x) => x.action)).toEqual(expect.arrayContaining(['connection.create', 'connection.update']));
     expect(JSON.stringify(audit)).not.toContain(TOKEN);
@@ -74,6 +79,22 @@ describe('connections of an app', () => {
     expect((await admin('DELETE', `/apps/${a.appId}/connections/${id}`)).status).toBe(204);
     expect((await admin('GET', `/apps/${a.appId}/connections/${id}`)).status).toBe(404);
     expect(h.otpd.connections.provider(id)).toBeUndefined();
+  });
+
+  it('mask credentials in URLs: user, password and query values, not the rest of the address', async () => {
+    const a = await h.newApp('Tenant');
+    const smtp = await admin('POST', `/apps/${a.appId}/connections`, { name: 'mail', type: 'smtp', url: 'smtp://apikey:p@ss-word@smtp.example.net:587', from: 'Acme <no-reply@acme.example>' });
+    expect(smtp.status, smtp.text).toBe(201);
+    expect(smtp.body.config.url).toBe('smtp://********:********@smtp.example.net:587');
+    expect(smtp.text).not.toContain('p@ss-word');
+    const gw = await admin('POST', `/apps/${a.appId}/connections`, gateway('qs', { url: `${gateway('x').url}?api_key=sekret-in-query&x=1` }));
+    expect(gw.status, gw.text).toBe(201);
+    expect(gw.body.config.url).toMatch(/\/send\?api_key=\*{8}&x=\*{8}$/);
+    expect(gw.text).not.toContain('sekret-in-query');
+    // Sent back as read, the URL keeps its stored credentials.
+    const same = await admin('PATCH', `/apps/${a.appId}/connections/${gw.body.id}`, gw.body.config);
+    expect(same.status, same.text).toBe(200);
+    expect(h.otpd.connections.provider(gw.body.id)).toBeDefined();
   });
 
   it('refuse a bad entry naming the field, an unknown type, and a name the app can already route to', async () => {

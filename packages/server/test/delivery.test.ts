@@ -286,6 +286,23 @@ describe('channel workflows', () => {
     expect(a.requests).toHaveLength(1);
   });
 
+  it('a resend after a fallback is charged once, when asked for, not again when sent', async () => {
+    h = await harness([waProvider(), httpProvider('a', a.url)]);
+    const admin = (method: string, path: string, body?: unknown) => h.req(method, `/admin/v1${path}`, body, { key: ADMIN_TOKEN });
+    await admin('PATCH', `/apps/${h.appId}`, { settings: { prices: { currency: 'EUR', whatsapp: { '*': 0.04 }, sms: { FR: 0.05 } }, guard: { spendCap: { daily: 1 } } } });
+    const spent = async () => (await admin('GET', `/apps/${h.appId}/guard`)).body.spend.daily.spent;
+    wa.next({ status: 400, json: { error: 'not on whatsapp' } });
+    const v = await start({ channels: ['whatsapp', 'sms'] });
+    await flush();
+    await flush();
+    expect(await spent()).toBe(0.09);
+    h.clock.advance(61_000);
+    expect((await h.req('POST', `/v1/verifications/${v.id}/resend`, {})).status).toBe(200);
+    await flush();
+    expect(a.requests).toHaveLength(2);
+    expect(await spent()).toBe(0.14);
+  });
+
   it('falls back when no delivery receipt arrives within the step timeout', async () => {
     h = await harness([waProvider(), httpProvider('a', a.url)]);
     const v = await start({ channels: ['whatsapp', 'sms'], stepTimeout: 20 });

@@ -31,7 +31,7 @@ describe(`store contract (${STORE})`, () => {
     expect(await rows("SELECT id, status FROM verifications WHERE to_addr = '+33655555555' ORDER BY id")).toEqual([{ id: 'ver_D', status: 'canceled' }, { id: 'ver_E', status: 'pending' }]);
     await expect(rows(`INSERT INTO verifications SELECT 'ver_F', app_id, to_addr, country_iso, channel, locale, status, code_type, code_length,
       code_hash, code_sealed, attempts, max_attempts, sends, max_sends, resend_available_at, expires_at, created_at, updated_at, verified_at, parts, cost, metadata,
-      channels, step, step_timeout, callback_url, signals FROM verifications WHERE id = 'ver_E'`)).rejects.toThrow(/UNIQUE|duplicate key/i);
+      channels, step, step_timeout, callback_url, signals, payment FROM verifications WHERE id = 'ver_E'`)).rejects.toThrow(/UNIQUE|duplicate key/i);
   });
 
   it('retention deletes what is older than the cutoff in batches, by primary key, and keeps the rest', async () => {

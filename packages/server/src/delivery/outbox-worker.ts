@@ -312,9 +312,11 @@ export class OutboxWorker extends DrainLoop {
       return skip;
     }
     // A later step, on its first claim: charged to the spend caps now (its start charged only the first message).
-    if (m.step > 0 && m.attempts === 1 && this.o.chargeStep && !(await this.chargeStep(m))) return spendRefusedOutcome(m, this.clock.now());
-    // Not skipped: the message has its attempt and its sealed code.
-    const provider = this.providers.get(m.attempt!.provider)!;
+    if (m.step > 0 && m.workflowStep && m.attempts === 1 && this.o.chargeStep && !(await this.chargeStep(m))) return spendRefusedOutcome(m, this.clock.now());
+    // Not skipped: the message has its attempt and its sealed code. Its provider may have gone meanwhile (a connection
+    // deleted while the step was charged): then the message fails like one no provider can deliver.
+    const provider = this.providers.get(m.attempt!.provider);
+    if (!provider) return failedOutcome(m, m.attempt!.id, m.attempt!.provider, { kind: 'rejected', error: 'the provider is no longer configured', code: 'no_provider', httpStatus: undefined }, { maxTries: this.o.maxTries, retryDelayMs: () => 0 }, this.clock.now());
     const attemptId = m.attempt!.id;
     const sealed = m.codeSealed!;
     // Kept outside the try: a provider's answer may echo the request, and the code must be taken out of it.

@@ -30,6 +30,11 @@ export interface ClaimedMessage extends OutboxRecord {
   attempt: { id: string; provider: string } | null;
   /** The verification's per-request callback URL (events about this message go there too). */
   callbackUrl: string | null;
+  /**
+   * Made with its verification (a workflow step), not by a resend: a later step is charged to the spend caps when
+   * it is sent, a resend was when it was asked for.
+   */
+  workflowStep: boolean;
 }
 
 /** The outcome of handling one claimed message, written in one go. */
@@ -89,7 +94,7 @@ export function claimedMessage(m: OutboxRecord, x: Omit<ClaimedMessage, keyof Ou
     providerMessageId: m.providerMessageId, errorCode: m.errorCode, price: m.price, priceCurrency: m.priceCurrency, deliveredAt: m.deliveredAt,
     failedAt: m.failedAt, fallbackAt: m.fallbackAt, outcomeUnknown: m.outcomeUnknown,
     codeSealed: x.codeSealed, verificationStatus: x.verificationStatus, ttlSeconds: x.ttlSeconds, hasNextStep: x.hasNextStep, stepTimeout: x.stepTimeout,
-    crashedAttempt: x.crashedAttempt, attempt: x.attempt, callbackUrl: x.callbackUrl,
+    crashedAttempt: x.crashedAttempt, attempt: x.attempt, callbackUrl: x.callbackUrl, workflowStep: x.workflowStep,
   };
 }
 

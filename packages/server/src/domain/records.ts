@@ -42,6 +42,8 @@ export interface VerificationRecord {
   callbackUrl?: string | null;
   /** What the caller said of the end user at start (guard/: the budgets of their address and device). */
   signals?: Signals | null;
+  /** PSD2 dynamic linking: what the code approves (said in every message of the verification; bound into its HMAC). */
+  payment?: { amount?: string; payee?: string } | null;
 }
 
 /** The end user's signals a start may carry (from the customer's backend, or the client address behind a trusted proxy). */

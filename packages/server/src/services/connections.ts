@@ -75,8 +75,21 @@ export interface TestResult {
   httpStatus?: number | undefined;
 }
 
-const URL_PASSWORD = /^([a-z][a-z0-9+.-]*:\/\/[^/@:]*:)([^/@]*)@/i;
-const maskValue = (v: unknown): unknown => (typeof v === 'string' && URL_PASSWORD.test(v) ? v.replace(URL_PASSWORD, `$1${MASK}@`) : MASK);
+/** A URL with its credentials hidden (user, password, every query value); null when `v` is not a URL. */
+function maskUrl(v: string): string | null {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) return null;
+  try {
+    const u = new URL(v);
+    if (!u.username && !u.password && !u.search) return v;
+    if (u.username) u.username = MASK;
+    if (u.password) u.password = MASK;
+    for (const k of new Set(u.searchParams.keys())) u.searchParams.set(k, MASK);
+    return u.toString();
+  } catch {
+    return null;
+  }
+}
+const maskValue = (v: unknown): unknown => (typeof v === 'string' ? maskUrl(v) ?? MASK : MASK);
 
 /** Calls `fn(parent, key)` for each member at a JSON pointer (`*`: every member of an object). */
 function forEachAt(obj: unknown, path: readonly string[], fn: (parent: Record<string, unknown>, key: string) => void): void {
@@ -114,6 +127,18 @@ function unmaskAt(n: unknown, s: unknown, path: readonly string[]): void {
     if (rest.length > 0) unmaskAt(no[k], so[k], rest);
     else if (so[k] !== undefined && no[k] === maskValue(so[k])) no[k] = so[k];
   }
+}
+
+/** Fields that say where a provider's requests go and what they carry: changing one needs the credentials again. */
+const DESTINATION = ['url', 'baseUrl', 'auth', 'body', 'headers', 'receipts'];
+
+/** The values at a JSON pointer (`*`: every member), each with its concrete pointer. */
+function valuesAt(obj: unknown, path: readonly string[], trail = ''): [string, unknown][] {
+  if (path.length === 0) return [[trail, obj]];
+  if (!obj || typeof obj !== 'object') return [];
+  const [head, ...rest] = path as [string, ...string[]];
+  const o = obj as Record<string, unknown>;
+  return (head === '*' ? Object.keys(o) : [head]).filter((k) => k in o).flatMap((k) => valuesAt(o[k], rest, `${trail}/${k}`));
 }
 
 /** JSON merge patch (RFC 7396). */
@@ -315,6 +340,18 @@ export class ConnectionsService {
     const next = mergePatch(cur.entry, { ...patch, name: undefined }) as Entry;
     delete next.name;
     unmask(next, cur.entry);
+    // Credentials go only where they went: a change of where requests go (or how they are signed and shaped) must
+    // bring every credential again, or a patch could point a stored secret at another host and test-send it there.
+    if (DESTINATION.some((k) => JSON.stringify(next[k]) !== JSON.stringify(cur.entry[k]))) {
+      const missing: { pointer: string; detail: string }[] = [];
+      for (const path of secretPaths(pluginOf(cur.entry.type))) {
+        for (const [pointer, stored] of valuesAt(cur.entry, path)) {
+          const given = valuesAt(patch, pointer.split('/').slice(1))[0]?.[1];
+          if (given === undefined || given === maskValue(stored)) missing.push({ pointer, detail: 'must be given again: the destination changes' });
+        }
+      }
+      if (missing.length > 0) throw invalid(missing);
+    }
     const entry = this.validate(id, { ...next, type: cur.rec.type });
     const now = this.d.clock.now();
     const rec: ConnectionRecord = { ...cur.rec, configSealed: sealCode(this.d.keys, id, JSON.stringify(entry)), updatedAt: now };

@@ -110,6 +110,11 @@ export interface VerificationsDeps {
   idempotencyTtlMs?: number;
   /** The fraud and abuse guard, asked before every send and check. */
   guard: Guard;
+  /**
+   * Whether a provider (by route key) sends the message's own text: Meta's WhatsApp Cloud API sends an approved
+   * template with the code alone, which cannot say a payment's amount and payee.
+   */
+  sendsText?: ((key: string) => boolean) | undefined;
   /** A verification event (started, resent, verified, wrong_code, refused, canceled) on a channel: metrics. */
   onEvent?: ((event: string, channel: Channel) => void) | undefined;
 }
@@ -162,11 +167,13 @@ export class VerificationsService {
       let email = renderEmail(locale, vars);
       if (t) {
         const pin = { ...vars, pin: '{{pin}}' };
-        const text = renderTemplate(t.text, pin);
+        // A payment's email says what the code approves even when the app's template does not.
+        const says = (x: string) => /\{\{\s*amount\s*\}\}/.test(x) && /\{\{\s*payee\s*\}\}/.test(x);
+        const text = renderTemplate(payment && !says(t.text) ? `${paymentClause(locale)} ${t.text}` : t.text, pin);
         email = {
           subject: renderTemplate(t.subject ?? builtinSubject(locale), pin),
           text,
-          html: t.html !== null ? renderTemplate(t.html, { ...pin, app: escapeHtml(vars.app), amount: vars.amount && escapeHtml(vars.amount), payee: vars.payee && escapeHtml(vars.payee) }) : `<!doctype html><html><body><p>${escapeHtml(text).replace('{{pin}}', '<strong>{{pin}}</strong>')}</p></body></html>`,
+          html: t.html !== null ? renderTemplate(payment && !says(t.html) ? `<p>${escapeHtml(paymentClause(locale))}</p>${t.html}` : t.html, { ...pin, app: escapeHtml(vars.app), amount: vars.amount && escapeHtml(vars.amount), payee: vars.payee && escapeHtml(vars.payee) }) : `<!doctype html><html><body><p>${escapeHtml(text).replace('{{pin}}', '<strong>{{pin}}</strong>')}</p></body></html>`,
         };
       }
       // Stored as JSON (subject, text, html) with {{pin}} still in each part.
@@ -220,7 +227,8 @@ export class VerificationsService {
     }
     // A caller's code sets the length; its characters must be those of the code type.
     const policy = resolvePolicy(s, input.customCode === undefined ? input : { ...input, codeLength: input.customCode.length });
-    if (input.customCode !== undefined && ![...input.customCode.toUpperCase()].every((ch) => ALPHABETS[policy.codeType].includes(ch))) throw badCustomCode(policy.codeType);
+    // ASCII letters and digits only, checked before upper-casing ('ß' would become 'SS', changing the length).
+    if (input.customCode !== undefined && (!/^[A-Za-z0-9]+$/.test(input.customCode) || ![...input.customCode.toUpperCase()].every((ch) => ALPHABETS[policy.codeType].includes(ch)))) throw badCustomCode(policy.codeType);
     if (input.channel !== undefined && input.channels !== undefined) {
       throw new OtpdError('invalid_request', 'Give channel or channels, not both', { extensions: { errors: [{ pointer: '/channels', detail: 'not with channel' }] } });
     }
@@ -247,6 +255,11 @@ export class VerificationsService {
     const phone = { e164: recipient.to, countryIso: recipient.countryIso };
     if (phone.countryIso) assertCountryAllowed(phone.countryIso, s.allowedCountries, s.deniedCountries);
     const routes = channels.map((c) => this.routeOf(app, c, phone.countryIso));
+    // PSD2 dynamic linking: every message must say what the code approves.
+    if ((input.amount !== undefined || input.payee !== undefined) && this.d.sendsText) {
+      const mute = channels.findIndex((_, i) => routes[i]!.some((k) => !this.d.sendsText!(k)));
+      if (mute >= 0) throw new OtpdError('invalid_request', `${channels[mute]} goes through a provider that sends only the code (a WhatsApp template): it cannot say the amount and payee`, { extensions: { errors: [{ pointer: channels.length > 1 ? '/channels' : '/channel', detail: 'cannot show a payment' }] } });
+    }
     const locale = chooseLocale({ requested: input.locale, countryIso: phone.countryIso || undefined, appDefault: s.defaultLocale, available: this.locales });
     const [templates, senders] = await Promise.all([this.d.templates.forApp(app.id), this.d.senders.forApp(app.id)]);
     const dest = { to: phone.e164, countryIso: phone.countryIso };
@@ -271,6 +284,7 @@ export class VerificationsService {
       maxAttempts: policy.maxAttempts, maxSends: policy.maxSends, resendAvailableAt: now + policy.resendCooldown * 1000,
       expiresAt: now + policy.ttl * 1000, createdAt: now, updatedAt: now, verifiedAt: null, parts, cost, metadata: input.metadata ?? null,
       channels, step: 0, stepTimeout, callbackUrl, signals: Object.keys(signals).length > 0 ? signals : null,
+      payment: input.amount !== undefined || input.payee !== undefined ? { ...(input.amount !== undefined ? { amount: input.amount } : {}), ...(input.payee !== undefined ? { payee: input.payee } : {}) } : null,
     };
     // A retry under a used Idempotency-Key is answered with the first response before the guard is asked (it sends
     // nothing, so it costs nothing and is never refused); the store settles races between first tries.
@@ -310,7 +324,7 @@ export class VerificationsService {
       if (claimed) {
         this.d.dispatch!.sendClaimed(claimedMessage(claimed.message, {
           codeSealed, verificationStatus: 'pending', ttlSeconds: policy.ttl, hasNextStep: channels.length > 1, stepTimeout,
-          crashedAttempt: null, attempt: { id: claimed.attempt.id, provider: claimed.attempt.provider }, callbackUrl,
+          crashedAttempt: null, attempt: { id: claimed.attempt.id, provider: claimed.attempt.provider }, callbackUrl, workflowStep: true,
         }), code);
       } else {
         this.d.onQueued(app.id, phone.e164);
@@ -426,7 +440,7 @@ export class VerificationsService {
       const last = earlier.filter((m) => m.channel === ch).at(-1);
       const { body, parts, cost } = last
         ? { body: last.body, parts: last.parts, cost: last.cost }
-        : this.compose(app, ch, { to: cur.to, countryIso: cur.countryIso }, cur.locale, { ttl, codeLength: cur.codeLength }, templates);
+        : this.compose(app, ch, { to: cur.to, countryIso: cur.countryIso }, cur.locale, { ttl, codeLength: cur.codeLength }, templates, { amount: cur.payment?.amount, payee: cur.payment?.payee });
       const next: VerificationRecord = {
         ...cur, channel: ch, sends: decision.phone.sends, resendAvailableAt: now + policy.resendCooldown * 1000,
         parts, cost: Math.round((cur.cost + cost) * 1e6) / 1e6, updatedAt: now,

@@ -48,6 +48,7 @@ export function toVerification(r: Row): VerificationRecord {
     stepTimeout: num(r.step_timeout ?? DEFAULT_STEP_TIMEOUT),
     callbackUrl: (r.callback_url as string | null | undefined) ?? null,
     signals: jsonOrNull<Signals>(r.signals),
+    payment: jsonOrNull<{ amount?: string; payee?: string }>(r.payment),
   };
 }
 
@@ -208,6 +209,7 @@ export function toClaimed(r: Row, v: Row | undefined, last: Row | undefined): Cl
     crashedAttempt: last?.outcome === 'started' ? { id: last.id as string, provider: last.provider as string } : null,
     attempt: null,
     callbackUrl: (v?.callback_url as string | null | undefined) ?? null,
+    workflowStep: v ? num(r.created_at) === num(v.created_at) : false,
   });
 }
 

@@ -61,7 +61,7 @@ function checkReceipts(name: string, r: Static<typeof HttpReceiptsSchema> | unde
 }
 
 export const http = defineProvider({
-  type: 'http', secrets: ['/apiKey', '/apiSecret', '/headers/*', '/receipts/signature/secret'],
+  type: 'http', secrets: ['/url', '/apiKey', '/apiSecret', '/headers/*', '/receipts/signature/secret'],
   schema: HttpSchema,
   check: (c) => checkReceipts(c.name, c.receipts),
   create: (c) => new HttpProvider(c),

@@ -354,6 +354,9 @@ CREATE TABLE provider_connections (
 CREATE UNIQUE INDEX provider_connections_name ON provider_connections(coalesce(app_id, ''), name);
 -- Deleting an app deletes its connections (the foreign key's lookup).
 CREATE INDEX provider_connections_app ON provider_connections(app_id);
+
+-- PSD2 dynamic linking: the amount and payee a verification's messages say (a resend on another channel too).
+ALTER TABLE verifications ADD COLUMN payment JSONB;
 `,
   },
 ];

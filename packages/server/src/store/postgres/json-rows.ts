@@ -25,6 +25,7 @@ export function verificationRow(v: VerificationRecord): Record<string, unknown> 
     created_at: v.createdAt, updated_at: v.updatedAt, verified_at: v.verifiedAt, parts: v.parts, cost: v.cost, metadata: v.metadata,
     channels: v.channels, step: v.step, step_timeout: v.stepTimeout, callback_url: v.callbackUrl ?? null,
     signals: v.signals ?? null,
+    payment: v.payment ?? null,
   };
 }
 

@@ -22,10 +22,10 @@ export function sqliteVerifications(c: SqliteContext, phones: PhoneRows, outbox:
       WHERE app_id = @app_id AND to_addr = @to_addr AND status = 'pending' RETURNING *`),
     verInsert: c.prepare('verInsert', `INSERT INTO verifications (id, app_id, to_addr, country_iso, channel, locale, status, code_type, code_length,
         code_hash, code_sealed, attempts, max_attempts, sends, max_sends, resend_available_at, expires_at, created_at, updated_at,
-        verified_at, parts, cost, metadata, channels, step, step_timeout, callback_url, signals)
+        verified_at, parts, cost, metadata, channels, step, step_timeout, callback_url, signals, payment)
       VALUES (@id, @app_id, @to_addr, @country_iso, @channel, @locale, @status, @code_type, @code_length,
         @code_hash, @code_sealed, @attempts, @max_attempts, @sends, @max_sends, @resend_available_at, @expires_at, @created_at, @updated_at,
-        @verified_at, @parts, @cost, @metadata, @channels, @step, @step_timeout, @callback_url, @signals)`),
+        @verified_at, @parts, @cost, @metadata, @channels, @step, @step_timeout, @callback_url, @signals, @payment)`),
     verGet: c.prepare('verGet', 'SELECT * FROM verifications WHERE id = ? AND app_id = ?'),
     // The phone's pending verification, else its newest (id NULL: none): see the PostgreSQL statement.
     verNewestFor: c.prepare('verNewestFor', `SELECT coalesce((SELECT id FROM verifications WHERE app_id = @app AND to_addr = @to AND status = 'pending' LIMIT 1),
@@ -86,6 +86,7 @@ export function sqliteVerifications(c: SqliteContext, phones: PhoneRows, outbox:
           verified_at: v.verifiedAt, parts: v.parts, cost: v.cost, metadata: v.metadata === null ? null : JSON.stringify(v.metadata),
           channels: JSON.stringify(v.channels), step: v.step, step_timeout: v.stepTimeout, callback_url: v.callbackUrl ?? null,
           signals: v.signals ? JSON.stringify(v.signals) : null,
+          payment: v.payment ? JSON.stringify(v.payment) : null,
         });
         for (const m of d.messages) outbox.insertMessage(m);
         for (const a of d.attempts ?? []) outbox.insertAttempt(a);
