@@ -256,6 +256,9 @@ describe('the CLI', () => {
     await h.otpd.connections.load();
     expect(h.otpd.connections.unreadable.has(id)).toBe(true);
     expect(h.otpd.connections.provider(c.id)).toBeDefined();
+    // Not openable, yet its owner can see it gone: another app cannot delete it, its own can (then, here, put back).
+    const other = await h.newApp('Other');
+    expect((await admin('DELETE', `/apps/${other.appId}/connections/${id}`)).status).toBe(404);
     const file = join(mkdtempSync(join(tmpdir(), 'otpd-old-secret-')), 'secret');
     writeFileSync(file, old);
     const r = cli(['connections', 'reseal', '--previous-secret-file', file], env);
@@ -265,6 +268,14 @@ describe('the CLI', () => {
     expect(h.otpd.connections.unreadable.size).toBe(0);
     expect(h.otpd.connections.provider(id)).toBeDefined();
 
+    // A connection left unreadable (its secret lost) is deleted through the API by its owner.
+    const lostId = 'con_01JD3K5Q4V8Y2M9N7P6R5S4T3X';
+    await h.otpd.store.appConfig.saveConnection(a.appId, lostId, () => ({ after: { id: lostId, appId: a.appId, name: 'lost-gw', type: 'http', configSealed: sealCode(deriveKeys('a-secret-nobody-has-any-more-0123456789'), lostId, '{}'), createdAt: now, updatedAt: now }, audit: [] }));
+    await h.otpd.connections.load();
+    expect(h.otpd.connections.unreadable.has(lostId)).toBe(true);
+    expect((await admin('DELETE', `/apps/${a.appId}/connections/${lostId}`)).status).toBe(204);
+    await h.otpd.connections.load();
+    expect(h.otpd.connections.unreadable.size).toBe(0);
     expect(cli(['connections', 'delete', c.id, '--app', a.appId], env).code).toBe(0);
     expect(cli(['connections', 'list', '--app', a.appId], env).stdout).not.toContain('cli-gw');
   });

@@ -181,7 +181,7 @@ export class ConnectionsService {
    * Connections that would not open (sealed under another OTPD_SECRET: `otpd connections reseal`), by id. They are
    * left out, not fatal: the others keep working.
    */
-  readonly unreadable = new Map<string, string>();
+  readonly unreadable = new Map<string, { rec: ConnectionRecord; error: string }>();
 
   /** Opens every stored connection (at start, and when another node changed one). */
   async load(): Promise<void> {
@@ -192,7 +192,7 @@ export class ConnectionsService {
       try {
         this.byId.set(rec.id, this.open(rec));
       } catch (e) {
-        this.unreadable.set(rec.id, e instanceof Error ? e.message : String(e));
+        this.unreadable.set(rec.id, { rec, error: e instanceof Error ? e.message : String(e) });
       }
     }
   }
@@ -366,6 +366,16 @@ export class ConnectionsService {
 
   /** Deletes a connection; 409 `connection_in_use` while a routing rule of an app names it. */
   async remove(appId: string | null, id: string, actor: string, appsUsing: (name: string) => Promise<string[]>): Promise<void> {
+    // One that does not open (sealed under a lost secret) can still be deleted, by the same owner.
+    const lost = this.unreadable.get(id);
+    if (lost && lost.rec.appId === appId && !this.byId.has(id)) {
+      await this.d.store.appConfig.saveConnection(appId, id, (before) => {
+        if (!before) throw new OtpdError('not_found', `No connection ${id}`);
+        return { after: null, audit: [this.audit(actor, 'connection.delete', lost.rec, { id, name: lost.rec.name, type: lost.rec.type, unreadable: true }, null)] };
+      });
+      this.unreadable.delete(id);
+      return;
+    }
     const cur = this.scoped(appId, id);
     const users = await appsUsing(cur.rec.name);
     if (users.length > 0) {
