@@ -194,6 +194,15 @@ const PAYMENT: Readonly<Record<string, string>> = Object.freeze({
 /** The payment clause of a language (English when it has none). */
 export const paymentClause = (locale: string): string => PAYMENT[locale] ?? PAYMENT.en!;
 
+/**
+ * A payment's text says what its code approves: one that does not show both `{{amount}}` and `{{payee}}` (an app's
+ * template) is preceded by the language's clause (`wrap` puts it in the text's markup, e.g. an HTML paragraph).
+ */
+export function withPayment(text: string, locale: string, payment: boolean, wrap: (clause: string) => string = (c) => `${c} `): string {
+  if (!payment || (/\{\{\s*amount\s*\}\}/.test(text) && /\{\{\s*payee\s*\}\}/.test(text))) return text;
+  return `${wrap(paymentClause(locale))}${text}`;
+}
+
 /** Built-in voice texts: said in the call's language, the code (read digit by digit) twice. */
 const VOICE: Readonly<Record<string, string>> = Object.freeze({
   en: 'Your {{app}} verification code is {{pin}}. Again, your code is {{pin}}.',
@@ -230,7 +239,7 @@ const VOICE: Readonly<Record<string, string>> = Object.freeze({
 /** The built-in voice text of a language (English when it has none); with `payment`, what the code approves first. */
 export function builtinVoice(locale: string, payment = false): string {
   const text = VOICE[locale] ?? VOICE.en!;
-  return payment ? `${paymentClause(locale)} ${text}` : text;
+  return withPayment(text, locale, payment);
 }
 
 /** The languages with built-in texts. */
@@ -248,7 +257,7 @@ export function builtinText(locale: string, ttlMinutes: number, payment = false)
   if (!rules) plurals.set(lang, (rules = new Intl.PluralRules(lang)));
   const forms = BUILTIN[lang]!.sms;
   const text = forms[rules.select(ttlMinutes)] ?? forms.other;
-  return payment ? `${paymentClause(lang)} ${text}` : text;
+  return withPayment(text, lang, payment);
 }
 
 /** The built-in email subject of a language (English when it has none). */

@@ -91,46 +91,7 @@ function maskUrl(v: string): string | null {
 }
 const maskValue = (v: unknown): unknown => (typeof v === 'string' ? maskUrl(v) ?? MASK : MASK);
 
-/** Calls `fn(parent, key)` for each member at a JSON pointer (`*`: every member of an object). */
-function forEachAt(obj: unknown, path: readonly string[], fn: (parent: Record<string, unknown>, key: string) => void): void {
-  if (!obj || typeof obj !== 'object' || path.length === 0) return;
-  const [head, ...rest] = path as [string, ...string[]];
-  const o = obj as Record<string, unknown>;
-  for (const k of head === '*' ? Object.keys(o) : [head]) {
-    if (!(k in o)) continue;
-    if (rest.length === 0) fn(o, k);
-    else forEachAt(o[k], rest, fn);
-  }
-}
-
 const secretPaths = (plugin: ProviderPlugin | undefined) => (plugin?.secrets ?? []).map((p) => p.split('/').slice(1));
-
-/** The entry with its credentials masked. */
-export function maskEntry(entry: Entry): Record<string, unknown> {
-  const out = structuredClone(entry) as Record<string, unknown>;
-  for (const path of secretPaths(pluginOf(entry.type))) forEachAt(out, path, (parent, key) => { parent[key] = maskValue(parent[key]); });
-  return out;
-}
-
-/** Where `next` holds a credential as it reads masked, the stored one is kept (a client sent back what it read). */
-function unmask(next: Entry, stored: Entry): void {
-  for (const path of secretPaths(pluginOf(next.type))) unmaskAt(next, stored, path);
-}
-
-function unmaskAt(n: unknown, s: unknown, path: readonly string[]): void {
-  if (!n || typeof n !== 'object' || !s || typeof s !== 'object' || path.length === 0) return;
-  const [head, ...rest] = path as [string, ...string[]];
-  const no = n as Record<string, unknown>;
-  const so = s as Record<string, unknown>;
-  for (const k of head === '*' ? Object.keys(no) : [head]) {
-    if (!(k in no)) continue;
-    if (rest.length > 0) unmaskAt(no[k], so[k], rest);
-    else if (so[k] !== undefined && no[k] === maskValue(so[k])) no[k] = so[k];
-  }
-}
-
-/** Fields that say where a provider's requests go and what they carry: changing one needs the credentials again. */
-const DESTINATION = ['url', 'baseUrl', 'auth', 'body', 'headers', 'receipts'];
 
 /** The values at a JSON pointer (`*`: every member), each with its concrete pointer. */
 function valuesAt(obj: unknown, path: readonly string[], trail = ''): [string, unknown][] {
@@ -140,6 +101,34 @@ function valuesAt(obj: unknown, path: readonly string[], trail = ''): [string, u
   const o = obj as Record<string, unknown>;
   return (head === '*' ? Object.keys(o) : [head]).filter((k) => k in o).flatMap((k) => valuesAt(o[k], rest, `${trail}/${k}`));
 }
+
+/** Sets the member at a concrete pointer (one `valuesAt` gave: its parents exist). */
+function setAt(obj: Record<string, unknown>, pointer: string, value: unknown): void {
+  const keys = pointer.split('/').slice(1);
+  let o = obj;
+  for (const k of keys.slice(0, -1)) o = o[k] as Record<string, unknown>;
+  o[keys.at(-1)!] = value;
+}
+
+/** The entry with its credentials masked. */
+export function maskEntry(entry: Entry): Record<string, unknown> {
+  const out = structuredClone(entry) as Record<string, unknown>;
+  for (const path of secretPaths(pluginOf(entry.type))) for (const [pointer, v] of valuesAt(out, path)) setAt(out, pointer, maskValue(v));
+  return out;
+}
+
+/** Where `next` holds a credential as it reads masked, the stored one is kept (a client sent back what it read). */
+function unmask(next: Entry, stored: Entry): void {
+  for (const path of secretPaths(pluginOf(next.type))) {
+    for (const [pointer, v] of valuesAt(next, path)) {
+      const old = valuesAt(stored, pointer.split('/').slice(1))[0]?.[1];
+      if (old !== undefined && v === maskValue(old)) setAt(next, pointer, old);
+    }
+  }
+}
+
+/** Fields that say where a provider's requests go and what they carry: changing one needs the credentials again. */
+const DESTINATION = ['url', 'baseUrl', 'auth', 'body', 'headers', 'receipts'];
 
 /** JSON merge patch (RFC 7396). */
 function mergePatch(target: unknown, patch: unknown): unknown {
@@ -188,6 +177,7 @@ export class ConnectionsService {
     const all = await this.d.store.appConfig.listConnections();
     this.byId.clear();
     this.unreadable.clear();
+    this.changed();
     for (const rec of all) {
       try {
         this.byId.set(rec.id, this.open(rec));
@@ -220,14 +210,34 @@ export class ConnectionsService {
     return [...this.servers.values(), ...[...this.byId.values()].map((l) => l.provider)];
   }
 
+  /**
+   * Per app (`''`: none), what `route` reads on every start: the names it can route to and its own connections.
+   * Built on first use and dropped when any connection changes (a start looks up, it does not walk every tenant's).
+   */
+  private readonly perApp = new Map<string, { names: ReadonlyMap<string, DeliveryProvider>; own: readonly DeliveryProvider[] }>();
+
+  private changed(): void {
+    this.perApp.clear();
+  }
+
+  private scopeOf(appId: string | null) {
+    let v = this.perApp.get(appId ?? '');
+    if (!v) {
+      const names = new Map<string, DeliveryProvider>();
+      const lives = [...this.byId.values()];
+      const own = appId === null ? [] : lives.filter((l) => l.rec.appId === appId);
+      for (const l of own) names.set(l.rec.name, l.provider);
+      for (const l of lives) if (l.rec.appId === null && !names.has(l.rec.name)) names.set(l.rec.name, l.provider);
+      for (const [name, p] of this.servers) if (!names.has(name)) names.set(name, p);
+      if (this.perApp.size >= 10_000) this.perApp.clear();
+      this.perApp.set(appId ?? '', (v = { names, own: own.map((l) => l.provider) }));
+    }
+    return v;
+  }
+
   /** The names `appId` (null: none, only shared and server ones) can route to, each with its provider. */
-  namesFor(appId: string | null): Map<string, DeliveryProvider> {
-    const out = new Map<string, DeliveryProvider>();
-    const lives = [...this.byId.values()];
-    for (const l of lives) if (appId !== null && l.rec.appId === appId) out.set(l.rec.name, l.provider);
-    for (const l of lives) if (l.rec.appId === null && !out.has(l.rec.name)) out.set(l.rec.name, l.provider);
-    for (const [name, p] of this.servers) if (!out.has(name)) out.set(name, p);
-    return out;
+  namesFor(appId: string | null): ReadonlyMap<string, DeliveryProvider> {
+    return this.scopeOf(appId).names;
   }
 
   /**
@@ -236,14 +246,14 @@ export class ConnectionsService {
    * that, every shared connection and server provider of the channel.
    */
   route(app: Pick<AppRecord, 'id' | 'settings'>, channel: Channel, countryIso: string): string[] {
-    const names = this.namesFor(app.id);
+    const { names, own: mine } = this.scopeOf(app.id);
     const pick = (rules: RoutingTable[Channel]) => namesFor(rules ?? [], countryIso).flatMap((n) => {
       const p = names.get(n);
       return p && p.channels.includes(channel) ? [p.name] : [];
     });
     const appRules = (app.settings.routing as RoutingTable | undefined)?.[channel];
     if (appRules) return pick(appRules);
-    const own = [...this.byId.values()].filter((l) => l.rec.appId === app.id && l.provider.channels.includes(channel)).map((l) => l.provider.name);
+    const own = mine.filter((p) => p.channels.includes(channel)).map((p) => p.name);
     if (own.length > 0) return own;
     const serverRules = this.d.serverRouting?.[channel];
     if (serverRules) return pick(serverRules);
@@ -321,6 +331,7 @@ export class ConnectionsService {
     const live: Live = { rec, entry, provider: this.build(id, entry) };
     await this.d.store.appConfig.saveConnection(appId, id, () => ({ after: rec, audit: [this.audit(actor, 'connection.create', rec, null, this.view(live))] }));
     this.byId.set(id, live);
+    this.changed();
     return this.view(live);
   }
 
@@ -361,6 +372,7 @@ export class ConnectionsService {
       return { after: rec, audit: [this.audit(actor, 'connection.update', rec, this.view(cur), this.view(live))] };
     });
     this.byId.set(id, live);
+    this.changed();
     return this.view(live);
   }
 
@@ -386,6 +398,7 @@ export class ConnectionsService {
       return { after: null, audit: [this.audit(actor, 'connection.delete', cur.rec, this.view(cur), null)] };
     });
     this.byId.delete(id);
+    this.changed();
   }
 
   /**

@@ -11,7 +11,7 @@ import { assertCountryAllowed } from '../domain/phone.js';
 import { CHANNEL, parseRecipient } from '../domain/channels.js';
 import { DEFAULT_STEP_TIMEOUT, assertInRange, resolvePolicy, type Channel, type CodeType, type Policy } from '../domain/policy.js';
 import { countSegments, messageCost, pricesFor, type PriceTable } from '../domain/segments.js';
-import { BUILTIN_LOCALES, builtinSubject, builtinText, builtinVoice, chooseLocale, escapeHtml, paymentClause, renderEmail, renderTemplate } from '../domain/template.js';
+import { BUILTIN_LOCALES, builtinSubject, builtinText, builtinVoice, chooseLocale, escapeHtml, renderEmail, renderTemplate, withPayment } from '../domain/template.js';
 import {
   decideResend, decideStart, effectiveStatus, toView, type Status, type VerificationDraft, type VerificationRecord, type VerificationView,
 } from '../domain/verification.js';
@@ -167,23 +167,19 @@ export class VerificationsService {
       let email = renderEmail(locale, vars);
       if (t) {
         const pin = { ...vars, pin: '{{pin}}' };
-        // A payment's email says what the code approves even when the app's template does not.
-        const says = (x: string) => /\{\{\s*amount\s*\}\}/.test(x) && /\{\{\s*payee\s*\}\}/.test(x);
-        const text = renderTemplate(payment && !says(t.text) ? `${paymentClause(locale)} ${t.text}` : t.text, pin);
+        const text = renderTemplate(withPayment(t.text, locale, payment), pin);
         email = {
           subject: renderTemplate(t.subject ?? builtinSubject(locale), pin),
           text,
-          html: t.html !== null ? renderTemplate(payment && !says(t.html) ? `<p>${escapeHtml(paymentClause(locale))}</p>${t.html}` : t.html, { ...pin, app: escapeHtml(vars.app), amount: vars.amount && escapeHtml(vars.amount), payee: vars.payee && escapeHtml(vars.payee) }) : `<!doctype html><html><body><p>${escapeHtml(text).replace('{{pin}}', '<strong>{{pin}}</strong>')}</p></body></html>`,
+          html: t.html !== null ? renderTemplate(withPayment(t.html, locale, payment, (c) => `<p>${escapeHtml(c)}</p>`), { ...pin, app: escapeHtml(vars.app), amount: vars.amount && escapeHtml(vars.amount), payee: vars.payee && escapeHtml(vars.payee) }) : `<!doctype html><html><body><p>${escapeHtml(text).replace('{{pin}}', '<strong>{{pin}}</strong>')}</p></body></html>`,
         };
       }
       // Stored as JSON (subject, text, html) with {{pin}} still in each part.
       return { body: JSON.stringify(email), parts: 1, cost: messageCost(pricesFor(this.d.prices, app.settings.prices), channel, '*', 1) };
     }
-    // A payment's message always says what the code approves: an app template that does not is preceded by the
-    // language's clause.
-    const own = t?.text;
-    const template = own === undefined ? (CHANNEL[channel].spoken ? builtinVoice(locale, payment) : builtinText(locale, vars.ttlMinutes, payment))
-      : payment && !(/\{\{\s*amount\s*\}\}/.test(own) && /\{\{\s*payee\s*\}\}/.test(own)) ? `${paymentClause(locale)} ${own}` : own;
+    // A payment's message always says what the code approves (`withPayment`).
+    const template = t ? withPayment(t.text, locale, payment)
+      : CHANNEL[channel].spoken ? builtinVoice(locale, payment) : builtinText(locale, vars.ttlMinutes, payment);
     const body = renderTemplate(template, { ...vars, pin: '{{pin}}' });
     const parts = CHANNEL[channel].segmented ? countSegments(renderTemplate(template, { ...vars, pin: '0'.repeat(policy.codeLength) })).parts : 1;
     return { body, parts, cost: messageCost(pricesFor(this.d.prices, app.settings.prices), channel, dest.countryIso, parts) };
