@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
  * PostgreSQL-only tests (many nodes, restarts) — against a throwaway cluster the global setup starts from the
  * installed binaries (it fails, loudly, when there are none).
  */
-const STORE_TESTS = ['api', 'policy', 'races', 'secrecy', 'provider-echo', 'state-machine', 'delivery', 'admin', 'oauth', 'templates', 'senders', 'isolation', 'webhooks', 'store', 'retention', 'provider-http-receipts', 'fuzz-openapi', 'guard', 'connections', 'metrics'];
+const STORE_TESTS = ['api', 'policy', 'races', 'secrecy', 'provider-echo', 'state-machine', 'delivery', 'admin', 'oauth', 'templates', 'senders', 'isolation', 'webhooks', 'store', 'retention', 'provider-http-receipts', 'fuzz-openapi', 'guard', 'connections', 'metrics', 'analytics'];
 
 export default defineConfig({
   test: {

@@ -37,6 +37,8 @@ export const TIMINGS = {
   retention: { everyMs: 10 * 60_000, firstAfterMs: 5_000, batch: 1_000 },
   /** Guard blocks that ran out are announced (fraud.unblocked) this often, this many at a time. */
   guardBlockEnds: { everyMs: 60_000, batch: 500 },
+  /** Analytics counts are written to the rollups this often (what a crash loses at most). */
+  analytics: { flushMs: 1_000 },
 } as const;
 
 export type Env = 'development' | 'production';
@@ -62,6 +64,10 @@ export interface Config {
   metricsToken: string | null;
   /** OTPD_METRICS=off: no metrics kept and no /metrics route. */
   metrics: boolean;
+  /** OTPD_ANALYTICS=off: no rollups kept (the analytics routes answer what was kept before). */
+  analytics: boolean;
+  /** Hourly analytics rows are kept this many days (daily rows are kept for good). */
+  analyticsHourlyDays: number;
   adminTokenSource: 'env' | 'file' | 'generated';
   delivery: DeliveryMode;
   /** Providers and default routing: from OTPD_PROVIDERS, or the console provider alone in development. */
@@ -245,10 +251,10 @@ function loadSecret(env: Env, dataDir: string, fromEnv: string | undefined): { s
 }
 
 /** The admin token from the environment, or (development only) from `<dataDir>/admin-token`, created once. */
-function readMetricsSwitch(v: string | undefined): boolean {
+function readSwitch(name: string, v: string | undefined): boolean {
   if (v === undefined || v === '' || v === 'on') return true;
   if (v === 'off') return false;
-  throw new ConfigError(`OTPD_METRICS must be on or off, not ${v}`);
+  throw new ConfigError(`${name} must be on or off, not ${v}`);
 }
 
 function readMetricsToken(v: string | undefined): string | null {
@@ -288,6 +294,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
   if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000) throw new ConfigError('OTPD_PG_POOL_SIZE must be an integer from 1 to 1000');
   const retentionDays = Number(environ.OTPD_RETENTION_DAYS ?? 30);
   if (!Number.isFinite(retentionDays) || retentionDays < 0) throw new ConfigError('OTPD_RETENTION_DAYS must be a number of days >= 0 (0 keeps everything)');
+  const analyticsHourlyDays = Number(environ.OTPD_ANALYTICS_HOURLY_DAYS ?? 90);
+  if (!Number.isInteger(analyticsHourlyDays) || analyticsHourlyDays < 2) throw new ConfigError('OTPD_ANALYTICS_HOURLY_DAYS must be a whole number of days >= 2');
   const dataDir = defaultDataDir(environ);
   const databaseUrl = overrides.databaseUrl ?? environ.OTPD_DATABASE_URL ?? `sqlite:${join(dataDir, 'otpd.sqlite')}`;
   if (!databaseUrl.startsWith('sqlite:') && !isPostgresUrl(databaseUrl)) {
@@ -324,7 +332,9 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
     secretSource: source,
     adminToken: admin.token,
     metricsToken: readMetricsToken(environ.OTPD_METRICS_TOKEN),
-    metrics: readMetricsSwitch(environ.OTPD_METRICS),
+    metrics: readSwitch('OTPD_METRICS', environ.OTPD_METRICS),
+    analytics: readSwitch('OTPD_ANALYTICS', environ.OTPD_ANALYTICS),
+    analyticsHourlyDays,
     adminTokenSource: admin.source,
     delivery,
     providers,

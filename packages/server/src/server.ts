@@ -18,6 +18,8 @@ import { AuthLimiter } from './guard/auth-limiter.js';
 import { Guard } from './guard/guard.js';
 import { GuardAdmin } from './guard/admin.js';
 import { AppsService } from './services/apps.js';
+import { Analytics } from './services/analytics.js';
+import type { ClaimedMessage, MessageOutcome } from './domain/delivery.js';
 import { ConnectionsService } from './services/connections.js';
 import { Metrics, providerLabel } from './metrics.js';
 import type { DeliveryProvider } from './providers/types.js';
@@ -168,6 +170,9 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     pool: () => (store instanceof PgStore ? { total: store.pool.totalCount, idle: store.pool.idleCount, waiting: store.pool.waitingCount } : null),
   });
   const dev = devInbox ? { inbox: devInbox, out: consoleOut, now: () => clock.now() } : null;
+  // Analytics rollups: the transitions the store commits, the outcomes the worker records, the receipts applied.
+  const analytics = config.analytics ? new Analytics(store, clock, logger.child({ component: 'analytics' })) : null;
+  if (analytics) store.hooks.onVerificationEvent = (type, v) => analytics.verificationEvent(type, v);
   const providers = createProviders(config.providers.providers, dev);
   // The server's providers and every app's and shared connection, opened: what routes and the worker resolve.
   const connections = new ConnectionsService({ store, clock, keys, providers, dev, serverRouting: config.providers.routing });
@@ -178,6 +183,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     publicUrl: config.publicUrl,
     // A fallback step's cost goes to its app's spend caps (the guard is made below; this runs only when sending).
     chargeStep: async (m) => guard.chargeStep(await apps.get(m.appId), m),
+    ...(analytics ? { onRecorded: (m: ClaimedMessage, o: MessageOutcome) => analytics.messageRecorded(m, o) } : {}),
     ...(metrics ? {
       onProviderCall: (p: DeliveryProvider, outcome: string, seconds: number) => {
         const provider = providerLabel(p);
@@ -205,6 +211,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     route: (app, channel, countryIso) => connections.route(app, channel, countryIso),
     onEvent: metrics ? (event, channel) => metrics.verifications.inc({ event, channel }) : undefined,
     sendsText: (key) => connections.provider(key)?.type !== 'whatsapp',
+    analytics: analytics ?? undefined,
   });
 
   connections.healthOf = (key) => {
@@ -220,7 +227,8 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   reloadConnections.unref();
 
   const providerCallbacks = worker
-    ? new ProviderCallbacks(store, keys, clock, connections.lookup, config.publicUrl, (appId, to) => worker.queued(appId, to), logger.child({ component: 'receipts' }))
+    ? new ProviderCallbacks(store, keys, clock, connections.lookup, config.publicUrl, (appId, to) => worker.queued(appId, to), logger.child({ component: 'receipts' }),
+      analytics ? (r, provider, status, at) => analytics.receipt(r, provider, status, at) : undefined)
     : undefined;
 
   // Another node (or this one) changed an app's configuration: every cache of it here forgets it.
@@ -247,7 +255,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const guardAdmin = new GuardAdmin({ store, clock, guard, apps, currencyOf: (a) => a.settings.prices?.currency ?? config.prices.currency });
   const app = await buildApi({
     logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, http: config.http, apps, oauth, templates, senders, webhooks, verifications, providerCallbacks, ready, isClosing: () => closing,
-    guardAdmin, connections, metrics: metrics ?? undefined, metricsToken: config.metricsToken,
+    guardAdmin, connections, metrics: metrics ?? undefined, metricsToken: config.metricsToken, analytics: analytics ?? new Analytics(store, clock),
     adminToken: config.adminToken, authLimiter,
     dev: devInbox && worker
       ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) ? worker.handedFor(appId, to) : worker.handed()) }
@@ -257,6 +265,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const purge = setInterval(() => {
     store.maintenance.purgeIdempotency(clock.now()).catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed'));
     guard.sweep().catch((err: unknown) => logger.warn({ err }, 'guard state sweep failed'));
+    analytics?.purgeHours(config.analyticsHourlyDays).catch((err: unknown) => logger.warn({ err }, 'analytics hourly purge failed'));
   }, TIMINGS.idempotency.purgeEveryMs);
   purge.unref();
   // Closes verifications whose time ran out, so webhooks hear verification.expired without waiting for a check.
@@ -278,6 +287,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
       worker?.kick(); // messages a previous run left queued
       webhookWorker.start();
       retention.start();
+      analytics?.start();
       return app.listen({ host: o.host ?? config.host, port: o.port ?? config.port });
     },
     close() {
@@ -291,6 +301,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
         await retention.stop();
         await worker?.stop();
         await webhookWorker.stop();
+        await analytics?.stop(); // after the worker: its last outcomes are counted
         await guard.idle();
         await authLimiter.idle();
         await store.close();

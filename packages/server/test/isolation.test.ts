@@ -43,6 +43,8 @@ const cases = (): Record<string, Case> => {
     'POST /v1/senders': { body: { channel: 'sms', value: 'AppB' }, expect: [201] },
     'GET /v1/senders': { expect: [200] },
     [`DELETE /v1/senders/${a.sender}`]: { expect: [404] },
+    'GET /v1/analytics/summary': { expect: [200] },
+    'GET /v1/analytics/series': { expect: [200] },
   };
 };
 const pattern = (path: string) => path.replace(/\{[^}]+\}/g, '[^/]+');
@@ -67,6 +69,9 @@ describe('isolation matrix', () => {
       const sent = `${path} ${JSON.stringify(cs.body ?? '')}`;
       for (const s of secrets.filter((x) => !sent.includes(x))) expect(r.text, `${k} leaked ${s}`).not.toContain(s);
     }
+    // B's analytics count B's one verification (the POST above), none of A's.
+    expect((await h.req('GET', '/v1/analytics/summary', undefined, { key: bKey })).body.verifications.started).toBe(1);
+    expect((await h.req('GET', `/v1/analytics/summary?app=${a.verification.id}`, undefined, { key: bKey })).status).toBe(422);
     // And app A's resources are untouched.
     expect((await h.req('GET', `/v1/templates/${a.template}`)).status).toBe(200);
     expect((await h.req('GET', '/v1/senders')).body.data.map((x: { value: string }) => x.value)).toContain('AppA');

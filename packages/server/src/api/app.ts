@@ -33,6 +33,8 @@ import type { AuthLimiter } from '../guard/auth-limiter.js';
 import { constantTimeEqual } from '../domain/code.js';
 import { adminRoutes } from './routes/admin.js';
 import { guardRoutes } from './routes/guard.js';
+import { analyticsRoutes } from './routes/analytics.js';
+import type { Analytics } from '../services/analytics.js';
 import { connectionRoutes } from './routes/connections.js';
 import type { ConnectionsService } from '../services/connections.js';
 import type { Metrics } from '../metrics.js';
@@ -66,6 +68,8 @@ export interface ApiDeps {
   /** Prometheus metrics (GET /metrics, with the admin token or metricsToken). */
   metrics?: Metrics | undefined;
   metricsToken?: string | null | undefined;
+  /** Analytics read from the rollups (/admin/v1/analytics, /v1/analytics). */
+  analytics: Analytics;
   /** Present in development only. */
   dev?: { inbox: DevInbox; flush: (appId: string, to?: string) => Promise<void> } | undefined;
   /** Provider callbacks: delivery receipts (absent when no provider is configured). */
@@ -194,6 +198,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'verifications', description: 'Start, check, resend, cancel, read' },
         { name: 'development', description: 'Development mode only' },
         { name: 'admin', description: 'Apps, credentials, settings and the audit log (admin token)' },
+        { name: 'analytics', description: 'Conversion, delivery, time to verify and deliver, cost, guard refusals: summaries and series from rollups' },
         { name: 'guard', description: 'Fraud and abuse guard per app: settings, decisions, blocks (admin token; see docs/fraud.md)' },
         { name: 'webhooks', description: 'Provider callbacks: delivery receipts posted by providers (signed by the provider, no API key); not the webhooks otpd sends to apps (admin)' },
         { name: 'system', description: 'Health and documentation' },
@@ -248,6 +253,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     await verificationRoutes(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.verifications, { behindProxy: deps.trustProxy !== false });
     await templateRoutes(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.templates);
     await senderRoutes(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.senders);
+    await analyticsRoutes(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.analytics, 'app');
   }, { prefix: '/v1' });
 
   await app.register(async (dev) => {
@@ -261,6 +267,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     await guardRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.guardAdmin);
     await webhookEndpointRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.webhooks);
     await connectionRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.connections);
+    await analyticsRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.analytics, 'admin');
   }, { prefix: '/admin/v1' });
 
   await app.register(async (o) => oauthRoutes(o as unknown as FastifyInstance, deps.oauth, guarded), { prefix: '/oauth' });

@@ -53,6 +53,8 @@ export interface OutboxWorkerOptions {
   chargeStep?: (m: ClaimedMessage) => Promise<boolean>;
   /** A provider call ended (`outcome`: accepted, rejected, transient, unknown) after `seconds`: metrics. */
   onProviderCall?: (provider: DeliveryProvider, outcome: string, seconds: number) => void;
+  /** Each outcome the store recorded, with its message, after the commit (analytics). */
+  onRecorded?: (m: ClaimedMessage, o: MessageOutcome) => void;
 }
 
 export class OutboxWorker extends DrainLoop {
@@ -64,7 +66,7 @@ export class OutboxWorker extends DrainLoop {
   private handedWaiters: (() => void)[] = [];
   private readonly providers: ProviderLookup;
   readonly breakers: Breakers;
-  private readonly o: Required<Omit<OutboxWorkerOptions, 'publicUrl' | 'breakers' | 'idleRecheckMs' | 'chargeStep' | 'onProviderCall'>> & Pick<OutboxWorkerOptions, 'publicUrl' | 'chargeStep' | 'onProviderCall'>;
+  private readonly o: Required<Omit<OutboxWorkerOptions, 'publicUrl' | 'breakers' | 'idleRecheckMs' | 'chargeStep' | 'onProviderCall' | 'onRecorded'>> & Pick<OutboxWorkerOptions, 'publicUrl' | 'chargeStep' | 'onProviderCall' | 'onRecorded'>;
 
   constructor(
     private readonly store: Store,
@@ -79,7 +81,7 @@ export class OutboxWorker extends DrainLoop {
     this.breakers = opts.breakers ?? new Breakers();
     this.o = {
       batch: opts.batch ?? D.batch, leaseMs: opts.leaseMs ?? D.leaseMs, maxTries: opts.maxTries ?? D.maxTries, retryBaseMs: opts.retryBaseMs ?? D.retryBaseMs,
-      retryCapMs: opts.retryCapMs ?? D.retryCapMs, random: opts.random ?? Math.random, publicUrl: opts.publicUrl?.replace(/\/+$/, ''), chargeStep: opts.chargeStep, onProviderCall: opts.onProviderCall,
+      retryCapMs: opts.retryCapMs ?? D.retryCapMs, random: opts.random ?? Math.random, publicUrl: opts.publicUrl?.replace(/\/+$/, ''), chargeStep: opts.chargeStep, onProviderCall: opts.onProviderCall, onRecorded: opts.onRecorded,
     };
   }
 
@@ -123,7 +125,7 @@ export class OutboxWorker extends DrainLoop {
   /** Sends started by `sendClaimed` whose outcome is not recorded yet. */
   private readonly unsettled = new Set<Promise<void>>();
   /** Their outcomes waiting to be written (one batch at a time), each with what to call once it is. */
-  private readonly toRecord: { outcome: MessageOutcome; written: () => void }[] = [];
+  private readonly toRecord: { m: ClaimedMessage; outcome: MessageOutcome; written: () => void }[] = [];
   private recording = false;
 
   /**
@@ -152,7 +154,7 @@ export class OutboxWorker extends DrainLoop {
     const k = `${m.appId} ${m.to}`;
     const delivered = this.deliver(m, code);
     const settled: Promise<void> = delivered
-      .then((o) => this.record(o))
+      .then((o) => this.record(m, o))
       .catch((err: unknown) => this.log.error({ err, messageId: m.id }, 'sending failed; the lease will expire'))
       .finally(() => this.unsettled.delete(settled));
     this.unsettled.add(settled);
@@ -167,9 +169,9 @@ export class OutboxWorker extends DrainLoop {
   }
 
   /** Resolves once `o` is written: with the outcomes waiting when a batch starts, one batch at a time. */
-  private record(outcome: MessageOutcome): Promise<void> {
+  private record(m: ClaimedMessage, outcome: MessageOutcome): Promise<void> {
     return new Promise<void>((written) => {
-      this.toRecord.push({ outcome, written });
+      this.toRecord.push({ m, outcome, written });
       if (!this.recording) void this.writeRecords();
     });
   }
@@ -181,7 +183,7 @@ export class OutboxWorker extends DrainLoop {
         const batch = this.toRecord.splice(0, this.o.batch);
         const outcomes = batch.map((x) => x.outcome);
         try {
-          await this.store.outbox.complete(outcomes, this.clock.now());
+          this.recorded(batch.map((x) => x.m), outcomes, await this.store.outbox.complete(outcomes, this.clock.now()));
           // A retry, a fallback timer or a next step is now due later: the drain loop sets its timer.
           if (outcomes.some((x) => x.status === 'queued' || x.advance || (x.fallbackAt ?? null) !== null)) this.kick();
         } catch (err) {
@@ -193,6 +195,15 @@ export class OutboxWorker extends DrainLoop {
     } finally {
       this.recording = false;
     }
+  }
+
+  /** Tells `onRecorded` of the outcomes the store recorded (`messages[i]` is `outcomes[i]`'s). */
+  private recorded(messages: readonly ClaimedMessage[], outcomes: readonly MessageOutcome[], ids: ReadonlySet<string>): void {
+    const tell = this.o.onRecorded;
+    if (!tell) return;
+    outcomes.forEach((o, i) => {
+      if (ids.has(o.id)) tell(messages[i]!, o);
+    });
   }
 
   /** The sends of `sendClaimed` started before the call, with their outcomes recorded (later ones are not waited for). */
@@ -267,6 +278,7 @@ export class OutboxWorker extends DrainLoop {
         // Outcomes are recorded while the next drain already claims: a busy worker's cycle is one claim long.
         // (Claimed rows are leased, so no drain can take them again meanwhile; flush() waits for these writes.)
         const done: Promise<void> = this.store.outbox.complete(outcomes, this.clock.now())
+          .then((recorded) => this.recorded(claimed, outcomes, recorded))
           .catch((err: unknown) => this.log.error({ err }, 'recording message outcomes failed; their leases will expire'))
           .finally(() => this.completing.delete(done));
         this.completing.add(done);

@@ -13,6 +13,7 @@ import { OtpdError } from '../domain/errors.js';
 import type { CallbackRequest, CallbackRoute } from '../providers/plugin.js';
 import type { ProviderLookup } from '../providers/types.js';
 import type { Store } from '../store/ports/index.js';
+import type { Receipt, ReceiptResult } from '../domain/delivery.js';
 
 export class ProviderCallbacks {
   constructor(
@@ -23,6 +24,8 @@ export class ProviderCallbacks {
     private readonly publicUrl: string | undefined,
     private readonly onAdvance: (appId: string, to: string) => void,
     private readonly log: Logger,
+    /** A receipt applied, after its commit (analytics). */
+    private readonly onApplied?: (r: Extract<ReceiptResult, { result: 'applied' }>, provider: string, status: Receipt['status'], at: number) => void,
   ) {}
 
   private async refuse(source: string, code: 'invalid_signature' | 'unknown_callback', reason: string): Promise<never> {
@@ -42,12 +45,16 @@ export class ProviderCallbacks {
     if (r.kind === 'reply') return r.text;
     if (r.kind === 'refused') return this.refuse(source, r.code, r.reason);
     for (const fields of r.receipts) {
-      const res = await this.store.callbacks.applyReceipt({ provider: name, ...fields, at: this.clock.now() });
+      const at = this.clock.now();
+      const res = await this.store.callbacks.applyReceipt({ provider: name, ...fields, at });
       if (res.result === 'unknown' || res.result === 'mismatch') {
         if (r.unmatched === 'record') await this.store.callbacks.recordRejected(source, `status for an unknown message (${res.result})`, this.clock.now());
         else await this.refuse(source, 'unknown_callback', res.result === 'unknown' ? 'no such message for this provider' : 'provider message id does not match');
       }
-      if (res.result === 'applied' && res.advanced) this.onAdvance(res.appId, res.to);
+      if (res.result === 'applied') {
+        this.onApplied?.(res, name, fields.status, at);
+        if (res.advanced) this.onAdvance(res.appId, res.to);
+      }
     }
     return undefined;
   }

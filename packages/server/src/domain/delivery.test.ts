@@ -31,7 +31,7 @@ const claimed = (x: Partial<ClaimedMessage> = {}): ClaimedMessage => ({
     outcomeUnknown: false,
   }, {
     codeSealed: Buffer.alloc(1), verificationStatus: 'pending', ttlSeconds: 300, hasNextStep: true, stepTimeout: 30, crashedAttempt: null,
-    attempt: { id: 'att_1', provider: 'a' }, callbackUrl: null, workflowStep: true,
+    attempt: { id: 'att_1', provider: 'a' }, callbackUrl: null, workflowStep: true, countryIso: 'FR',
   }),
   ...x,
 });

@@ -3,6 +3,7 @@
  * delivery receipt may change. Pure: the worker and the store call these and write what they return.
  */
 import type { AttemptRecord, OutboxRecord, OutboxStatus, Status } from './records.js';
+import type { Channel } from './policy.js';
 
 /**
  * How a send failed, which decides what the worker may do next:
@@ -35,6 +36,8 @@ export interface ClaimedMessage extends OutboxRecord {
    * it is sent, a resend was when it was asked for.
    */
   workflowStep: boolean;
+  /** The verification's country ('' for an email): analytics count the message there. */
+  countryIso: string;
 }
 
 /** The outcome of handling one claimed message, written in one go. */
@@ -80,7 +83,10 @@ export interface Receipt {
 }
 
 /** `applied`; `unknown`: no such message for that provider; `mismatch`: the provider message id differs; `ignored`: not a forward move. */
-export type ReceiptResult = { result: 'applied'; advanced: boolean; appId: string; to: string } | { result: 'unknown' | 'mismatch' | 'ignored' };
+/** A receipt's result; applied, with what analytics count it by (the message's channel, creation and country). */
+export type ReceiptResult =
+  | { result: 'applied'; advanced: boolean; appId: string; to: string; channel: Channel; createdAt: number; countryIso: string }
+  | { result: 'unknown' | 'mismatch' | 'ignored' };
 
 /**
  * A message with what its delivery needs, written out field by field. (Spreading the 30-field record and adding
@@ -94,7 +100,7 @@ export function claimedMessage(m: OutboxRecord, x: Omit<ClaimedMessage, keyof Ou
     providerMessageId: m.providerMessageId, errorCode: m.errorCode, price: m.price, priceCurrency: m.priceCurrency, deliveredAt: m.deliveredAt,
     failedAt: m.failedAt, fallbackAt: m.fallbackAt, outcomeUnknown: m.outcomeUnknown,
     codeSealed: x.codeSealed, verificationStatus: x.verificationStatus, ttlSeconds: x.ttlSeconds, hasNextStep: x.hasNextStep, stepTimeout: x.stepTimeout,
-    crashedAttempt: x.crashedAttempt, attempt: x.attempt, callbackUrl: x.callbackUrl, workflowStep: x.workflowStep,
+    crashedAttempt: x.crashedAttempt, attempt: x.attempt, callbackUrl: x.callbackUrl, workflowStep: x.workflowStep, countryIso: x.countryIso,
   };
 }
 

@@ -25,6 +25,7 @@ import type { Admission, Guard } from '../guard/guard.js';
 import { TIMINGS } from '../config.js';
 import { selectTemplate, type TemplatesService } from './templates.js';
 import { selectSender, type SendersService } from './senders.js';
+import type { Analytics } from './analytics.js';
 
 export interface StartInput {
   to: string;
@@ -117,6 +118,8 @@ export interface VerificationsDeps {
   sendsText?: ((key: string) => boolean) | undefined;
   /** A verification event (started, resent, verified, wrong_code, refused, canceled) on a channel: metrics. */
   onEvent?: ((event: string, channel: Channel) => void) | undefined;
+  /** Analytics: wrong codes, and starts the guard refused (the store tells the transitions). */
+  analytics?: Pick<Analytics, 'wrongCode' | 'refused'> | undefined;
 }
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
@@ -291,7 +294,13 @@ export class VerificationsService {
         return { json: prior.response, replayed: true };
       }
     }
-    const admission = await this.d.guard.admit(app, { action: 'start', to: phone.e164, countryIso: phone.countryIso || null, signals, cost });
+    let admission;
+    try {
+      admission = await this.d.guard.admit(app, { action: 'start', to: phone.e164, countryIso: phone.countryIso || null, signals, cost });
+    } catch (e) {
+      if (e instanceof OtpdError) this.d.analytics?.refused({ appId: app.id, countryIso: phone.countryIso, to: phone.e164, channel: channels[0]! }, cost);
+      throw e;
+    }
     const messages = steps.map((m) => this.message(draft, m, now));
     // This node's worker claims the first message now, before the transaction (which only writes what is decided
     // here): stored as `sending` with its started attempt, and sent right after the commit. Null: left queued.
@@ -321,6 +330,7 @@ export class VerificationsService {
         this.d.dispatch!.sendClaimed(claimedMessage(claimed.message, {
           codeSealed, verificationStatus: 'pending', ttlSeconds: policy.ttl, hasNextStep: channels.length > 1, stepTimeout,
           crashedAttempt: null, attempt: { id: claimed.attempt.id, provider: claimed.attempt.provider }, callbackUrl, workflowStep: true,
+          countryIso: phone.countryIso,
         }), code);
       } else {
         this.d.onQueued(app.id, phone.e164);
@@ -381,6 +391,7 @@ export class VerificationsService {
     const v = r.verification;
     if (r.outcome === 'verified') this.d.guard.verified(app, v);
     this.d.onEvent?.(r.outcome === 'verified' ? 'verified' : r.outcome === 'wrong' ? 'wrong_code' : 'check_refused', v.channel);
+    if (r.outcome === 'wrong') this.d.analytics?.wrongCode(v);
     this.d.guard.checked(app, admission, r.outcome === 'wrong');
     const status = effectiveStatus(v, now);
     return {

@@ -210,6 +210,7 @@ export function toClaimed(r: Row, v: Row | undefined, last: Row | undefined): Cl
     attempt: null,
     callbackUrl: (v?.callback_url as string | null | undefined) ?? null,
     workflowStep: v ? num(r.created_at) === num(v.created_at) : false,
+    countryIso: (v?.country_iso as string | null | undefined) ?? '',
   });
 }
 

@@ -3,6 +3,9 @@
  * one per port, composed by its `index.ts`). Services call `store.verifications.start(…)`, `store.apps.get(…)`.
  * One contract suite (test/store.test.ts) runs against both adapters.
  */
+import type { EventType } from '../../domain/events.js';
+import type { VerificationRecord } from '../../domain/records.js';
+import type { AnalyticsPort } from './analytics.js';
 import type { AppConfigPort } from './app-config.js';
 import type { AppsPort } from './apps.js';
 import type { AuditPort } from './audit.js';
@@ -15,6 +18,7 @@ import type { PhonesPort } from './phones.js';
 import type { VerificationsPort } from './verifications.js';
 import type { WebhooksPort } from './webhooks.js';
 
+export type * from './analytics.js';
 export type * from './app-config.js';
 export type * from './apps.js';
 export type * from './audit.js';
@@ -35,6 +39,11 @@ export interface StoreHooks {
   onAppChanged?: ((appId: string) => void) | undefined;
   /** A commit wrote events with deliveries (wakes the webhook worker). */
   onEvents?: (() => void) | undefined;
+  /**
+   * A verification's transition (created, verified, failed, expired, canceled), once, after the commit that wrote it,
+   * whether anyone listens to its event or not (analytics).
+   */
+  onVerificationEvent?: ((type: EventType, v: VerificationRecord, at: number) => void) | undefined;
 }
 
 export interface Store {
@@ -51,6 +60,7 @@ export interface Store {
   readonly audit: AuditPort;
   readonly guard: GuardPort;
   readonly maintenance: MaintenancePort;
+  readonly analytics: AnalyticsPort;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** Cheap liveness query for /readyz. */

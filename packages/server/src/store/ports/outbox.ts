@@ -15,8 +15,11 @@ export interface OutboxPort {
    * provider and a 'started' attempt is recorded before any provider is called.
    */
   claim(now: number, limit: number, leaseMs: number, choose: ChooseProvider): Promise<ClaimedMessage[]>;
-  /** Records the outcomes of claimed messages; `advance` queues the verification's next workflow step. */
-  complete(outcomes: MessageOutcome[], now: number): Promise<void>;
+  /**
+   * Records the outcomes of claimed messages; `advance` queues the verification's next workflow step. Resolves with
+   * the ids of the messages recorded (one whose claim was lost meanwhile, e.g. its lease ran out, is left as it is).
+   */
+  complete(outcomes: MessageOutcome[], now: number): Promise<Set<string>>;
   /**
    * Queues the next workflow step of a pending verification if its current step is `fromStep` (guarded, so two
    * triggers never advance twice). Returns the step now being delivered, or null when there is none to start.

@@ -5,6 +5,7 @@
 import { receiptStep, type Receipt, type ReceiptResult } from '../../domain/delivery.js';
 import { messageEventData, type EventType } from '../../domain/events.js';
 import { newId } from '../../domain/ids.js';
+import type { Channel } from '../../domain/policy.js';
 import type { OutboxStatus } from '../../domain/records.js';
 import type { CallbacksPort } from '../ports/index.js';
 import { num, toOutbox } from '../rows.js';
@@ -34,7 +35,7 @@ export class PgCallbacks implements CallbacksPort {
         { verificationId: m.verification_id as string, messageId: m.id as string }, r.at);
       let advanced = false;
       if (step.advance) advanced = (await advance(t, null, m.verification_id as string, num(m.step), r.at)) !== null;
-      return { result: 'applied', advanced, appId: m.app_id as string, to: m.to_addr as string };
+      return { result: 'applied', advanced, appId: m.app_id as string, to: m.to_addr as string, channel: m.channel as Channel, createdAt: num(m.created_at), countryIso: (m.country_iso as string | null) ?? '' };
     });
   }
 

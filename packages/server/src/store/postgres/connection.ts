@@ -5,6 +5,8 @@
 import pg from 'pg';
 import type { Clock } from '../../domain/clock.js';
 import { OtpdError } from '../../domain/errors.js';
+import type { EventType } from '../../domain/events.js';
+import type { VerificationRecord } from '../../domain/records.js';
 import type { StoreHooks } from '../ports/index.js';
 import type { Row } from '../rows.js';
 import type { Notifier } from './notify.js';
@@ -19,6 +21,8 @@ export interface TxCtx {
   emitted: boolean;
   /** Outbox messages became due. */
   queued: boolean;
+  /** Verification transitions written, told to `hooks.onVerificationEvent` after the commit. */
+  transitions?: { type: EventType; v: VerificationRecord; at: number }[];
 }
 
 export interface PgStoreOptions {
@@ -179,7 +183,8 @@ export class Db {
    * After a commit (a transaction's, or a statement's that committed on its own): events wake this node's webhook
    * worker at once; other nodes hear of events and queued messages by NOTIFY (the caller wakes its own outbox worker).
    */
-  afterCommit(t: Pick<TxCtx, 'emitted' | 'queued'>): void {
+  afterCommit(t: Pick<TxCtx, 'emitted' | 'queued' | 'transitions'>): void {
+    if (t.transitions) for (const x of t.transitions) this.hooks.onVerificationEvent?.(x.type, x.v, x.at);
     if (t.emitted) {
       this.hooks.onEvents?.();
       this.notifier.signal('webhooks');

@@ -40,6 +40,7 @@ export class Events {
   }
 
   emitVerification(t: TxCtx, type: EventType, v: VerificationRecord, now: number): Promise<void> {
+    (t.transitions ??= []).push({ type, v, at: now });
     return this.emit(t, v.appId, type, () => verificationEventData(v), { verificationId: v.id, callbackUrl: v.callbackUrl ?? null }, now);
   }
 

@@ -3,12 +3,13 @@
  * starts (`applyStartsFresh`) and optimistic checks (`applyChecksOptimistic`). Whatever they do not write (undefined
  * in their results) runs again on the locked paths (locked-paths.ts), which decide on what the locks show.
  */
+import type { EventType } from '../../domain/events.js';
 import type { PhoneState, VerificationRecord } from '../../domain/records.js';
 import { settleCheck } from '../../domain/verification.js';
 import type { CheckResult, StartResult } from '../ports/index.js';
 import { toPhoneState, toVerification, type Row } from '../rows.js';
 import type { CheckOp, StartOp } from './batcher.js';
-import type { Db } from './connection.js';
+import type { Db, TxCtx } from './connection.js';
 import type { Events } from './events.js';
 import { cmp, outboxRow, phoneRow, verificationRow } from './json-rows.js';
 
@@ -69,10 +70,11 @@ export class FastPaths {
     if (made.length === 0) return out;
     const written = new Set((await this.db.read('startFresh', [JSON.stringify(phones), JSON.stringify(vers), JSON.stringify(msgs), JSON.stringify(atts),
       JSON.stringify(events), JSON.stringify(deliveries)])).map((r) => r.id as string));
-    const done = { emitted: false, queued: false };
+    const done: Pick<TxCtx, 'emitted' | 'queued' | 'transitions'> = { emitted: false, queued: false, transitions: [] };
     for (const m of made) {
       if (!written.has(m.v.id)) continue;
       out[m.i] = m.result;
+      done.transitions!.push({ type: 'verification.created', v: m.v, at: m.v.createdAt });
       this.recent.remember(m.v, m.phone);
       done.emitted ||= m.heard;
       done.queued ||= m.queued;
@@ -105,7 +107,7 @@ export class FastPaths {
     }
     const out: (CheckResult | undefined)[] = ops.map(() => undefined);
     const vers: unknown[] = []; const phones: unknown[] = []; const events: unknown[] = []; const deliveries: unknown[] = [];
-    const judged: { i: number; result: CheckResult; state: PhoneState; heard: boolean }[] = [];
+    const judged: { i: number; result: CheckResult; state: PhoneState; heard: boolean; event: EventType | undefined }[] = [];
     const seen = new Set<string>();
     for (let i = 0; i < ops.length; i++) {
       this.recent.forget(ids[i]!); // remembered again below only as written
@@ -128,21 +130,22 @@ export class FastPaths {
         del: s.clearPhone,
       });
       const heard = s.event ? await this.events.eventRows(events, deliveries, s.event, after, now) : false;
-      judged.push({ i, result, state, heard });
+      judged.push({ i, result, state, heard, event: s.event ?? undefined });
     }
     if (judged.length === 0) return out;
     // Locked in this order: by (app, phone) in byte order, like every statement that locks phones (COLLATE "C").
     (phones as { a: string; t: string }[]).sort((x, y) => cmp(x.a, y.a) || cmp(x.t, y.t));
     const written = new Set((await this.db.read('checkApply', [JSON.stringify(vers), JSON.stringify(phones), judged.map((j) => ids[j.i]!),
       JSON.stringify(events), JSON.stringify(deliveries)])).map((r) => r.id as string));
-    let emitted = false;
-    for (const { i, result, state, heard } of judged) {
+    const done: Pick<TxCtx, 'emitted' | 'queued' | 'transitions'> = { emitted: false, queued: false, transitions: [] };
+    for (const { i, result, state, heard, event } of judged) {
       if (!written.has(ids[i]!)) continue;
       out[i] = result;
-      emitted ||= heard;
+      done.emitted ||= heard;
+      if (event) done.transitions!.push({ type: event, v: result.verification, at: result.verification.updatedAt });
       if (result.verification.status === 'pending') this.recent.remember(result.verification, state);
     }
-    if (emitted) this.db.afterCommit({ emitted: true, queued: false });
+    this.db.afterCommit(done);
     return out;
   }
 }

@@ -29,6 +29,7 @@ import { Events } from './events.js';
 import { PgGuard } from './guard.js';
 import { migrationError, runMigrations } from './migrate.js';
 import { PgMaintenance } from './maintenance.js';
+import { PgAnalytics } from './analytics.js';
 import { Notifier } from './notify.js';
 import { PgOutbox } from './outbox.js';
 import { PgPhones } from './phones.js';
@@ -53,6 +54,7 @@ export class PgStore implements Store {
   readonly webhooks: PgWebhooks;
   readonly audit: PgAudit;
   readonly maintenance: PgMaintenance;
+  readonly analytics: PgAnalytics;
   readonly guard: PgGuard;
   private readonly clock: Clock;
   private readonly notifier: Notifier;
@@ -79,6 +81,7 @@ export class PgStore implements Store {
     this.audit = new PgAudit(db);
     this.maintenance = new PgMaintenance(db);
     this.guard = new PgGuard(db, events);
+    this.analytics = new PgAnalytics(db);
   }
 
   /** Applies pending migrations (once per process; concurrent nodes serialise on an advisory lock), then listens. */

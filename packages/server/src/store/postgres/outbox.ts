@@ -51,7 +51,7 @@ export class PgOutbox implements OutboxPort {
         const last = r.expired ? (await q(c, 'attLast', [r.id])).rows[0] : undefined;
         const v = r.v_id === null ? undefined : {
           code_sealed: r.v_code_sealed, status: r.v_status, expires_at: r.v_expires_at, created_at: r.v_created_at, channels: r.v_channels,
-          channel: r.v_channel, step_timeout: r.v_step_timeout, callback_url: r.v_callback_url,
+          channel: r.v_channel, step_timeout: r.v_step_timeout, callback_url: r.v_callback_url, country_iso: r.v_country_iso,
         };
         const m = toClaimed(r, v, last);
         if (m.crashedAttempt || m.verificationStatus !== 'pending' || !m.codeSealed) { out.push(m); continue; }
@@ -80,8 +80,8 @@ export class PgOutbox implements OutboxPort {
    * nothing else has to commit with it: no workflow step to advance and no event anyone receives. Otherwise the
    * events and the next steps are written in the same transaction.
    */
-  async complete(outcomes: MessageOutcome[], now: number): Promise<void> {
-    if (outcomes.length === 0) return;
+  async complete(outcomes: MessageOutcome[], now: number): Promise<Set<string>> {
+    if (outcomes.length === 0) return new Set();
     const finished = outcomes.filter((o) => o.attempt).map((o) => {
       const a = o.attempt!;
       return { id: a.id, outcome: a.outcome, http_status: a.httpStatus ?? null, error_code: a.errorCode ?? null, error: a.error ?? null, provider_message_id: a.providerMessageId ?? null, finished_at: a.finishedAt };
@@ -96,9 +96,9 @@ export class PgOutbox implements OutboxPort {
     if (alone) {
       const changed = new Set((await this.db.read('outDone', values)).map((r) => r.id as string));
       if (this.noteOutcomes(outcomes, changed)) this.db.afterCommit({ emitted: false, queued: true });
-      return;
+      return changed;
     }
-    await this.db.tx(async (t) => {
+    return this.db.tx(async (t) => {
       const changed = new Map((await q(t.c, 'outDone', values)).rows.map((r) => [r.id as string, (r.callback_url as string | null) ?? null]));
       if (this.noteOutcomes(outcomes, changed)) t.queued = true;
       for (const o of outcomes) {
@@ -109,6 +109,7 @@ export class PgOutbox implements OutboxPort {
         }
         if (o.advance) await advance(t, null, o.verificationId, o.step, now);
       }
+      return new Set(changed.keys());
     });
   }
 

@@ -18,6 +18,7 @@
  * Each module's statements are in `sql/<module>.ts`, next to the module they serve; `SQL` is all of them, the set
  * the plan test checks.
  */
+import { ANALYTICS_SQL } from './sql/analytics.js';
 import { APPS_SQL } from './sql/apps.js';
 import { APP_CONFIG_SQL } from './sql/app-config.js';
 import { AUDIT_SQL } from './sql/audit.js';
@@ -35,6 +36,7 @@ import { WEBHOOKS_SQL } from './sql/webhooks.js';
 
 export const SQL = {
   ping: 'SELECT 1',
+  ...ANALYTICS_SQL,
   ...APPS_SQL,
   ...APP_CONFIG_SQL,
   ...AUDIT_SQL,

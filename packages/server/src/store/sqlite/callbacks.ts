@@ -2,13 +2,15 @@
 import { receiptStep, type Receipt, type ReceiptResult } from '../../domain/delivery.js';
 import type { EventType } from '../../domain/events.js';
 import { newId } from '../../domain/ids.js';
+import type { Channel } from '../../domain/policy.js';
 import type { OutboxStatus } from '../../domain/records.js';
 import type { CallbacksPort } from '../ports/index.js';
 import { num, type Row } from '../rows.js';
 import type { SqliteContext } from './db.js';
 import type { OutboxRows } from './outbox.js';
 
-const cols = 'id, app_id, to_addr, verification_id, step, status, provider, provider_message_id';
+const cols = `id, app_id, to_addr, verification_id, step, status, provider, provider_message_id, channel, created_at,
+  (SELECT country_iso FROM verifications v WHERE v.id = outbox.verification_id) AS country_iso`;
 
 export function sqliteCallbacks(c: SqliteContext, outbox: OutboxRows): CallbacksPort {
   const s = {
@@ -44,7 +46,7 @@ export function sqliteCallbacks(c: SqliteContext, outbox: OutboxRows): Callbacks
         const verificationId = m.verification_id as string;
         c.emit(appId, `message.${r.status}` as EventType, outbox.messageData(messageId), { verificationId, messageId }, r.at);
         const advanced = step.advance ? outbox.advanceSync(null, verificationId, num(m.step), r.at) !== null : false;
-        return { result: 'applied', advanced, appId, to: m.to_addr as string };
+        return { result: 'applied', advanced, appId, to: m.to_addr as string, channel: m.channel as Channel, createdAt: num(m.created_at), countryIso: (m.country_iso as string | null) ?? '' };
       });
     },
 

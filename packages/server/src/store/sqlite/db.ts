@@ -31,6 +31,8 @@ export class SqliteContext {
   private readonly endpoints: EndpointCache;
   /** Set inside a group when an event with deliveries was written; the listener is called after its commit. */
   private emitted = false;
+  /** Verification transitions written by the group being run; told to `hooks.onVerificationEvent` after its commit. */
+  private transitions: { type: EventType; v: VerificationRecord; at: number }[] = [];
   private readonly s: {
     whkActive: Database.Statement; verCallbackUrl: Database.Statement; evtInsert: Database.Statement;
     whdInsert: Database.Statement; auditInsert: Database.Statement; syncNormal: Database.Statement; syncFull: Database.Statement;
@@ -53,9 +55,11 @@ export class SqliteContext {
     const one = this.db.transaction((fn: () => unknown) => fn());
     this.runGroup = this.db.transaction((batch: Op[]) =>
       batch.map((op) => {
+        const told = this.transitions.length;
         try {
           return { ok: true, value: one(op.fn) };
         } catch (e) {
+          this.transitions.length = told; // rolled back with the op
           return { ok: false, value: e };
         }
       }),
@@ -117,10 +121,16 @@ export class SqliteContext {
       results = this.runGroup(batch);
     } catch (e) {
       // The COMMIT itself failed (disk full, I/O error, busy past the timeout): nothing of the group was written.
+      this.transitions = [];
       for (const op of batch) op.reject(e);
       return;
     } finally {
       if (kind === 'relaxed') this.s.syncFull.run();
+    }
+    if (this.transitions.length > 0) {
+      const told = this.transitions;
+      this.transitions = [];
+      for (const t of told) this.hooks.onVerificationEvent?.(t.type, t.v, t.at);
     }
     batch.forEach((op, i) => {
       const r = results[i]!;
@@ -175,6 +185,7 @@ export class SqliteContext {
   }
 
   emitVerification(type: EventType, v: VerificationRecord, now: number): void {
+    if (this.hooks.onVerificationEvent) this.transitions.push({ type, v, at: now });
     this.emit(v.appId, type, () => verificationEventData(v), { verificationId: v.id, callbackUrl: v.callbackUrl ?? null }, now);
   }
 

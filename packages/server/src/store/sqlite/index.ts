@@ -16,6 +16,7 @@ import { sqliteCallbacks } from './callbacks.js';
 import { keyRows, sqliteCredentials } from './credentials.js';
 import { SqliteContext } from './db.js';
 import { sqliteGuard, type SqliteGuard } from './guard.js';
+import { sqliteAnalytics } from './analytics.js';
 import { sqliteMaintenance } from './maintenance.js';
 import { migrateSqlite } from './migrations.js';
 import { outboxRows, sqliteOutbox } from './outbox.js';
@@ -40,7 +41,7 @@ export class SqliteStore implements Store {
   readonly apps: Store['apps']; readonly credentials: Store['credentials']; readonly phones: Store['phones'];
   readonly appConfig: Store['appConfig']; readonly verifications: Store['verifications']; readonly outbox: Store['outbox'];
   readonly callbacks: Store['callbacks']; readonly webhooks: Store['webhooks']; readonly audit: Store['audit'];
-  readonly maintenance: Store['maintenance']; readonly guard: SqliteGuard;
+  readonly maintenance: Store['maintenance']; readonly guard: SqliteGuard; readonly analytics: Store['analytics'];
   private readonly c: SqliteContext;
   private readonly clock: Clock;
   private readonly pingStmt: Database.Statement;
@@ -74,6 +75,7 @@ export class SqliteStore implements Store {
     this.webhooks = sqliteWebhooks(c, apps);
     this.audit = sqliteAudit(c);
     this.maintenance = sqliteMaintenance(c);
+    this.analytics = sqliteAnalytics(c);
     this.guard = sqliteGuard(c);
     this.pingStmt = c.prepare('ping', 'SELECT 1');
   }

@@ -69,7 +69,7 @@ export function sqliteOutbox(c: SqliteContext, rows: OutboxRows): OutboxPort {
     outClaimExpired: c.prepare('outClaimExpired', `UPDATE outbox SET attempts = attempts + 1, available_at = @lease
       WHERE id IN (SELECT id FROM outbox WHERE status = 'sending' AND available_at <= @now ORDER BY available_at LIMIT @limit)
       RETURNING *`),
-    outCodeOf: c.prepare('outCodeOf', 'SELECT code_sealed, status, expires_at, created_at, channels, channel, step, step_timeout, callback_url FROM verifications WHERE id = ?'),
+    outCodeOf: c.prepare('outCodeOf', 'SELECT code_sealed, status, expires_at, created_at, channels, channel, step, step_timeout, callback_url, country_iso FROM verifications WHERE id = ?'),
     outDone: c.prepare('outDone', `UPDATE outbox SET status = @status, available_at = coalesce(@available_at, available_at),
         route_index = coalesce(@route_index, route_index), provider_attempts = coalesce(@provider_attempts, provider_attempts),
         provider = coalesce(@provider, provider), provider_message_id = coalesce(@provider_message_id, provider_message_id),
@@ -113,8 +113,10 @@ export function sqliteOutbox(c: SqliteContext, rows: OutboxRows): OutboxPort {
     },
 
     async complete(outcomes, now) {
-      if (outcomes.length === 0) return;
+      const recorded = new Set<string>();
+      if (outcomes.length === 0) return recorded;
       await c.tx(() => {
+        recorded.clear(); // (run once; cleared in case of a retried op)
         for (const o of outcomes) {
           if (o.attempt) {
             const a = o.attempt;
@@ -129,12 +131,14 @@ export function sqliteOutbox(c: SqliteContext, rows: OutboxRows): OutboxPort {
             error_code: o.errorCode ?? null, error: o.error ?? null, price: o.price ?? null, price_currency: o.priceCurrency ?? null,
             sent_at: o.sentAt ?? null, failed_at: o.failedAt ?? null, fallback_at: o.fallbackAt ?? null, outcome_unknown: o.outcomeUnknown ? 1 : 0,
           }).changes;
+          if (changed) recorded.add(o.id);
           if (changed && (o.status === 'sent' || o.status === 'failed')) {
             c.emit(o.appId, o.status === 'sent' ? 'message.sent' : 'message.failed', rows.messageData(o.id), { verificationId: o.verificationId, messageId: o.id }, now);
           }
           if (changed && o.advance) rows.advanceSync(null, o.verificationId, o.step, now);
         }
       });
+      return recorded;
     },
 
     async advanceStep(appId, verificationId, fromStep, now) {

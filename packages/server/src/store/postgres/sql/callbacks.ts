@@ -1,7 +1,8 @@
 /** The statements of callbacks.ts: delivery receipts and refused callbacks. */
 export const CALLBACKS_SQL = {
   outByProvider: 'SELECT id, app_id, to_addr, verification_id, step, status, provider, provider_message_id FROM outbox WHERE provider = $1 AND provider_message_id = $2',
-  outByIdForUpdate: 'SELECT id, app_id, to_addr, verification_id, step, status, provider, provider_message_id FROM outbox WHERE id = $1 FOR UPDATE',
+  outByIdForUpdate: `SELECT id, app_id, to_addr, verification_id, step, status, provider, provider_message_id, channel, created_at,
+    (SELECT country_iso FROM verifications v WHERE v.id = o.verification_id) AS country_iso FROM outbox o WHERE id = $1 FOR UPDATE OF o`,
   outSetProviderId: 'UPDATE outbox SET provider_message_id = $1 WHERE id = $2',
   outReceipt: `UPDATE outbox SET status = $2, fallback_at = NULL, provider_message_id = coalesce(provider_message_id, $3),
       delivered_at = CASE WHEN $2 = 'delivered' THEN $4 ELSE delivered_at END,

@@ -15,7 +15,8 @@ export const OUTBOX_SQL = {
       RETURNING o.*, o.id IN (SELECT id FROM e) AS expired
     )
     SELECT u.*, v.id AS v_id, v.code_sealed AS v_code_sealed, v.status AS v_status, v.expires_at AS v_expires_at, v.created_at AS v_created_at,
-      v.channels AS v_channels, v.channel AS v_channel, v.step_timeout AS v_step_timeout, v.callback_url AS v_callback_url
+      v.channels AS v_channels, v.channel AS v_channel, v.step_timeout AS v_step_timeout, v.callback_url AS v_callback_url,
+      v.country_iso AS v_country_iso
     FROM u LEFT JOIN verifications v ON v.id = u.verification_id
     ORDER BY u.available_at, u.id`,
   // The provider calls finished ($1) and the messages' outcomes ($2), in one statement; returns the messages that
