@@ -68,6 +68,10 @@ export interface Config {
   analytics: boolean;
   /** Hourly analytics rows are kept this many days (daily rows are kept for good). */
   analyticsHourlyDays: number;
+  /** OTPD_DASHBOARD=off: no /dashboard (nor its sign-in); the admin API then takes the bearer token only. */
+  dashboard: boolean;
+  /** Where the dashboard's build is (OTPD_DASHBOARD_DIR; default: the workspace's packages/dashboard/dist). */
+  dashboardDir: string | undefined;
   adminTokenSource: 'env' | 'file' | 'generated';
   delivery: DeliveryMode;
   /** Providers and default routing: from OTPD_PROVIDERS, or the console provider alone in development. */
@@ -335,6 +339,8 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
     metrics: readSwitch('OTPD_METRICS', environ.OTPD_METRICS),
     analytics: readSwitch('OTPD_ANALYTICS', environ.OTPD_ANALYTICS),
     analyticsHourlyDays,
+    dashboard: readSwitch('OTPD_DASHBOARD', environ.OTPD_DASHBOARD),
+    dashboardDir: environ.OTPD_DASHBOARD_DIR || undefined,
     adminTokenSource: admin.source,
     delivery,
     providers,

@@ -19,6 +19,7 @@ import { Guard } from './guard/guard.js';
 import { GuardAdmin } from './guard/admin.js';
 import { AppsService } from './services/apps.js';
 import { Analytics } from './services/analytics.js';
+import { DashboardSessions, dashboardDir } from './api/dashboard.js';
 import type { ClaimedMessage, MessageOutcome } from './domain/delivery.js';
 import { ConnectionsService } from './services/connections.js';
 import { Metrics, providerLabel } from './metrics.js';
@@ -256,6 +257,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const app = await buildApi({
     logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, http: config.http, apps, oauth, templates, senders, webhooks, verifications, providerCallbacks, ready, isClosing: () => closing,
     guardAdmin, connections, metrics: metrics ?? undefined, metricsToken: config.metricsToken, analytics: analytics ?? new Analytics(store, clock),
+    dashboard: config.dashboard && config.adminToken ? { sessions: new DashboardSessions(keys.hmacKey, config.adminToken, clock), dir: dashboardDir(config.dashboardDir) } : undefined,
     adminToken: config.adminToken, authLimiter,
     dev: devInbox && worker
       ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) ? worker.handedFor(appId, to) : worker.handed()) }

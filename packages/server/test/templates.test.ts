@@ -79,6 +79,14 @@ describe('templates', () => {
     expect(chosen.body.templateId).toMatch(/^tpl_/);
   });
 
+  it("preview prices with the app's own price table, as its starts are charged (it used the server's)", async () => {
+    const app = await h.req('POST', '/admin/v1/apps', { name: 'Priced', settings: { prices: { currency: 'USD', sms: { BE: 0.031 } } } }, { key: ADMIN_TOKEN });
+    const p = await h.req('POST', '/v1/templates/preview', { channel: 'sms', to: '+32470123456', text: 'Code {{pin}}' }, { key: app.body.apiKey.apiKey });
+    expect(p.body).toMatchObject({ parts: 1, cost: 0.031, currency: 'USD' });
+    const s = await h.req('POST', '/v1/verifications', { to: '+32470123456' }, { key: app.body.apiKey.apiKey });
+    expect(s.body).toMatchObject({ cost: 0.031, currency: 'USD' });
+  });
+
   it("templates are the app's own: another app neither sees nor uses them; changes are audited with the key id", async () => {
     const other = await h.req('POST', '/admin/v1/apps', { name: 'Other' }, { key: ADMIN_TOKEN });
     const okey = other.body.apiKey.apiKey;

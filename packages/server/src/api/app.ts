@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type, type TSchema } from '@sinclair/typebox';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { Logger } from 'pino';
@@ -22,7 +23,7 @@ import type { WebhooksService } from '../services/webhooks.js';
 import { webhookEndpointRoutes } from './routes/webhook-endpoints.js';
 import type { VerificationsService } from '../services/verifications.js';
 import type { DevInbox } from '../delivery/dev-inbox.js';
-import { Problem, Verification, documentCommonProblems, problems } from './schemas.js';
+import { Problem, Verification, documentCommonProblems, problem, problems } from './schemas.js';
 import { sendProblem } from './problem.js';
 import { verificationRoutes } from './routes/verifications.js';
 import { devRoutes } from './routes/dev.js';
@@ -33,6 +34,9 @@ import type { AuthLimiter } from '../guard/auth-limiter.js';
 import { constantTimeEqual } from '../domain/code.js';
 import { adminRoutes } from './routes/admin.js';
 import { guardRoutes } from './routes/guard.js';
+import fastifyCookie from '@fastify/cookie';
+import { SESSION_COOKIE, dashboardRoutes, type DashboardSessions } from './dashboard.js';
+import { isId } from '../domain/ids.js';
 import { analyticsRoutes } from './routes/analytics.js';
 import type { Analytics } from '../services/analytics.js';
 import { connectionRoutes } from './routes/connections.js';
@@ -70,6 +74,8 @@ export interface ApiDeps {
   metricsToken?: string | null | undefined;
   /** Analytics read from the rollups (/admin/v1/analytics, /v1/analytics). */
   analytics: Analytics;
+  /** The web dashboard: its sessions (the admin API's second way in) and its build (null: not built). */
+  dashboard?: { sessions: DashboardSessions; dir: string | null } | undefined;
   /** Present in development only. */
   dev?: { inbox: DevInbox; flush: (appId: string, to?: string) => Promise<void> } | undefined;
   /** Provider callbacks: delivery receipts (absent when no provider is configured). */
@@ -115,6 +121,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     frameworkErrors: (err, req, reply) => sendProblem(req, reply, err),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.server.maxConnections = deps.http.maxConnections;
+  await app.register(fastifyCookie);
 
   // Bodies: types must match exactly (a "6" is not a 6). Query strings and params are text, so they coerce.
   const bodyAjv = addFormats.default(new Ajv({ ...ajvCommon, coerceTypes: false }));
@@ -241,6 +248,15 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   };
   const authenticateAdmin = async (req: FastifyRequest) => {
     const token = bearer(req);
+    // The dashboard's session cookie, with its CSRF token, in place of the bearer token.
+    const sessions = deps.dashboard?.sessions;
+    if (token === null && sessions && req.cookies[SESSION_COOKIE] !== undefined) {
+      await guarded(req, null, async () => {
+        if (!sessions.authenticates(req)) throw new OtpdError('unauthorized', 'The dashboard session ended: sign in again');
+      });
+      req.actor = 'dashboard';
+      return;
+    }
     await guarded(req, token, async () => {
       if (!token || !deps.adminToken || !constantTimeEqual(token, deps.adminToken)) {
         throw new OtpdError('unauthorized', 'The admin API needs the admin token (OTPD_ADMIN_TOKEN) as Authorization: Bearer <token>');
@@ -268,7 +284,31 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     await webhookEndpointRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.webhooks);
     await connectionRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.apps, deps.connections);
     await analyticsRoutes(admin.withTypeProvider<TypeBoxTypeProvider>(), deps.analytics, 'admin');
+    // An app's verifications, templates and senders, as its API key sees them (the dashboard's pages), for the admin.
+    await admin.register(async (scoped) => {
+      // Every route here takes the app's id: documented as a parameter, with the 404 of an unknown app.
+      scoped.addHook('onRoute', (route) => {
+        const schema = route.schema as Record<string, unknown> | undefined;
+        if (!schema || schema.hide === true) return;
+        const own = (schema.params as { properties?: Record<string, TSchema> } | undefined)?.properties ?? {};
+        schema.params = Type.Object({ appId: Type.String({ maxLength: 64 }), ...own });
+        schema.response = { ...problem(404, '`not_found`: no such app (or no such resource in it)'), ...(schema.response as object) };
+        documentCommonProblems(route as { url: string; method: string | string[]; schema?: Record<string, unknown> });
+      });
+      scoped.addHook('preHandler', async (req) => {
+        const id = (req.params as { appId: string }).appId;
+        if (!isId('app', id)) throw new OtpdError('not_found', `No app ${id}`);
+        req.app = await deps.apps.get(id);
+        req.actor ??= 'admin';
+      });
+      const scope = { security: [{ adminToken: [] }], admin: true };
+      await verificationRoutes(scoped.withTypeProvider<TypeBoxTypeProvider>(), deps.verifications, { behindProxy: deps.trustProxy !== false, ...scope });
+      await templateRoutes(scoped.withTypeProvider<TypeBoxTypeProvider>(), deps.templates, scope);
+      await senderRoutes(scoped.withTypeProvider<TypeBoxTypeProvider>(), deps.senders, scope);
+    }, { prefix: '/apps/:appId' });
   }, { prefix: '/admin/v1' });
+
+  if (deps.dashboard) await dashboardRoutes(app as unknown as FastifyInstance, { ...deps.dashboard, adminToken: deps.adminToken, guarded });
 
   await app.register(async (o) => oauthRoutes(o as unknown as FastifyInstance, deps.oauth, guarded), { prefix: '/oauth' });
 

@@ -17,7 +17,7 @@ import type { ClaimedMessage, MessageOutcome, ReceiptResult } from '../domain/de
 import type { EventType } from '../domain/events.js';
 import type { VerificationRecord } from '../domain/records.js';
 import type { AnalyticsFilter, AnalyticsRange, Store } from '../store/ports/index.js';
-import { rollupId, splitRange, type GroupBy } from '../store/rollups.js';
+import { needsPrefixTable, rollupId, type GroupBy } from '../store/rollups.js';
 
 /** The longest range a query may cover, and the most hourly points a series may have. */
 const MAX_RANGE_DAYS = 400;
@@ -27,6 +27,8 @@ const DEFAULT_DAYS = 30;
 export interface AnalyticsQuery extends AnalyticsFilter {
   from?: string | undefined;
   to?: string | undefined;
+  /** Instead of `from`: this many days before `to` (by the server's clock when `to` is not given). */
+  days?: number | undefined;
 }
 export interface SeriesQuery extends AnalyticsQuery {
   interval?: 'hour' | 'day' | undefined;
@@ -143,22 +145,11 @@ export class Analytics {
   private range(q: AnalyticsQuery, unit: number): AnalyticsRange {
     // No `to`: up to now, the current hour (or day) included even at its first millisecond.
     const to = parseTime('to', q.to) ?? this.clock.now() + 1;
-    const from = parseTime('from', q.from) ?? to - DEFAULT_DAYS * DAY_MS;
+    if (q.from !== undefined && q.days !== undefined) throw invalid('/days', 'cannot be given with from');
+    const from = parseTime('from', q.from) ?? to - (q.days ?? DEFAULT_DAYS) * DAY_MS;
     if (from >= to) throw invalid('/from', 'must be before to');
     if (to - from > MAX_RANGE_DAYS * DAY_MS) throw invalid('/from', `must be at most ${MAX_RANGE_DAYS} days before to`);
     return { from: Math.floor(from / unit) * unit, to: Math.ceil(to / unit) * unit };
-  }
-
-  /** Counts over a range grouped by one dimension (whole days from the daily rows, the ends from the hourly ones). */
-  private async sumBy(range: AnalyticsRange, f: AnalyticsFilter, groupBy: GroupBy): Promise<Map<string, Counts>> {
-    const { days, hours } = splitRange(range);
-    const parts = await Promise.all([
-      ...(days ? [this.store.analytics.series(days, f, 'day', groupBy)] : []),
-      ...hours.map((h) => this.store.analytics.series(h, f, 'hour', groupBy)),
-    ]);
-    const out = new Map<string, Counts>();
-    for (const rows of parts) for (const r of rows) addCounts(out.get(r.group) ?? out.set(r.group, zeroCounts()).get(r.group)!, r.counts);
-    return out;
   }
 
   /**
@@ -166,11 +157,18 @@ export class Analytics {
    * provider (a verification may use several): with a provider filter they are zero.
    */
   async summary(q: AnalyticsQuery) {
-    const range = this.range(q, HOUR_MS);
+    // A prefix is kept per UTC day only: such a range is whole days.
+    const range = this.range(q, needsPrefixTable(q) ? DAY_MS : HOUR_MS);
     await this.flush();
-    const [total, byChannel, byProvider] = await Promise.all([
-      this.store.analytics.sum(range, q), this.sumBy(range, q, 'channel'), this.sumBy(range, q, 'provider'),
-    ]);
+    const total = zeroCounts();
+    const byChannel = new Map<string, Counts>();
+    const byProvider = new Map<string, Counts>();
+    const into = (m: Map<string, Counts>, k: string, c: Counts) => addCounts(m.get(k) ?? m.set(k, zeroCounts()).get(k)!, c);
+    for (const r of await this.store.analytics.sum(range, q)) {
+      addCounts(total, r.counts);
+      into(byChannel, r.channel, r.counts);
+      into(byProvider, r.provider, r.counts);
+    }
     const messagesOf = (m: Map<string, Counts>) => [...m.entries()].filter(([k, c]) => k !== '' && c.sent + c.msgFailed + c.delivered + c.undelivered > 0)
       .sort(([a], [b]) => a.localeCompare(b)).map(([k, c]) => [k, figures(c).messages] as const);
     return {
@@ -185,9 +183,10 @@ export class Analytics {
   async series(q: SeriesQuery) {
     const interval = q.interval ?? 'day';
     const unit = interval === 'hour' ? HOUR_MS : DAY_MS;
+    const groupBy = q.groupBy ?? 'none';
+    if (interval === 'hour' && needsPrefixTable(q, groupBy)) throw invalid('/interval', 'prefixes are counted per UTC day: ask for interval=day');
     const range = this.range(q, unit);
     if (interval === 'hour' && (range.to - range.from) / HOUR_MS > MAX_HOURLY_POINTS) throw invalid('/interval', `hour covers at most ${MAX_HOURLY_POINTS / 24} days: ask for interval=day`);
-    const groupBy = q.groupBy ?? 'none';
     const limit = q.limit ?? 10;
     await this.flush();
     const rows = await this.store.analytics.series(range, q, interval, groupBy);

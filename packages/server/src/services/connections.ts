@@ -205,6 +205,11 @@ export class ConnectionsService {
     return this.servers.get(key) ?? this.byId.get(key)?.provider;
   }
 
+  /** The server's own providers (OTPD_PROVIDERS; console in development), with their health on this node. */
+  serverProviders(): { name: string; type: string; channels: Channel[]; health: ConnectionHealth }[] {
+    return [...this.servers.values()].map((p) => ({ name: p.name, type: p.type, channels: [...p.channels], health: this.healthOf(p.name) }));
+  }
+
   /** Every provider known here, server ones first (the worker's breakers and health). */
   all(): DeliveryProvider[] {
     return [...this.servers.values(), ...[...this.byId.values()].map((l) => l.provider)];

@@ -9,7 +9,7 @@ import { PerAppCache } from './per-app-cache.js';
 import { OtpdError } from '../domain/errors.js';
 import { isId, newId } from '../domain/ids.js';
 import { CHANNEL, CHANNELS, type Channel } from '../domain/channels.js';
-import { countSegments, messageCost, type PriceTable } from '../domain/segments.js';
+import { countSegments, messageCost, pricesFor, type PriceTable } from '../domain/segments.js';
 import { LOCALE_PATTERN, hasCodePlaceholder } from '../domain/template.js';
 import type { AppRecord, AuditEntry, TemplateRecord } from '../domain/records.js';
 import type { Store } from '../store/ports/index.js';
@@ -149,8 +149,10 @@ export class TemplatesService {
   }
 
   /** Price and parts of a text (for previews). */
-  measure(channel: Channel, text: string, countryIso: string): { encoding: string; parts: number; cost: number; currency: string } {
+  /** A text's encoding, parts and cost, priced like a start of `app` would be (its own price table over the server's). */
+  measure(app: Pick<AppRecord, 'settings'>, channel: Channel, text: string, countryIso: string): { encoding: string; parts: number; cost: number; currency: string } {
     const seg = CHANNEL[channel].segmented ? countSegments(text) : { encoding: 'UTF-8', parts: 1 };
-    return { ...seg, cost: messageCost(this.prices, channel, countryIso, seg.parts), currency: this.prices.currency };
+    const prices = pricesFor(this.prices, app.settings.prices);
+    return { ...seg, cost: messageCost(prices, channel, countryIso || '*', seg.parts), currency: prices.currency };
   }
 }

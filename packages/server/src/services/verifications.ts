@@ -486,6 +486,40 @@ export class VerificationsService {
   }
 
   /**
+   * A verification's story for the dashboard: created, each message with every provider call and receipt, and how it
+   * ended (the tries used). Made of what is stored; the code is in none of it.
+   */
+  async timeline(app: AppRecord, id: string) {
+    const v = isId('ver', id) ? await this.d.store.verifications.get(app.id, id) : null;
+    if (!v) throw notFound();
+    const now = this.d.clock.now();
+    const currency = app.settings.prices?.currency ?? this.d.prices.currency;
+    type Entry = { t: number; kind: string; messageId: string | null; channel: string | null; provider: string | null; detail: string };
+    const entries: Entry[] = [{ t: v.createdAt, kind: 'created', messageId: null, channel: v.channels[0] ?? v.channel, provider: null,
+      detail: `to ${v.to} by ${v.channels.join(' then ')}; ${v.maxAttempts} tries, expires ${new Date(v.expiresAt).toISOString()}` }];
+    for (const m of await this.d.store.outbox.list(app.id, id)) {
+      const at = (t: number, kind: string, detail: string, provider = m.provider) => entries.push({ t, kind, messageId: m.id, channel: m.channel, provider, detail });
+      at(m.createdAt, 'message', `step ${m.step + 1} (${m.channel}): ${m.parts} part${m.parts === 1 ? '' : 's'}, route ${m.route.join(' > ') || 'none'}${m.status === 'waiting' ? ', waiting for its turn' : ''}`, null);
+      for (const a of await this.d.store.outbox.listAttempts(m.id)) {
+        const how = a.outcome === 'started' ? 'call started, no answer recorded' : a.outcome === 'accepted' ? `accepted${a.providerMessageId ? ` as ${a.providerMessageId}` : ''}`
+          : `${a.outcome}${a.httpStatus ? ` (HTTP ${a.httpStatus})` : ''}${a.errorCode ? ` ${a.errorCode}` : ''}${a.error ? `: ${a.error}` : ''}`;
+        at(a.finishedAt ?? a.startedAt, 'attempt', how, a.provider);
+      }
+      if (m.sentAt !== null) at(m.sentAt, 'sent', `sent by ${m.provider ?? '?'}`);
+      if (m.deliveredAt !== null) at(m.deliveredAt, 'delivered', 'delivery receipt: delivered');
+      if (m.failedAt !== null) at(m.failedAt, m.status === 'undelivered' ? 'undelivered' : 'failed', `${m.status}${m.errorCode ? `: ${m.errorCode}` : ''}`);
+    }
+    const status = effectiveStatus(v, now);
+    const tries = `${v.attempts} of ${v.maxAttempts} tries used`;
+    if (status === 'verified') entries.push({ t: v.verifiedAt ?? v.updatedAt, kind: 'verified', messageId: null, channel: null, provider: null, detail: `code verified; ${tries}` });
+    else if (status === 'failed') entries.push({ t: v.updatedAt, kind: 'failed', messageId: null, channel: null, provider: null, detail: `out of tries; ${tries}` });
+    else if (status === 'expired') entries.push({ t: Math.min(v.expiresAt, v.status === 'expired' ? v.updatedAt : v.expiresAt), kind: 'expired', messageId: null, channel: null, provider: null, detail: `expired; ${tries}` });
+    else if (status === 'canceled') entries.push({ t: v.updatedAt, kind: 'canceled', messageId: null, channel: null, provider: null, detail: `canceled; ${tries}` });
+    entries.sort((a, b) => a.t - b.t);
+    return { verification: toView(v, now, currency), entries: entries.map(({ t, ...e }) => ({ at: new Date(t).toISOString(), ...e })) };
+  }
+
+  /**
    * Moves a pending verification to the next channel of its workflow now (Vonage's next_workflow), with the same
    * code. 409 `no_next_step` when the workflow has no step left.
    */

@@ -1,11 +1,26 @@
 /**
- * The rollup tables of analytics (domain/analytics.ts), written alike by both adapters: `rollup_hours` and
- * `rollup_days` (UTC days), one row per bucket × app × country × prefix × channel × provider, every counter added by
- * an upsert (`col = col + excluded.col`), so nodes that write the same row concurrently add up.
+ * The rollup tables of analytics (domain/analytics.ts), written alike by both adapters, every counter added by an
+ * upsert (`col = col + excluded.col`), so nodes that write the same row concurrently add up:
+ *
+ * - `rollup_hours` and `rollup_days` (UTC days): one row per bucket × app × country × channel × provider. Small
+ *   (a day has at most apps × countries × channels × providers rows), so a 30-day summary sums a few thousand rows.
+ * - `rollup_prefix_days`: the same per UTC day and number prefix (calling code and first national digits). Many more
+ *   rows (a busy app reaches thousands of prefixes a day), read only by queries on a prefix (filter or grouping),
+ *   which are therefore by whole UTC days. Keyed by prefix first: a prefix filter reads that prefix's rows only.
  */
-import { COUNTERS, DAY_MS, HIST, zeroCounts, type Counts, type RollupKey, type RollupRow } from '../domain/analytics.js';
+import { COUNTERS, DAY_MS, HIST, addCounts, zeroCounts, type Counts, type RollupRow } from '../domain/analytics.js';
 import type { AnalyticsFilter, AnalyticsRange } from './ports/analytics.js';
 import type { Row } from './rows.js';
+
+export type Table = 'hour' | 'day' | 'prefix';
+export const TABLES: readonly Table[] = ['hour', 'day', 'prefix'];
+/**
+ * Where a read comes from: a table, or `onePrefix`, the per-prefix table read by a prefix range (its primary key);
+ * `prefix` reads that table by day (its bucket index), for a grouping by prefix without a prefix filter.
+ */
+export type Source = Table | 'onePrefix';
+export const SOURCES: readonly Source[] = ['hour', 'day', 'prefix', 'onePrefix'];
+export const TABLE_NAME: Record<Source, string> = { hour: 'rollup_hours', day: 'rollup_days', prefix: 'rollup_prefix_days', onePrefix: 'rollup_prefix_days' };
 
 const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
@@ -13,21 +28,38 @@ const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 export const COUNT_COLUMNS: readonly string[] = [
   ...COUNTERS.map(snake), ...Array.from({ length: HIST }, (_, i) => `tv${i}`), ...Array.from({ length: HIST }, (_, i) => `td${i}`),
 ];
-export const KEY_COLUMNS = ['bucket', 'app_id', 'country', 'prefix', 'channel', 'provider'] as const;
+/** Each table's key, in its primary key's order. */
+export const KEY_COLUMNS: Record<Table, readonly string[]> = {
+  hour: ['bucket', 'app_id', 'country', 'channel', 'provider'],
+  day: ['bucket', 'app_id', 'country', 'channel', 'provider'],
+  prefix: ['prefix', 'bucket', 'app_id', 'country', 'channel', 'provider'],
+};
 
 /** The dimensions a series may be grouped by, and their columns. */
 export const GROUP_COLUMNS = { app: 'app_id', country: 'country', prefix: 'prefix', channel: 'channel', provider: 'provider' } as const;
 export type GroupBy = keyof typeof GROUP_COLUMNS | 'none';
+export const GROUPS: readonly GroupBy[] = ['none', 'app', 'country', 'prefix', 'channel', 'provider'];
+/** The groupings a source can answer (only the prefix table knows prefixes). */
+export const groupsOf = (s: Source): GroupBy[] => GROUPS.filter((g) => g !== 'prefix' || s === 'prefix' || s === 'onePrefix');
 
-/** A row's values in column order (keys, then counters), for an insert. */
-export function rowValues(r: RollupRow): (string | number)[] {
-  return [r.bucket, r.appId, r.country, r.prefix, r.channel, r.provider, ...COUNTERS.map((c) => r[c]), ...r.tv, ...r.td];
+/** Queries on a prefix (a filter or the grouping) read the per-prefix daily rows; the others the small tables. */
+export const needsPrefixTable = (f: AnalyticsFilter, groupBy: GroupBy = 'none'): boolean => f.prefix !== undefined || groupBy === 'prefix';
+
+/** The source of a read (the caller has checked that a prefix query is by day). */
+export const sourceOf = (f: AnalyticsFilter, groupBy: GroupBy, interval: 'hour' | 'day'): Source =>
+  f.prefix !== undefined ? 'onePrefix' : groupBy === 'prefix' ? 'prefix' : interval;
+
+const keyValue = (r: RollupRow, c: string): string | number => (c === 'app_id' ? r.appId : (r as unknown as Record<string, string | number>)[c]!);
+
+/** A row's values in a table's column order (keys, then counters), for an insert. */
+export function rowValues(r: RollupRow, t: Table): (string | number)[] {
+  return [...KEY_COLUMNS[t].map((c) => keyValue(r, c)), ...COUNTERS.map((c) => r[c]), ...r.tv, ...r.td];
 }
 
 /** The row as an object keyed by column (PostgreSQL's jsonb_populate_recordset). */
-export function rowObject(r: RollupRow): Record<string, string | number> {
-  const v = rowValues(r);
-  return Object.fromEntries([...KEY_COLUMNS, ...COUNT_COLUMNS].map((c, i) => [c, v[i]!]));
+export function rowObject(r: RollupRow, t: Table): Record<string, string | number> {
+  const v = rowValues(r, t);
+  return Object.fromEntries([...KEY_COLUMNS[t], ...COUNT_COLUMNS].map((c, i) => [c, v[i]!]));
 }
 
 /** `sum(col) AS col` for every counter column. */
@@ -48,15 +80,16 @@ export function countsOf(r: Row | undefined): Counts {
   return c;
 }
 
-/** Rows summed into the rows of a coarser bucket (hours into UTC days): one row per key. */
-export function regroup(rows: readonly RollupRow[], bucketOf: (t: number) => number): RollupRow[] {
+/** The hourly rows (one per fact key) summed into one table's rows, sorted by key (one lock order for every writer). */
+export function rowsFor(rows: readonly RollupRow[], t: Table): RollupRow[] {
+  const bucketOf = t === 'hour' ? (x: number) => x : (x: number) => x - (x % DAY_MS);
   const out = new Map<string, RollupRow>();
   for (const r of rows) {
-    const k: RollupKey = { bucket: bucketOf(r.bucket), appId: r.appId, country: r.country, prefix: r.prefix, channel: r.channel, provider: r.provider };
-    const id = rollupId(k);
+    const k = { ...r, bucket: bucketOf(r.bucket), prefix: t === 'prefix' ? r.prefix : '' };
+    const id = KEY_COLUMNS[t].map((c) => keyValue(k, c)).join('\u0000');
     const cur = out.get(id);
     if (!cur) {
-      out.set(id, { ...r, ...k, tv: [...r.tv], td: [...r.td] });
+      out.set(id, { ...k, tv: [...r.tv], td: [...r.td] });
       continue;
     }
     for (const c of COUNTERS) cur[c] += r[c];
@@ -69,25 +102,29 @@ export function regroup(rows: readonly RollupRow[], bucketOf: (t: number) => num
   return [...out.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, r]) => r);
 }
 
-export const rollupId = (k: RollupKey): string => `${k.bucket}\u0000${k.appId}\u0000${k.country}\u0000${k.prefix}\u0000${k.channel}\u0000${k.provider}`;
-
-/** The filter's parameter names, in order. */
-export const FILTER_PARAMS = ['app', 'country', 'prefix', 'channel', 'provider'] as const;
+/** The parameters of a read, in order: the range, then the filter. */
+export const PARAM_ORDER = ['from', 'to', 'app', 'country', 'prefix', 'channel', 'provider'] as const;
+export type Param = (typeof PARAM_ORDER)[number];
 
 /**
  * The filter's conditions, the same for both adapters: each one is `(param IS NULL OR column = param)` so one prepared
- * statement serves every combination (`param` writes a parameter by name). A prefix matches rows whose (at most
- * PREFIX_DIGITS) prefix starts with it.
+ * statement serves every combination (`param` writes a parameter by name). Read by prefix (`onePrefix`), a prefix
+ * matches the rows whose prefix starts with it (digits only: every such prefix sorts between it and it followed by
+ * 9s), a range of the primary key; the other sources answer only queries without a prefix filter.
  */
-export function filterSql(param: (name: (typeof FILTER_PARAMS)[number]) => string): string {
+export function filterSql(s: Source, param: (name: Param) => string): string {
+  const p = param;
   return [
-    `(${param('app')} IS NULL OR app_id = ${param('app')})`, `(${param('country')} IS NULL OR country = ${param('country')})`,
-    `(${param('prefix')} IS NULL OR substr(prefix, 1, length(${param('prefix')})) = ${param('prefix')})`,
-    `(${param('channel')} IS NULL OR channel = ${param('channel')})`, `(${param('provider')} IS NULL OR provider = ${param('provider')})`,
+    s === 'onePrefix' ? `prefix BETWEEN ${p('prefix')} AND ${p('prefix')} || '99999'` : `${p('prefix')} IS NULL`,
+    `bucket >= ${p('from')} AND bucket < ${p('to')}`,
+    `(${p('app')} IS NULL OR app_id = ${p('app')})`, `(${p('country')} IS NULL OR country = ${p('country')})`,
+    `(${p('channel')} IS NULL OR channel = ${p('channel')})`, `(${p('provider')} IS NULL OR provider = ${p('provider')})`,
   ].join(' AND ');
 }
 
-export const filterValues = (f: AnalyticsFilter): (string | null)[] => [f.appId ?? null, f.country ?? null, f.prefix ?? null, f.channel ?? null, f.provider ?? null];
+/** The values of `filterSql`'s parameters, in PARAM_ORDER. */
+export const filterValues = (range: AnalyticsRange, f: AnalyticsFilter): (string | number | null)[] =>
+  [range.from, range.to, f.appId ?? null, f.country ?? null, f.prefix ?? null, f.channel ?? null, f.provider ?? null];
 
 /**
  * Where a range's sums are read: whole UTC days from the daily rollup, the hours at either end from the hourly one
@@ -100,5 +137,22 @@ export function splitRange(r: AnalyticsRange): { days: AnalyticsRange | null; ho
   return { days: { from: firstDay, to: lastDay }, hours: [{ from: r.from, to: firstDay }, { from: lastDay, to: r.to }].filter((h) => h.from < h.to) };
 }
 
+/** Rows of per-(channel, provider) sums from several reads, merged. */
+export function mergeByChannelProvider(parts: readonly Row[][]): { channel: string; provider: string; counts: Counts }[] {
+  const out = new Map<string, { channel: string; provider: string; counts: Counts }>();
+  for (const rows of parts) {
+    for (const r of rows) {
+      const k = `${r.channel as string}\u0000${r.provider as string}`;
+      const cur = out.get(k);
+      if (cur) addCounts(cur.counts, countsOf(r));
+      else out.set(k, { channel: r.channel as string, provider: r.provider as string, counts: countsOf(r) });
+    }
+  }
+  return [...out.values()];
+}
+
 /** The column a series groups by (a constant for none). */
 export const groupColumn = (g: GroupBy): string => (g === 'none' ? "''" : GROUP_COLUMNS[g]);
+
+export const rollupId = (k: Pick<RollupRow, 'bucket' | 'appId' | 'country' | 'prefix' | 'channel' | 'provider'>): string =>
+  `${k.bucket}\u0000${k.appId}\u0000${k.country}\u0000${k.prefix}\u0000${k.channel}\u0000${k.provider}`;

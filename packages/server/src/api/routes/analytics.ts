@@ -52,6 +52,7 @@ const Series = Type.Object({
 const filterFields = (admin: boolean) => ({
   from: Type.Optional(Type.String({ format: 'date-time', description: 'Start (rounded down to the hour; to the day for interval=day). Default: 30 days before `to`' })),
   to: Type.Optional(Type.String({ format: 'date-time', description: 'End, exclusive (rounded up). Default: now' })),
+  days: Type.Optional(Type.Integer({ minimum: 1, maximum: 400, description: 'Instead of from: this many days before `to` (the last N days by the server\'s clock)' })),
   ...(admin ? { app: Type.Optional(Type.String({ maxLength: 64, description: 'One app (default: all)' })) } : {}),
   country: Type.Optional(Type.String({ pattern: '^[A-Za-z]{2}$', description: 'ISO 3166-1 alpha-2' })),
   prefix: Type.Optional(Type.String({ pattern: '^\\+?[0-9]{1,5}$', description: 'Number prefix, calling code included, up to 5 digits (e.g. +3361)' })),
@@ -69,7 +70,7 @@ type Raw = Record<string, unknown>;
 function filterOf(q: Raw, appId: string | undefined): AnalyticsQuery {
   if (q.app !== undefined && !isId('app', q.app as string)) throw new OtpdError('not_found', `No app ${q.app as string}`);
   return {
-    from: q.from as string | undefined, to: q.to as string | undefined, appId: appId ?? (q.app as string | undefined),
+    from: q.from as string | undefined, to: q.to as string | undefined, days: q.days as number | undefined, appId: appId ?? (q.app as string | undefined),
     country: (q.country as string | undefined)?.toUpperCase(), prefix: (q.prefix as string | undefined)?.replace(/^\+/, ''),
     channel: q.channel as string | undefined, provider: q.provider as string | undefined,
   };

@@ -22,14 +22,15 @@ const Entry = Type.Object({
   type: Type.Union(TYPES.map((t) => Type.Literal(t)), { description: 'The provider type; the other fields are those of its OTPD_PROVIDERS entry (docs/providers.md)' }),
 }, { additionalProperties: true, description: 'A provider entry, as in OTPD_PROVIDERS: validated against its type, each problem naming its field' });
 const Patch = Type.Object({}, { additionalProperties: true, description: 'A JSON merge patch of the entry (name and type cannot change; a masked credential sent back is kept)' });
+const Health = Type.Object({
+  circuit: Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half-open')]),
+  lastSuccessAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]), lastErrorAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  lastError: Type.Union([Type.String(), Type.Null()]),
+}, { description: "As the answering node's delivery worker saw it (per node: with several PostgreSQL nodes, ask each)" });
 const ConnectionOut = Type.Object({
   id: Type.String(), appId: Type.Union([Type.String(), Type.Null()]), name: Type.String(), type: Type.String(), channels: Type.Array(Channel),
   config: Type.Record(Type.String(), Type.Unknown(), { description: `The entry, credentials masked (${'********'}; a URL keeps all but its password)` }),
-  health: Type.Object({
-    circuit: Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half-open')]),
-    lastSuccessAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]), lastErrorAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    lastError: Type.Union([Type.String(), Type.Null()]),
-  }, { description: "As the answering node's delivery worker saw it (per node: with several PostgreSQL nodes, ask each)" }),
+  health: Health,
   createdAt: Type.String({ format: 'date-time' }), updatedAt: Type.String({ format: 'date-time' }),
 });
 const TestIn = Type.Object({
@@ -56,6 +57,13 @@ export async function connectionRoutes(app: TypedApp, apps: AppsService, svc: Co
     const list = appId === null ? await apps.list() : [await apps.get(appId)];
     return list.filter((a) => Object.values((a.settings.routing as RoutingTable | undefined) ?? {}).some((rules) => rules?.some((r) => r.providers.includes(name)))).map((a) => a.id);
   };
+
+  app.get('/providers', {
+    schema: {
+      tags: ['connections'], security, summary: "The server's own providers (OTPD_PROVIDERS) and their health on this node",
+      response: { 200: Type.Object({ data: Type.Array(Type.Object({ name: Type.String(), type: Type.String(), channels: Type.Array(Channel), health: Health })) }), ...problems(401) },
+    },
+  }, async () => ({ data: svc.serverProviders() }));
 
   for (const scope of ['app', 'server'] as const) {
     const tags = ['connections'];

@@ -4,11 +4,12 @@ import type { SendersService } from '../../services/senders.js';
 import { ChannelSchema, problems } from '../schemas.js';
 import type { TypedApp } from './verifications.js';
 
-const security = [{ apiKey: [] }];
+const apiKeySecurity = [{ apiKey: [] }];
 const SenderOut = Type.Object({ id: Type.String(), channel: ChannelSchema, country: Type.Union([Type.String(), Type.Null()]), value: Type.String(), createdAt: Type.String({ format: 'date-time' }) });
 
 /** Registers sender routes on the authenticated `/v1` scope. */
-export async function senderRoutes(app: TypedApp, svc: SendersService): Promise<void> {
+export async function senderRoutes(app: TypedApp, svc: SendersService, opts: { security?: Record<string, string[]>[] } = {}): Promise<void> {
+  const security = opts.security ?? apiKeySecurity;
   app.post('/senders', {
     schema: {
       tags: ['senders'], security, summary: 'Add a sender id for a channel and (optionally) a destination country',

@@ -7,7 +7,7 @@ import { selectTemplate, type TemplatesService } from '../../services/templates.
 import { ChannelSchema, problems } from '../schemas.js';
 import type { TypedApp } from './verifications.js';
 
-const security = [{ apiKey: [] }];
+const apiKeySecurity = [{ apiKey: [] }];
 const Nullable = <T extends ReturnType<typeof Type.String>>(t: T) => Type.Optional(Type.Union([t, Type.Null()]));
 const TemplateBody = Type.Object({
   channel: ChannelSchema,
@@ -28,7 +28,8 @@ const TemplateOut = Type.Object({
 const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 
 /** Registers template routes on the authenticated `/v1` scope. */
-export async function templateRoutes(app: TypedApp, svc: TemplatesService): Promise<void> {
+export async function templateRoutes(app: TypedApp, svc: TemplatesService, opts: { security?: Record<string, string[]>[] } = {}): Promise<void> {
+  const security = opts.security ?? apiKeySecurity;
   app.post('/templates', {
     schema: { tags: ['templates'], security, summary: 'Create a message template', body: TemplateBody, response: { 201: TemplateOut, ...problems(401, 422) } },
   }, async (req, reply) => reply.code(201).send(await svc.create(req.app, req.body, req.actor)));
@@ -91,6 +92,6 @@ export async function templateRoutes(app: TypedApp, svc: TemplatesService): Prom
     text ??= builtinText(chooseLocale({ requested: b.locale, countryIso: dest.countryIso || undefined, appDefault: req.app.settings.defaultLocale, available: BUILTIN_LOCALES }), ttlMinutes);
     const sample = '7'.repeat(b.codeLength ?? 6);
     const rendered = renderTemplate(text, { pin: sample, ttlMinutes, app: req.app.settings.brandName ?? req.app.name });
-    return { templateId, text: rendered, ...svc.measure(b.channel, rendered, dest.countryIso) };
+    return { templateId, text: rendered, ...svc.measure(req.app, b.channel, rendered, dest.countryIso) };
   });
 }

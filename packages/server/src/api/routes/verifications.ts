@@ -10,13 +10,30 @@ import {
 
 export type TypedApp = FastifyInstance<RawServerDefault, RawRequestDefaultExpression, RawReplyDefaultExpression, FastifyBaseLogger, TypeBoxTypeProvider>;
 
-const security = [{ apiKey: [] }];
+const apiKeySecurity = [{ apiKey: [] }];
 const ref = Type.Ref(Verification);
+const Timeline = Type.Object({
+  verification: ref,
+  entries: Type.Array(Type.Object({
+    at: Type.String({ format: 'date-time' }),
+    kind: Type.Union(['created', 'message', 'attempt', 'sent', 'delivered', 'undelivered', 'failed', 'verified', 'expired', 'canceled'].map((k) => Type.Literal(k))),
+    messageId: Type.Union([Type.String(), Type.Null()]),
+    channel: Type.Union([Type.String(), Type.Null()]),
+    provider: Type.Union([Type.String(), Type.Null()]),
+    detail: Type.String(),
+  })),
+});
 
 /** Registers the verification routes on a `/v1`-prefixed, authenticated scope. */
-export async function verificationRoutes(app: TypedApp, svc: VerificationsService, opts: { behindProxy: boolean }): Promise<void> {
+/**
+ * Registers the verification routes on an authenticated scope: `/v1` (the app's credentials), or for the admin under
+ * `/admin/v1/apps/{appId}` (`admin`: the reading routes, cancel, and a verification's timeline).
+ */
+export async function verificationRoutes(app: TypedApp, svc: VerificationsService, opts: { behindProxy: boolean; security?: Record<string, string[]>[]; admin?: boolean }): Promise<void> {
+  const security = opts.security ?? apiKeySecurity;
   // Behind trusted proxies the connection's address is the end user's (see guard/client.ts).
   const client = (req: { ip: string; headers: { 'user-agent'?: string | string[] | undefined } }) => clientOf(req.ip, req.headers['user-agent'], opts.behindProxy);
+  if (!opts.admin) {
   app.post('/verifications', {
     schema: {
       tags: ['verifications'], security,
@@ -37,6 +54,8 @@ export async function verificationRoutes(app: TypedApp, svc: VerificationsServic
     return reply.code(201).type('application/json').send(r.json as never);
   });
 
+  }
+
   app.get('/verifications', {
     schema: {
       tags: ['verifications'], security, summary: 'List verifications, newest first',
@@ -45,6 +64,7 @@ export async function verificationRoutes(app: TypedApp, svc: VerificationsServic
     },
   }, async (req) => svc.list(req.app, req.query));
 
+  if (!opts.admin) {
   app.post('/verifications/check', {
     schema: {
       tags: ['verifications'], security,
@@ -54,6 +74,8 @@ export async function verificationRoutes(app: TypedApp, svc: VerificationsServic
       response: { 200: CheckResult, ...problems(400, 401, 404, 422), ...guardProblems(false) },
     },
   }, async (req) => svc.check(req.app, { to: req.body.to }, req.body.code, client(req), req.body));
+
+  }
 
   app.get('/verifications/:id', {
     schema: { tags: ['verifications'], security, summary: 'Get a verification', params: IdParams, response: { 200: ref, ...problems(401, 404) } },
@@ -66,6 +88,7 @@ export async function verificationRoutes(app: TypedApp, svc: VerificationsServic
     },
   }, async (req) => ({ data: await svc.messages(req.app, req.params.id) }));
 
+  if (!opts.admin) {
   app.post('/verifications/:id/check', {
     schema: {
       tags: ['verifications'], security,
@@ -103,7 +126,18 @@ export async function verificationRoutes(app: TypedApp, svc: VerificationsServic
     },
   }, async (req) => svc.nextStep(req.app, req.params.id));
 
+  }
+
   app.post('/verifications/:id/cancel', {
     schema: { tags: ['verifications'], security, summary: 'Cancel a pending verification', params: IdParams, response: { 200: ref, ...problems(401, 404, 409) } },
   }, async (req) => svc.cancel(req.app, req.params.id));
+
+  if (opts.admin) {
+    app.get('/verifications/:id/timeline', {
+      schema: {
+        tags: ['verifications'], security, summary: "A verification's timeline: its messages, every provider call, receipts, tries and outcome (never the code)",
+        params: IdParams, response: { 200: Timeline, ...problems(401, 404) },
+      },
+    }, async (req) => svc.timeline(req.app, req.params.id));
+  }
 }

@@ -362,15 +362,14 @@ ALTER TABLE verifications ADD COLUMN payment JSONB;
   {
     name: '006_analytics',
     sql: `
--- Analytics rollups (issue 17): sums per hour (and per UTC day) x app x country x number prefix x channel x provider,
--- added to by every node (additive upserts). The counters are domain/analytics.ts COUNTERS; tv0..tv12 and td0..td12
--- are the time-to-verify and time-to-deliver histograms (VERIFY_BOUNDS, DELIVER_BOUNDS). No foreign key: the figures
--- outlive the verifications retention deletes, and the apps deleted.
+-- Analytics rollups (issue 17; store/rollups.ts): sums per hour and per UTC day x app x country x channel x provider,
+-- and per UTC day and number prefix, added to by every node (additive upserts). The counters are domain/analytics.ts
+-- COUNTERS; tv0..tv12 and td0..td12 the time-to-verify and time-to-deliver histograms (VERIFY_BOUNDS, DELIVER_BOUNDS).
+-- No foreign key: the figures outlive the verifications retention deletes, and the apps deleted.
 CREATE TABLE rollup_hours (
   bucket       BIGINT NOT NULL,
   app_id       TEXT NOT NULL,
   country      TEXT NOT NULL,
-  prefix       TEXT NOT NULL,
   channel      TEXT NOT NULL,
   provider     TEXT NOT NULL,
   started      BIGINT NOT NULL DEFAULT 0,
@@ -389,13 +388,12 @@ CREATE TABLE rollup_hours (
   saved        DOUBLE PRECISION NOT NULL DEFAULT 0,
   tv0 BIGINT NOT NULL DEFAULT 0, tv1 BIGINT NOT NULL DEFAULT 0, tv2 BIGINT NOT NULL DEFAULT 0, tv3 BIGINT NOT NULL DEFAULT 0, tv4 BIGINT NOT NULL DEFAULT 0, tv5 BIGINT NOT NULL DEFAULT 0, tv6 BIGINT NOT NULL DEFAULT 0, tv7 BIGINT NOT NULL DEFAULT 0, tv8 BIGINT NOT NULL DEFAULT 0, tv9 BIGINT NOT NULL DEFAULT 0, tv10 BIGINT NOT NULL DEFAULT 0, tv11 BIGINT NOT NULL DEFAULT 0, tv12 BIGINT NOT NULL DEFAULT 0,
   td0 BIGINT NOT NULL DEFAULT 0, td1 BIGINT NOT NULL DEFAULT 0, td2 BIGINT NOT NULL DEFAULT 0, td3 BIGINT NOT NULL DEFAULT 0, td4 BIGINT NOT NULL DEFAULT 0, td5 BIGINT NOT NULL DEFAULT 0, td6 BIGINT NOT NULL DEFAULT 0, td7 BIGINT NOT NULL DEFAULT 0, td8 BIGINT NOT NULL DEFAULT 0, td9 BIGINT NOT NULL DEFAULT 0, td10 BIGINT NOT NULL DEFAULT 0, td11 BIGINT NOT NULL DEFAULT 0, td12 BIGINT NOT NULL DEFAULT 0,
-  PRIMARY KEY (bucket, app_id, country, prefix, channel, provider)
+  PRIMARY KEY (bucket, app_id, country, channel, provider)
 );
 CREATE TABLE rollup_days (
   bucket       BIGINT NOT NULL,
   app_id       TEXT NOT NULL,
   country      TEXT NOT NULL,
-  prefix       TEXT NOT NULL,
   channel      TEXT NOT NULL,
   provider     TEXT NOT NULL,
   started      BIGINT NOT NULL DEFAULT 0,
@@ -414,8 +412,35 @@ CREATE TABLE rollup_days (
   saved        DOUBLE PRECISION NOT NULL DEFAULT 0,
   tv0 BIGINT NOT NULL DEFAULT 0, tv1 BIGINT NOT NULL DEFAULT 0, tv2 BIGINT NOT NULL DEFAULT 0, tv3 BIGINT NOT NULL DEFAULT 0, tv4 BIGINT NOT NULL DEFAULT 0, tv5 BIGINT NOT NULL DEFAULT 0, tv6 BIGINT NOT NULL DEFAULT 0, tv7 BIGINT NOT NULL DEFAULT 0, tv8 BIGINT NOT NULL DEFAULT 0, tv9 BIGINT NOT NULL DEFAULT 0, tv10 BIGINT NOT NULL DEFAULT 0, tv11 BIGINT NOT NULL DEFAULT 0, tv12 BIGINT NOT NULL DEFAULT 0,
   td0 BIGINT NOT NULL DEFAULT 0, td1 BIGINT NOT NULL DEFAULT 0, td2 BIGINT NOT NULL DEFAULT 0, td3 BIGINT NOT NULL DEFAULT 0, td4 BIGINT NOT NULL DEFAULT 0, td5 BIGINT NOT NULL DEFAULT 0, td6 BIGINT NOT NULL DEFAULT 0, td7 BIGINT NOT NULL DEFAULT 0, td8 BIGINT NOT NULL DEFAULT 0, td9 BIGINT NOT NULL DEFAULT 0, td10 BIGINT NOT NULL DEFAULT 0, td11 BIGINT NOT NULL DEFAULT 0, td12 BIGINT NOT NULL DEFAULT 0,
-  PRIMARY KEY (bucket, app_id, country, prefix, channel, provider)
+  PRIMARY KEY (bucket, app_id, country, channel, provider)
 );
+CREATE TABLE rollup_prefix_days (
+  bucket       BIGINT NOT NULL,
+  app_id       TEXT NOT NULL,
+  prefix       TEXT NOT NULL,
+  country      TEXT NOT NULL,
+  channel      TEXT NOT NULL,
+  provider     TEXT NOT NULL,
+  started      BIGINT NOT NULL DEFAULT 0,
+  verified     BIGINT NOT NULL DEFAULT 0,
+  failed       BIGINT NOT NULL DEFAULT 0,
+  expired      BIGINT NOT NULL DEFAULT 0,
+  canceled     BIGINT NOT NULL DEFAULT 0,
+  wrong        BIGINT NOT NULL DEFAULT 0,
+  sent         BIGINT NOT NULL DEFAULT 0,
+  msg_failed   BIGINT NOT NULL DEFAULT 0,
+  delivered    BIGINT NOT NULL DEFAULT 0,
+  undelivered  BIGINT NOT NULL DEFAULT 0,
+  fallbacks    BIGINT NOT NULL DEFAULT 0,
+  cost         DOUBLE PRECISION NOT NULL DEFAULT 0,
+  refused      BIGINT NOT NULL DEFAULT 0,
+  saved        DOUBLE PRECISION NOT NULL DEFAULT 0,
+  tv0 BIGINT NOT NULL DEFAULT 0, tv1 BIGINT NOT NULL DEFAULT 0, tv2 BIGINT NOT NULL DEFAULT 0, tv3 BIGINT NOT NULL DEFAULT 0, tv4 BIGINT NOT NULL DEFAULT 0, tv5 BIGINT NOT NULL DEFAULT 0, tv6 BIGINT NOT NULL DEFAULT 0, tv7 BIGINT NOT NULL DEFAULT 0, tv8 BIGINT NOT NULL DEFAULT 0, tv9 BIGINT NOT NULL DEFAULT 0, tv10 BIGINT NOT NULL DEFAULT 0, tv11 BIGINT NOT NULL DEFAULT 0, tv12 BIGINT NOT NULL DEFAULT 0,
+  td0 BIGINT NOT NULL DEFAULT 0, td1 BIGINT NOT NULL DEFAULT 0, td2 BIGINT NOT NULL DEFAULT 0, td3 BIGINT NOT NULL DEFAULT 0, td4 BIGINT NOT NULL DEFAULT 0, td5 BIGINT NOT NULL DEFAULT 0, td6 BIGINT NOT NULL DEFAULT 0, td7 BIGINT NOT NULL DEFAULT 0, td8 BIGINT NOT NULL DEFAULT 0, td9 BIGINT NOT NULL DEFAULT 0, td10 BIGINT NOT NULL DEFAULT 0, td11 BIGINT NOT NULL DEFAULT 0, td12 BIGINT NOT NULL DEFAULT 0,
+  PRIMARY KEY (prefix, bucket, app_id, country, channel, provider)
+);
+-- A grouping by prefix (no prefix filter) reads a range of days.
+CREATE INDEX rollup_prefix_days_bucket ON rollup_prefix_days(bucket);
 `,
   },
 ];

@@ -389,15 +389,14 @@ ALTER TABLE verifications ADD COLUMN payment TEXT;
   {
     name: '007_analytics',
     sql: `
--- Analytics rollups (issue 17): sums per hour (and per UTC day) x app x country x number prefix x channel x provider,
--- added to by every node (additive upserts). The counters are domain/analytics.ts COUNTERS; tv0..tv12 and td0..td12
--- are the time-to-verify and time-to-deliver histograms (VERIFY_BOUNDS, DELIVER_BOUNDS). No foreign key: the figures
--- outlive the verifications retention deletes, and the apps deleted.
+-- Analytics rollups (issue 17; store/rollups.ts): sums per hour and per UTC day x app x country x channel x provider,
+-- and per UTC day and number prefix, added to by every node (additive upserts). The counters are domain/analytics.ts
+-- COUNTERS; tv0..tv12 and td0..td12 the time-to-verify and time-to-deliver histograms (VERIFY_BOUNDS, DELIVER_BOUNDS).
+-- No foreign key: the figures outlive the verifications retention deletes, and the apps deleted.
 CREATE TABLE rollup_hours (
   bucket       INTEGER NOT NULL,
   app_id       TEXT NOT NULL,
   country      TEXT NOT NULL,
-  prefix       TEXT NOT NULL,
   channel      TEXT NOT NULL,
   provider     TEXT NOT NULL,
   started      INTEGER NOT NULL DEFAULT 0,
@@ -416,13 +415,12 @@ CREATE TABLE rollup_hours (
   saved        REAL NOT NULL DEFAULT 0,
   tv0 INTEGER NOT NULL DEFAULT 0, tv1 INTEGER NOT NULL DEFAULT 0, tv2 INTEGER NOT NULL DEFAULT 0, tv3 INTEGER NOT NULL DEFAULT 0, tv4 INTEGER NOT NULL DEFAULT 0, tv5 INTEGER NOT NULL DEFAULT 0, tv6 INTEGER NOT NULL DEFAULT 0, tv7 INTEGER NOT NULL DEFAULT 0, tv8 INTEGER NOT NULL DEFAULT 0, tv9 INTEGER NOT NULL DEFAULT 0, tv10 INTEGER NOT NULL DEFAULT 0, tv11 INTEGER NOT NULL DEFAULT 0, tv12 INTEGER NOT NULL DEFAULT 0,
   td0 INTEGER NOT NULL DEFAULT 0, td1 INTEGER NOT NULL DEFAULT 0, td2 INTEGER NOT NULL DEFAULT 0, td3 INTEGER NOT NULL DEFAULT 0, td4 INTEGER NOT NULL DEFAULT 0, td5 INTEGER NOT NULL DEFAULT 0, td6 INTEGER NOT NULL DEFAULT 0, td7 INTEGER NOT NULL DEFAULT 0, td8 INTEGER NOT NULL DEFAULT 0, td9 INTEGER NOT NULL DEFAULT 0, td10 INTEGER NOT NULL DEFAULT 0, td11 INTEGER NOT NULL DEFAULT 0, td12 INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (bucket, app_id, country, prefix, channel, provider)
+  PRIMARY KEY (bucket, app_id, country, channel, provider)
 ) STRICT, WITHOUT ROWID;
 CREATE TABLE rollup_days (
   bucket       INTEGER NOT NULL,
   app_id       TEXT NOT NULL,
   country      TEXT NOT NULL,
-  prefix       TEXT NOT NULL,
   channel      TEXT NOT NULL,
   provider     TEXT NOT NULL,
   started      INTEGER NOT NULL DEFAULT 0,
@@ -441,8 +439,35 @@ CREATE TABLE rollup_days (
   saved        REAL NOT NULL DEFAULT 0,
   tv0 INTEGER NOT NULL DEFAULT 0, tv1 INTEGER NOT NULL DEFAULT 0, tv2 INTEGER NOT NULL DEFAULT 0, tv3 INTEGER NOT NULL DEFAULT 0, tv4 INTEGER NOT NULL DEFAULT 0, tv5 INTEGER NOT NULL DEFAULT 0, tv6 INTEGER NOT NULL DEFAULT 0, tv7 INTEGER NOT NULL DEFAULT 0, tv8 INTEGER NOT NULL DEFAULT 0, tv9 INTEGER NOT NULL DEFAULT 0, tv10 INTEGER NOT NULL DEFAULT 0, tv11 INTEGER NOT NULL DEFAULT 0, tv12 INTEGER NOT NULL DEFAULT 0,
   td0 INTEGER NOT NULL DEFAULT 0, td1 INTEGER NOT NULL DEFAULT 0, td2 INTEGER NOT NULL DEFAULT 0, td3 INTEGER NOT NULL DEFAULT 0, td4 INTEGER NOT NULL DEFAULT 0, td5 INTEGER NOT NULL DEFAULT 0, td6 INTEGER NOT NULL DEFAULT 0, td7 INTEGER NOT NULL DEFAULT 0, td8 INTEGER NOT NULL DEFAULT 0, td9 INTEGER NOT NULL DEFAULT 0, td10 INTEGER NOT NULL DEFAULT 0, td11 INTEGER NOT NULL DEFAULT 0, td12 INTEGER NOT NULL DEFAULT 0,
-  PRIMARY KEY (bucket, app_id, country, prefix, channel, provider)
+  PRIMARY KEY (bucket, app_id, country, channel, provider)
 ) STRICT, WITHOUT ROWID;
+CREATE TABLE rollup_prefix_days (
+  bucket       INTEGER NOT NULL,
+  app_id       TEXT NOT NULL,
+  prefix       TEXT NOT NULL,
+  country      TEXT NOT NULL,
+  channel      TEXT NOT NULL,
+  provider     TEXT NOT NULL,
+  started      INTEGER NOT NULL DEFAULT 0,
+  verified     INTEGER NOT NULL DEFAULT 0,
+  failed       INTEGER NOT NULL DEFAULT 0,
+  expired      INTEGER NOT NULL DEFAULT 0,
+  canceled     INTEGER NOT NULL DEFAULT 0,
+  wrong        INTEGER NOT NULL DEFAULT 0,
+  sent         INTEGER NOT NULL DEFAULT 0,
+  msg_failed   INTEGER NOT NULL DEFAULT 0,
+  delivered    INTEGER NOT NULL DEFAULT 0,
+  undelivered  INTEGER NOT NULL DEFAULT 0,
+  fallbacks    INTEGER NOT NULL DEFAULT 0,
+  cost         REAL NOT NULL DEFAULT 0,
+  refused      INTEGER NOT NULL DEFAULT 0,
+  saved        REAL NOT NULL DEFAULT 0,
+  tv0 INTEGER NOT NULL DEFAULT 0, tv1 INTEGER NOT NULL DEFAULT 0, tv2 INTEGER NOT NULL DEFAULT 0, tv3 INTEGER NOT NULL DEFAULT 0, tv4 INTEGER NOT NULL DEFAULT 0, tv5 INTEGER NOT NULL DEFAULT 0, tv6 INTEGER NOT NULL DEFAULT 0, tv7 INTEGER NOT NULL DEFAULT 0, tv8 INTEGER NOT NULL DEFAULT 0, tv9 INTEGER NOT NULL DEFAULT 0, tv10 INTEGER NOT NULL DEFAULT 0, tv11 INTEGER NOT NULL DEFAULT 0, tv12 INTEGER NOT NULL DEFAULT 0,
+  td0 INTEGER NOT NULL DEFAULT 0, td1 INTEGER NOT NULL DEFAULT 0, td2 INTEGER NOT NULL DEFAULT 0, td3 INTEGER NOT NULL DEFAULT 0, td4 INTEGER NOT NULL DEFAULT 0, td5 INTEGER NOT NULL DEFAULT 0, td6 INTEGER NOT NULL DEFAULT 0, td7 INTEGER NOT NULL DEFAULT 0, td8 INTEGER NOT NULL DEFAULT 0, td9 INTEGER NOT NULL DEFAULT 0, td10 INTEGER NOT NULL DEFAULT 0, td11 INTEGER NOT NULL DEFAULT 0, td12 INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (prefix, bucket, app_id, country, channel, provider)
+) STRICT, WITHOUT ROWID;
+-- A grouping by prefix (no prefix filter) reads a range of days.
+CREATE INDEX rollup_prefix_days_bucket ON rollup_prefix_days(bucket);
 `,
   },
 ];

@@ -18,11 +18,18 @@ export interface AnalyticsFilter {
 export interface AnalyticsRange { from: number; to: number }
 
 export interface AnalyticsPort {
-  /** Adds hourly rows (one per key) into the hourly and the daily rollups, in one transaction. */
+  /** Adds hourly rows (one per key, prefix included) into the hourly, daily and per-prefix daily rollups, in one transaction. */
   add(rows: readonly RollupRow[]): Promise<void>;
-  /** The counts summed over [from, to): whole UTC days from the daily rollup, the hours at either end from the hourly. */
-  sum(range: AnalyticsRange, f: AnalyticsFilter): Promise<Counts>;
-  /** Counts per bucket (hour or UTC day) and group, over [from, to) (on the interval's boundaries). */
+  /**
+   * The counts summed over [from, to) per channel and provider (one scan; the caller adds them up as it needs): whole
+   * UTC days from the daily rollup, the hours at either end from the hourly; with a prefix filter, from the per-prefix
+   * daily rollup (the range in whole days).
+   */
+  sum(range: AnalyticsRange, f: AnalyticsFilter): Promise<{ channel: string; provider: string; counts: Counts }[]>;
+  /**
+   * Counts per bucket (hour or UTC day) and group, over [from, to) (on the interval's boundaries); by prefix (filter or
+   * grouping), per UTC day only.
+   */
   series(range: AnalyticsRange, f: AnalyticsFilter, interval: 'hour' | 'day', groupBy: GroupBy): Promise<{ bucket: number; group: string; counts: Counts }[]>;
   /** Deletes hourly rows of buckets before `before` (the daily rows stay). */
   purgeHours(before: number): Promise<number>;

@@ -1,30 +1,29 @@
-/** Analytics rollups (store/rollups.ts): additive upserts into the hourly and daily rows, sums by range and filter. */
-import { addCounts, dayOf, zeroCounts } from '../../domain/analytics.js';
+/** Analytics rollups (store/rollups.ts): additive upserts into the three rollup tables, sums by range and filter. */
 import type { AnalyticsPort } from '../ports/index.js';
-import { countsOf, filterValues, regroup, rowObject, splitRange } from '../rollups.js';
+import { countsOf, filterValues, mergeByChannelProvider, rowObject, rowsFor, sourceOf, splitRange, type Table } from '../rollups.js';
 import type { Db } from './connection.js';
-import { SERIES_STATEMENTS } from './sql/analytics.js';
 
 export class PgAnalytics implements AnalyticsPort {
   constructor(private readonly db: Db) {}
 
-  /** One statement for both tables; committed without waiting for the WAL flush (a lost second of counts is harmless). */
+  /** One statement for the three tables; committed without waiting for the WAL flush (a lost second of counts is harmless). */
   async add(rows: Parameters<AnalyticsPort['add']>[0]): Promise<void> {
     if (rows.length === 0) return;
-    await this.db.readRelaxed('rollupAdd', [JSON.stringify(regroup(rows, (t) => t).map(rowObject)), JSON.stringify(regroup(rows, dayOf).map(rowObject))]);
+    const json = (t: Table) => JSON.stringify(rowsFor(rows, t).map((r) => rowObject(r, t)));
+    await this.db.readRelaxed('rollupAdd', [json('hour'), json('day'), json('prefix')]);
   }
 
   async sum(range: Parameters<AnalyticsPort['sum']>[0], f: Parameters<AnalyticsPort['sum']>[1]) {
+    if (f.prefix !== undefined) return mergeByChannelProvider([await this.db.read('rollupSum_onePrefix', filterValues(range, f))]);
     const { days, hours } = splitRange(range);
-    const parts = await Promise.all([
-      ...(days ? [this.db.read('rollupSumDay', [days.from, days.to, ...filterValues(f)])] : []),
-      ...hours.map((h) => this.db.read('rollupSumHour', [h.from, h.to, ...filterValues(f)])),
-    ]);
-    return parts.reduce((total, rows) => addCounts(total, countsOf(rows[0])), zeroCounts());
+    return mergeByChannelProvider(await Promise.all([
+      ...(days ? [this.db.read('rollupSum_day', filterValues(days, f))] : []),
+      ...hours.map((h) => this.db.read('rollupSum_hour', filterValues(h, f))),
+    ]));
   }
 
   async series(...[range, f, interval, groupBy]: Parameters<AnalyticsPort['series']>) {
-    return (await this.db.read(SERIES_STATEMENTS[interval][groupBy], [range.from, range.to, ...filterValues(f)]))
+    return (await this.db.read(`rollupSeries_${sourceOf(f, groupBy, interval)}_${groupBy}` as 'rollupSeries_day_none', filterValues(range, f)))
       .map((r) => ({ bucket: Number(r.bucket), group: r.grp as string, counts: countsOf(r) }));
   }
 
