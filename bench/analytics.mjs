@@ -175,7 +175,11 @@ for (const kind of STORES) {
     : await (async () => {
       const c = new pg.Client({ connectionString: url });
       await c.connect();
-      try { return Object.fromEntries(await Promise.all(TABLES.map(async (t) => [t, Number((await c.query(`SELECT count(*) AS n FROM ${t}`)).rows[0].n)]))); } finally { await c.end(); }
+      try {
+        const n = {};
+        for (const t of TABLES) n[t] = Number((await c.query(`SELECT count(*) AS n FROM ${t}`)).rows[0].n);
+        return n;
+      } finally { await c.end(); }
     })();
   console.log(`  rows: ${JSON.stringify(sizes)}`);
   const server = await startOtpd(env, 4311);

@@ -89,7 +89,7 @@ export interface Delivery { id: string; endpointId: string | null; url: string; 
 export interface Lockout { to: string; locked: boolean; lockedUntil: string | null; lockReason: string | null; failures: number; sends: number; lastSendAt: string | null }
 export interface Block { dimension: string; value: string; rule: string; reason: string; blockedAt: string | null; blockedUntil: string | null }
 export interface Decision { id: string; at: string; action: string; outcome: string; mode: string; rules: string[]; reasons: string[]; code: string; to: string | null; prefix: string | null; country: string | null; ip: string | null }
-export interface GuardView { mode: string; level: string; activeBlocks: number; spend: { currency: string; daily: { spent: number; cap: number | null }; monthly: { spent: number; cap: number | null } } }
+export interface GuardView { mode: string; level: string; activeBlocks: number; allow: { numbers?: string[]; prefixes?: string[]; ips?: string[] }; spend: { currency: string; daily: { spent: number; cap: number | null }; monthly: { spent: number; cap: number | null } } }
 export interface AuditEntry { id: string; actor: string; action: string; targetType: string; targetId: string; appId: string | null; at: string }
 export interface Quantiles { p50: number | null; p95: number | null }
 export interface MessageFigures { sent: number; failed: number; delivered: number; undelivered: number; fallbacks: number; deliveryRate: number | null; acceptanceRate: number | null; timeToDeliver: Quantiles }

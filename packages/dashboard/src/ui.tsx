@@ -36,6 +36,11 @@ export function useAction(): { busy: boolean; error: unknown; run: (fn: () => Pr
   return { busy, error, run, clear: () => setError(null) };
 }
 
+/** A form whose submission runs `onSubmit` as `act`'s action (its problem shown by the caller's ProblemBox). */
+export function ActionForm({ act, onSubmit, inline, children }: { act: ReturnType<typeof useAction>; onSubmit: () => Promise<unknown>; inline?: boolean; children: ComponentChildren }) {
+  return <form class={inline ? 'inline' : undefined} onSubmit={(e) => { e.preventDefault(); void act.run(onSubmit); }}>{children}</form>;
+}
+
 /** A problem as its title and detail (and the fields it names). */
 export function ProblemBox({ error }: { error: unknown }) {
   if (!error) return null;

@@ -173,6 +173,16 @@ describe('the series', () => {
     const limited = (await h.req('GET', `/v1/analytics/series?${day}&groupBy=country&limit=1`)).body;
     expect(limited.series.map((s: { group: string }) => s.group)).toEqual(['FR', 'other']);
     expect(limited.series[1].points[0]).toMatchObject({ started: 1, messagesFailed: 1 });
+    // By prefix: the top prefix, and the others as the total less it (exact), per UTC day only.
+    const prefixes = (await h.req('GET', `/v1/analytics/series?${day}&groupBy=prefix&limit=1`)).body;
+    expect(prefixes.series.map((s: { group: string }) => s.group)).toEqual(['33611', 'other']);
+    expect(prefixes.series[0].points[0]).toMatchObject({ started: 6, verified: 3, sent: 6, cost: 0.3, timeToVerifyP50: 17.5 });
+    expect(prefixes.series[1].points[0]).toMatchObject({ started: 1, expired: 1, messagesFailed: 1, sent: 0, cost: 0 });
+    const all = (await h.req('GET', `/v1/analytics/series?${day}&groupBy=prefix`)).body;
+    expect(all.series.map((s: { group: string }) => s.group)).toEqual(['33611', '32470']);
+    const one = (await h.req('GET', `/v1/analytics/series?${day}&groupBy=channel&prefix=%2B32`)).body;
+    expect(one.series.map((s: { group: string }) => s.group)).toEqual(['sms']);
+    expect((await h.req('GET', `/v1/analytics/series?${day}&groupBy=prefix&interval=hour`)).status).toBe(422);
   });
 });
 

@@ -171,6 +171,21 @@ describe('the dashboard in Chromium', () => {
     expect(left.filter((x: { locked: boolean }) => x.locked)).toEqual([]);
   });
 
+  it("edits the guard's allow lists, and shows a refused value's problem", async () => {
+    await page.goto(`${h.url}/dashboard/#/guard`);
+    await heading('Fraud guard');
+    await page.getByLabel('App', { exact: true }).selectOption({ label: 'Capped' });
+    await page.getByLabel('Numbers').fill('+33611223355\n');
+    await page.getByRole('button', { name: 'Save allow lists' }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Saved' }).count()).toBe(1);
+    const capped = (await h.req('GET', '/admin/v1/apps', undefined, { key: ADMIN_TOKEN })).body.data.find((a: { name: string }) => a.name === 'Capped');
+    expect((await h.req('GET', `/admin/v1/apps/${capped.id}/guard`, undefined, { key: ADMIN_TOKEN })).body.allow).toMatchObject({ numbers: ['+33611223355'] });
+    await page.getByLabel('Addresses').fill('not an address');
+    await page.getByRole('button', { name: 'Save allow lists' }).click();
+    await expect.poll(() => page.locator('[role=alert]').count()).toBe(1);
+    await accessible('guard with a problem');
+  });
+
   it('updates the template preview as the text is typed', async () => {
     await page.goto(`${h.url}/dashboard/#/templates`);
     await heading('Templates');

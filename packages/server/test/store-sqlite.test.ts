@@ -21,7 +21,8 @@ describe('SQLite store', () => {
     // Listing apps reads them all on purpose, so does the guard once at start (the keys it has rows for), and so
     // does loading the provider connections (every process keeps them all); everything else must search an index.
     const whole = ['appList', 'gsCount', 'gsKeys', 'conList'];
-    const scans = plans.filter((p) => /\bSCAN (?!CONSTANT)/.test(p.plan) && !whole.includes(p.name));
+    // Scanning json_each reads the statement's own list of values (e.g. the prefixes asked for), not a table.
+    const scans = plans.filter((p) => /\bSCAN (?!CONSTANT|json_each VIRTUAL TABLE)/.test(p.plan) && !whole.includes(p.name));
     expect(scans).toEqual([]);
   });
 

@@ -1,7 +1,7 @@
 /** Apps: create one (its first key shown once), and per app its settings, API keys and OAuth clients. */
 import { useState } from 'preact/hooks';
 import { del, get, patch, post, type ApiKey, type App, type Client, type List } from '../api.js';
-import { Card, Empty, Field, Loading, Page, ProblemBox, ShownOnce, Status, fmt, useAction, useLoad } from '../ui.js';
+import { ActionForm, Card, Empty, Field, Loading, Page, ProblemBox, ShownOnce, Status, fmt, useAction, useLoad } from '../ui.js';
 
 export function Apps() {
   const apps = useLoad(() => get<List<App>>('/admin/v1/apps'), []);
@@ -10,17 +10,14 @@ export function Apps() {
   const create = useAction();
   return (
     <Page title="Apps">
-      <form class="inline" onSubmit={(e) => {
-        e.preventDefault();
-        void create.run(async () => {
-          setCreated(await post('/admin/v1/apps', { name: name.trim() }));
-          setName('');
-          apps.reload();
-        });
+      <ActionForm inline act={create} onSubmit={async () => {
+        setCreated(await post('/admin/v1/apps', { name: name.trim() }));
+        setName('');
+        apps.reload();
       }}>
         <Field label="New app's name"><input required maxLength={100} value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} /></Field>
         <button type="submit" disabled={create.busy}>Create app</button>
-      </form>
+      </ActionForm>
       <ProblemBox error={create.error ?? apps.error} />
       {created && <ShownOnce label={`API key of ${created.app.name}`} value={created.apiKey.apiKey} onDone={() => setCreated(null)} />}
       {apps.loading && !apps.data && <Loading what="apps" />}
@@ -59,20 +56,17 @@ function Settings({ app, onSaved }: { app: App; onSaved: () => void }) {
   return (
     <Card title="Settings">
       <p class="muted">The app's defaults (a request may override them within their ranges): a JSON merge patch, <code>null</code> resets a setting.</p>
-      <form onSubmit={(e) => {
-        e.preventDefault();
+      <ActionForm act={save} onSubmit={async () => {
         setSaved(false);
-        void save.run(async () => {
-          let settings: unknown;
-          try {
-            settings = JSON.parse(text);
-          } catch (err) {
-            throw new Error(`The settings are not valid JSON: ${(err as Error).message}`);
-          }
-          await patch(`/admin/v1/apps/${app.id}`, { settings });
-          setSaved(true);
-          onSaved();
-        });
+        let settings: unknown;
+        try {
+          settings = JSON.parse(text);
+        } catch (err) {
+          throw new Error(`The settings are not valid JSON: ${(err as Error).message}`);
+        }
+        await patch(`/admin/v1/apps/${app.id}`, { settings });
+        setSaved(true);
+        onSaved();
       }}>
         <Field label="Settings (JSON)"><textarea rows={10} spellcheck={false} value={text} onInput={(e) => setText((e.target as HTMLTextAreaElement).value)} /></Field>
         <div class="row">
@@ -82,7 +76,7 @@ function Settings({ app, onSaved }: { app: App; onSaved: () => void }) {
           </button>
           {saved && <span role="status">Saved.</span>}
         </div>
-      </form>
+      </ActionForm>
       <ProblemBox error={save.error} />
     </Card>
   );
@@ -95,17 +89,14 @@ function Keys({ appId }: { appId: string }) {
   const act = useAction();
   return (
     <Card title="API keys">
-      <form class="inline" onSubmit={(e) => {
-        e.preventDefault();
-        void act.run(async () => {
-          setShown((await post<{ apiKey: string }>(`/admin/v1/apps/${appId}/keys`, { name: name.trim() })).apiKey);
-          setName('');
-          keys.reload();
-        });
+      <ActionForm inline act={act} onSubmit={async () => {
+        setShown((await post<{ apiKey: string }>(`/admin/v1/apps/${appId}/keys`, { name: name.trim() })).apiKey);
+        setName('');
+        keys.reload();
       }}>
         <Field label="Key name"><input required maxLength={100} value={name} placeholder="backend-prod" onInput={(e) => setName((e.target as HTMLInputElement).value)} /></Field>
         <button type="submit" disabled={act.busy}>Create key</button>
-      </form>
+      </ActionForm>
       <ProblemBox error={act.error ?? keys.error} />
       {shown && <ShownOnce label="New API key" value={shown} onDone={() => setShown(null)} />}
       {keys.data && (
@@ -134,17 +125,14 @@ function Clients({ appId }: { appId: string }) {
   return (
     <Card title="OAuth clients">
       <p class="muted">For backends that exchange client credentials for short-lived tokens (<code>POST /oauth/token</code>).</p>
-      <form class="inline" onSubmit={(e) => {
-        e.preventDefault();
-        void act.run(async () => {
-          setShown(await post(`/admin/v1/apps/${appId}/clients`, { name: name.trim() }));
-          setName('');
-          clients.reload();
-        });
+      <ActionForm inline act={act} onSubmit={async () => {
+        setShown(await post(`/admin/v1/apps/${appId}/clients`, { name: name.trim() }));
+        setName('');
+        clients.reload();
       }}>
         <Field label="Client name"><input required maxLength={100} value={name} onInput={(e) => setName((e.target as HTMLInputElement).value)} /></Field>
         <button type="submit" disabled={act.busy}>Create client</button>
-      </form>
+      </ActionForm>
       <ProblemBox error={act.error ?? clients.error} />
       {shown && <ShownOnce label={`Secret of client ${shown.id}`} value={shown.clientSecret} onDone={() => setShown(null)} />}
       {clients.data && clients.data.data.length > 0 && (

@@ -4,7 +4,7 @@ import {
   del, get, patch, post, qs, type AuditEntry, type Block, type Connection, type Decision, type Delivery, type Endpoint, type GuardView, type List,
   type Lockout, type Sender,
 } from '../api.js';
-import { Card, Empty, Field, Loading, Page, ProblemBox, ShownOnce, Status, WithApp, fmt, useAction, useLoad } from '../ui.js';
+import { ActionForm, Card, Empty, Field, Loading, Page, ProblemBox, ShownOnce, Status, WithApp, fmt, useAction, useLoad } from '../ui.js';
 
 export function Senders() {
   return <Page title="Senders"><WithApp>{(app, picker) => <SenderList appId={app.id} picker={picker} />}</WithApp></Page>;
@@ -17,19 +17,16 @@ function SenderList({ appId, picker }: { appId: string; picker: preact.Component
   return (
     <>
       <div class="filters">{picker}</div>
-      <form class="inline" onSubmit={(e) => {
-        e.preventDefault();
-        void act.run(async () => {
-          await post(`/admin/v1/apps/${appId}/senders`, { channel: form.channel, value: form.value.trim(), ...(form.country ? { country: form.country.toUpperCase() } : {}) });
-          setForm({ ...form, value: '' });
-          list.reload();
-        });
+      <ActionForm inline act={act} onSubmit={async () => {
+        await post(`/admin/v1/apps/${appId}/senders`, { channel: form.channel, value: form.value.trim(), ...(form.country ? { country: form.country.toUpperCase() } : {}) });
+        setForm({ ...form, value: '' });
+        list.reload();
       }}>
         <Field label="Channel"><select value={form.channel} onChange={(e) => setForm({ ...form, channel: (e.target as HTMLSelectElement).value })}>{['sms', 'whatsapp', 'voice', 'email'].map((c) => <option key={c}>{c}</option>)}</select></Field>
         <Field label="Sender" hint="Alphanumeric id, number or address"><input required value={form.value} onInput={(e) => setForm({ ...form, value: (e.target as HTMLInputElement).value })} /></Field>
         <Field label="Country" hint="Empty: every country"><input maxLength={2} size={4} value={form.country} onInput={(e) => setForm({ ...form, country: (e.target as HTMLInputElement).value })} /></Field>
         <button type="submit" disabled={act.busy}>Add sender</button>
-      </form>
+      </ActionForm>
       <ProblemBox error={act.error ?? list.error} />
       {list.data?.data.length === 0 && <Empty title="No sender registered"><p>Messages go out under each provider's configured sender. Register one to choose it per channel and country.</p></Empty>}
       {list.data && list.data.data.length > 0 && (
@@ -103,17 +100,14 @@ function WebhookPages({ appId, picker }: { appId: string; picker: preact.Compone
   return (
     <>
       <div class="filters">{picker}</div>
-      <form class="inline" onSubmit={(e) => {
-        e.preventDefault();
-        void act.run(async () => {
-          setSecret((await post<{ secret: string }>(`/admin/v1/apps/${appId}/webhooks`, { url: url.trim() })).secret);
-          setUrl('');
-          endpoints.reload();
-        });
+      <ActionForm inline act={act} onSubmit={async () => {
+        setSecret((await post<{ secret: string }>(`/admin/v1/apps/${appId}/webhooks`, { url: url.trim() })).secret);
+        setUrl('');
+        endpoints.reload();
       }}>
         <Field label="Endpoint URL" hint="Receives every event, signed (Standard Webhooks)"><input type="url" required value={url} placeholder="https://example.com/otpd" onInput={(e) => setUrl((e.target as HTMLInputElement).value)} /></Field>
         <button type="submit" disabled={act.busy}>Add endpoint</button>
-      </form>
+      </ActionForm>
       <ProblemBox error={act.error ?? endpoints.error ?? deliveries.error} />
       {secret && <ShownOnce label="Signing secret" value={secret} onDone={() => setSecret(null)} />}
       {endpoints.data?.data.length === 0 && <Empty title="No webhook endpoint"><p>Add one to hear of verifications as they are created, verified, failed or expired, and of deliveries.</p></Empty>}
@@ -171,6 +165,7 @@ function GuardPage({ appId, picker }: { appId: string; picker: preact.ComponentC
           <p class="muted">Spent today {fmt.money(v.spend.daily.spent, v.spend.currency)}{v.spend.daily.cap !== null ? ` of ${fmt.money(v.spend.daily.cap)}` : ''}; this month {fmt.money(v.spend.monthly.spent, v.spend.currency)}{v.spend.monthly.cap !== null ? ` of ${fmt.money(v.spend.monthly.cap)}` : ''}.</p>
         </form>
       )}
+      {v && <AllowLists key={appId} appId={appId} allow={v.allow} onSaved={view.reload} />}
       <Card title="Blocks in force">
         {blocks.data?.data.length === 0 && <p class="muted">Nothing is blocked.</p>}
         {blocks.data && blocks.data.data.length > 0 && (
@@ -199,6 +194,35 @@ function GuardPage({ appId, picker }: { appId: string; picker: preact.ComponentC
         )}
       </Card>
     </>
+  );
+}
+
+const ALLOW = [['numbers', 'Numbers', 'E.164 numbers no rule refuses (test numbers, QA)'], ['prefixes', 'Prefixes', 'e.g. +3247'], ['ips', 'Addresses', 'Addresses or CIDR ranges']] as const;
+
+/** The guard's allow lists, one value per line. */
+function AllowLists({ appId, allow, onSaved }: { appId: string; allow: GuardView['allow']; onSaved: () => void }) {
+  const [text, setText] = useState(() => Object.fromEntries(ALLOW.map(([k]) => [k, (allow[k] ?? []).join('\n')])) as Record<string, string>);
+  const [saved, setSaved] = useState(false);
+  const act = useAction();
+  return (
+    <Card title="Allow lists">
+      <ActionForm act={act} onSubmit={async () => {
+        setSaved(false);
+        await patch(`/admin/v1/apps/${appId}/guard`, { allow: Object.fromEntries(ALLOW.map(([k]) => [k, text[k]!.split('\n').map((x) => x.trim()).filter(Boolean)])) });
+        setSaved(true);
+        onSaved();
+      }}>
+        <div class="row">
+          {ALLOW.map(([k, label, hint]) => (
+            <Field key={k} label={label} hint={hint}>
+              <textarea rows={4} value={text[k]} onInput={(e) => setText({ ...text, [k]: (e.target as HTMLTextAreaElement).value })} />
+            </Field>
+          ))}
+        </div>
+        <div class="row"><button type="submit" disabled={act.busy}>Save allow lists</button>{saved && <span role="status">Saved.</span>}</div>
+      </ActionForm>
+      <ProblemBox error={act.error} />
+    </Card>
   );
 }
 

@@ -1,7 +1,7 @@
 /** Templates: an app's message templates, edited with a live preview (the text as sent, its parts and its cost). */
 import { useEffect, useState } from 'preact/hooks';
 import { Problem, del, get, post, put, type List, type Template } from '../api.js';
-import { Card, Empty, Field, Loading, Page, ProblemBox, WithApp, fmt, useAction, useLoad } from '../ui.js';
+import { ActionForm, Card, Empty, Field, Loading, Page, ProblemBox, WithApp, fmt, useAction, useLoad } from '../ui.js';
 
 interface Preview { text: string; encoding: string; parts: number; cost: number; currency: string }
 const blank = { id: '', channel: 'sms', name: '', locale: '', text: 'Your {{app}} code is {{pin}}. It expires in {{ttl}} minutes.' };
@@ -28,15 +28,12 @@ function TemplateEditor({ appId, picker }: { appId: string; picker: preact.Compo
     return () => clearTimeout(t);
   }, [appId, draft.channel, draft.text, draft.locale, to]);
 
-  const submit = (e: Event) => {
-    e.preventDefault();
-    void save.run(async () => {
-      const body = { channel: draft.channel, name: draft.name.trim(), locale: draft.locale.trim() || null, text: draft.text };
-      if (draft.id) await put(`/admin/v1/apps/${appId}/templates/${draft.id}`, body);
-      else await post(`/admin/v1/apps/${appId}/templates`, body);
-      setDraft(blank);
-      list.reload();
-    });
+  const submit = async () => {
+    const body = { channel: draft.channel, name: draft.name.trim(), locale: draft.locale.trim() || null, text: draft.text };
+    if (draft.id) await put(`/admin/v1/apps/${appId}/templates/${draft.id}`, body);
+    else await post(`/admin/v1/apps/${appId}/templates`, body);
+    setDraft(blank);
+    list.reload();
   };
   const email = draft.channel === 'email';
   return (
@@ -44,7 +41,7 @@ function TemplateEditor({ appId, picker }: { appId: string; picker: preact.Compo
       <div class="filters">{picker}</div>
       <div class="grid2">
         <Card title={draft.id ? `Edit ${draft.name}` : 'New template'}>
-          <form onSubmit={submit}>
+          <ActionForm act={save} onSubmit={submit}>
             <div class="row">
               <Field label="Channel">
                 <select value={draft.channel} onChange={set('channel')}>{['sms', 'whatsapp', 'voice'].map((c) => <option key={c} value={c}>{c}</option>)}</select>
@@ -59,7 +56,7 @@ function TemplateEditor({ appId, picker }: { appId: string; picker: preact.Compo
               <button type="submit" disabled={save.busy || email}>{draft.id ? 'Save changes' : 'Create template'}</button>
               {draft.id && <button type="button" class="secondary" onClick={() => setDraft(blank)}>New template instead</button>}
             </div>
-          </form>
+          </ActionForm>
           <ProblemBox error={save.error} />
         </Card>
         <Card title="Preview">

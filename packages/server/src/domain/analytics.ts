@@ -58,6 +58,16 @@ export function addCounts(a: Counts, b: Counts): Counts {
   return a;
 }
 
+/** Takes `b` from `a` (a total less a part of it). */
+export function subtractCounts(a: Counts, b: Counts): Counts {
+  for (const c of COUNTERS) a[c] = c === 'cost' || c === 'saved' ? Math.round((a[c] - b[c]) * 1e9) / 1e9 : a[c] - b[c];
+  for (let i = 0; i < HIST; i++) {
+    a.tv[i]! -= b.tv[i]!;
+    a.td[i]! -= b.td[i]!;
+  }
+  return a;
+}
+
 /** The bucket index of `seconds` in a histogram with `bounds`. */
 export function bucketOf(bounds: readonly number[], seconds: number): number {
   for (let i = 0; i < bounds.length; i++) if (seconds <= bounds[i]!) return i;

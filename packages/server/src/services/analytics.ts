@@ -17,7 +17,7 @@ import type { ClaimedMessage, MessageOutcome, ReceiptResult } from '../domain/de
 import type { EventType } from '../domain/events.js';
 import type { VerificationRecord } from '../domain/records.js';
 import type { AnalyticsFilter, AnalyticsRange, Store } from '../store/ports/index.js';
-import { needsPrefixTable, rollupId, type GroupBy } from '../store/rollups.js';
+import { needsPrefixTable, rollupId, volumeOf, type GroupBy } from '../store/rollups.js';
 
 /** The longest range a query may cover, and the most hourly points a series may have. */
 const MAX_RANGE_DAYS = 400;
@@ -189,28 +189,28 @@ export class Analytics {
     if (interval === 'hour' && (range.to - range.from) / HOUR_MS > MAX_HOURLY_POINTS) throw invalid('/interval', `hour covers at most ${MAX_HOURLY_POINTS / 24} days: ask for interval=day`);
     const limit = q.limit ?? 10;
     await this.flush();
-    const rows = await this.store.analytics.series(range, q, interval, groupBy);
-    const volume = new Map<string, number>();
-    for (const r of rows) volume.set(r.group, (volume.get(r.group) ?? 0) + r.counts.started + r.counts.sent + r.counts.refused);
-    const kept = new Set([...volume.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, limit).map(([g]) => g));
+    const rows = await this.store.analytics.series(range, q, interval, groupBy, limit);
     const buckets: number[] = [];
     for (let t = range.from; t < range.to; t += unit) buckets.push(t);
     const index = new Map(buckets.map((t, i) => [t, i]));
-    const groups = new Map<string, Counts[]>();
-    const other = 'other';
+    // The groups the store kept, by volume; the others (group null) last, as `other`.
+    const groups = new Map<string | null, Counts[]>();
+    const volume = new Map<string | null, number>();
     for (const r of rows) {
-      const g = kept.has(r.group) ? r.group : other;
-      let points = groups.get(g);
-      if (!points) groups.set(g, (points = buckets.map(() => zeroCounts())));
+      let points = groups.get(r.group);
+      if (!points) groups.set(r.group, (points = buckets.map(() => zeroCounts())));
       addCounts(points[index.get(r.bucket)!]!, r.counts);
+      volume.set(r.group, (volume.get(r.group) ?? 0) + volumeOf(r.counts));
     }
-    const order = [...kept].filter((g) => groups.has(g));
-    if (groups.has(other) && !kept.has(other)) order.push(other);
+    const order = [...groups.keys()].filter((g): g is string => g !== null)
+      .sort((a, b) => volume.get(b)! - volume.get(a)! || a.localeCompare(b));
+    const named: [string, Counts[]][] = order.map((g) => [g, groups.get(g)!]);
+    if (groups.has(null)) named.push(['other', groups.get(null)!]);
     return {
       interval, groupBy, from: new Date(range.from).toISOString(), to: new Date(range.to).toISOString(),
-      series: order.map((group) => ({
+      series: named.map(([group, points]) => ({
         group,
-        points: groups.get(group)!.map((c, i) => {
+        points: points.map((c, i) => {
           const f = figures(c);
           return {
             t: new Date(buckets[i]!).toISOString(),

@@ -8,7 +8,7 @@
  *   rows (a busy app reaches thousands of prefixes a day), read only by queries on a prefix (filter or grouping),
  *   which are therefore by whole UTC days. Keyed by prefix first: a prefix filter reads that prefix's rows only.
  */
-import { COUNTERS, DAY_MS, HIST, addCounts, zeroCounts, type Counts, type RollupRow } from '../domain/analytics.js';
+import { COUNTERS, DAY_MS, HIST, addCounts, subtractCounts, zeroCounts, type Counts, type RollupRow } from '../domain/analytics.js';
 import type { AnalyticsFilter, AnalyticsRange } from './ports/analytics.js';
 import type { Row } from './rows.js';
 
@@ -39,8 +39,16 @@ export const KEY_COLUMNS: Record<Table, readonly string[]> = {
 export const GROUP_COLUMNS = { app: 'app_id', country: 'country', prefix: 'prefix', channel: 'channel', provider: 'provider' } as const;
 export type GroupBy = keyof typeof GROUP_COLUMNS | 'none';
 export const GROUPS: readonly GroupBy[] = ['none', 'app', 'country', 'prefix', 'channel', 'provider'];
-/** The groupings a source can answer (only the prefix table knows prefixes). */
-export const groupsOf = (s: Source): GroupBy[] => GROUPS.filter((g) => g !== 'prefix' || s === 'prefix' || s === 'onePrefix');
+/** The groupings a source answers with one statement (by prefix: the top prefixes first, see the adapters' `series`). */
+export const groupsOf = (_s: Source): GroupBy[] => GROUPS.filter((g) => g !== 'prefix');
+/** The sources a grouping by prefix reads. */
+export const PREFIX_SOURCES = ['prefix', 'onePrefix'] as const;
+
+/** The SQL of a grouping by prefix: the top prefixes by volume (`limit`), then the series of those (`prefixes`). */
+export const prefixGroupSql = (where: string, limit: string, prefixes: string) => ({
+  top: `SELECT prefix AS grp, sum(started) + sum(sent) + sum(refused) AS v FROM rollup_prefix_days WHERE ${where} GROUP BY prefix ORDER BY v DESC, prefix LIMIT ${limit}`,
+  series: `SELECT bucket, prefix AS grp, ${SUMS} FROM rollup_prefix_days WHERE ${prefixes} AND ${where} GROUP BY bucket, prefix ORDER BY bucket, prefix`,
+});
 
 /** Queries on a prefix (a filter or the grouping) read the per-prefix daily rows; the others the small tables. */
 export const needsPrefixTable = (f: AnalyticsFilter, groupBy: GroupBy = 'none'): boolean => f.prefix !== undefined || groupBy === 'prefix';
@@ -149,6 +157,38 @@ export function mergeByChannelProvider(parts: readonly Row[][]): { channel: stri
     }
   }
   return [...out.values()];
+}
+
+export type SeriesRow = { bucket: number; group: string | null; counts: Counts };
+
+/** What ranks a group: its volume (started + sent + refused). */
+export const volumeOf = (c: Counts): number => c.started + c.sent + c.refused;
+
+/** Keeps the `limit` largest groups (by volume, then name) and sums the others per bucket under group null. */
+export function limitGroups(rows: readonly SeriesRow[], limit: number): SeriesRow[] {
+  const volume = new Map<string, number>();
+  for (const r of rows) if (r.group !== null) volume.set(r.group, (volume.get(r.group) ?? 0) + volumeOf(r.counts));
+  if (volume.size <= limit) return [...rows];
+  const kept = new Set([...volume.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, limit).map(([g]) => g));
+  const out: SeriesRow[] = [];
+  const others = new Map<number, Counts>();
+  for (const r of rows) {
+    if (r.group !== null && kept.has(r.group)) out.push(r);
+    else addCounts(others.get(r.bucket) ?? others.set(r.bucket, zeroCounts()).get(r.bucket)!, r.counts);
+  }
+  for (const [bucket, counts] of others) out.push({ bucket, group: null, counts });
+  return out;
+}
+
+/** The others of a grouping: per bucket, the total less the kept groups (exact: every counter is a sum). */
+export function othersOf(total: readonly SeriesRow[], kept: readonly SeriesRow[]): SeriesRow[] {
+  const rest = new Map<number, Counts>();
+  for (const r of total) addCounts(rest.get(r.bucket) ?? rest.set(r.bucket, zeroCounts()).get(r.bucket)!, r.counts);
+  for (const r of kept) {
+    const c = rest.get(r.bucket);
+    if (c) subtractCounts(c, r.counts);
+  }
+  return [...rest.entries()].filter(([, c]) => COUNTERS.some((k) => k !== 'cost' && k !== 'saved' && c[k] !== 0)).map(([bucket, counts]) => ({ bucket, group: null, counts }));
 }
 
 /** The column a series groups by (a constant for none). */

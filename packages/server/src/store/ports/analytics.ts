@@ -14,6 +14,12 @@ export interface AnalyticsFilter {
   provider?: string | undefined;
 }
 
+/**
+ * Counts of one bucket and group. At most `limit` groups (by volume: started + sent + refused over the range); the
+ * others summed under `group: null`.
+ */
+export interface SeriesRow { bucket: number; group: string | null; counts: Counts }
+
 /** A time range [from, to) in epoch ms, on hour boundaries. */
 export interface AnalyticsRange { from: number; to: number }
 
@@ -30,7 +36,7 @@ export interface AnalyticsPort {
    * Counts per bucket (hour or UTC day) and group, over [from, to) (on the interval's boundaries); by prefix (filter or
    * grouping), per UTC day only.
    */
-  series(range: AnalyticsRange, f: AnalyticsFilter, interval: 'hour' | 'day', groupBy: GroupBy): Promise<{ bucket: number; group: string; counts: Counts }[]>;
+  series(range: AnalyticsRange, f: AnalyticsFilter, interval: 'hour' | 'day', groupBy: GroupBy, limit: number): Promise<SeriesRow[]>;
   /** Deletes hourly rows of buckets before `before` (the daily rows stay). */
   purgeHours(before: number): Promise<number>;
 }

@@ -1,6 +1,7 @@
 /** Analytics rollups (store/rollups.ts): additive upserts into the three rollup tables, sums by range and filter. */
 import type { AnalyticsPort } from '../ports/index.js';
-import { countsOf, filterValues, mergeByChannelProvider, rowObject, rowsFor, sourceOf, splitRange, type Table } from '../rollups.js';
+import { countsOf, filterValues, limitGroups, mergeByChannelProvider, othersOf, rowObject, rowsFor, sourceOf, splitRange, type SeriesRow, type Table } from '../rollups.js';
+import type { Row } from '../rows.js';
 import type { Db } from './connection.js';
 
 export class PgAnalytics implements AnalyticsPort {
@@ -22,9 +23,19 @@ export class PgAnalytics implements AnalyticsPort {
     ]));
   }
 
-  async series(...[range, f, interval, groupBy]: Parameters<AnalyticsPort['series']>) {
-    return (await this.db.read(`rollupSeries_${sourceOf(f, groupBy, interval)}_${groupBy}` as 'rollupSeries_day_none', filterValues(range, f)))
-      .map((r) => ({ bucket: Number(r.bucket), group: r.grp as string, counts: countsOf(r) }));
+  async series(...[range, f, interval, groupBy, limit]: Parameters<AnalyticsPort['series']>) {
+    const source = sourceOf(f, groupBy, interval);
+    const values = filterValues(range, f);
+    const rowsOf = (rows: Row[]): SeriesRow[] => rows.map((r) => ({ bucket: Number(r.bucket), group: r.grp as string, counts: countsOf(r) }));
+    if (groupBy !== 'prefix') return limitGroups(rowsOf(await this.db.read(`rollupSeries_${source}_${groupBy}`, values)), limit);
+    // By prefix: the top prefixes from a five-column aggregate, then only their series; the others are the total less them.
+    const x = source as 'prefix' | 'onePrefix';
+    const top = (await this.db.read(`rollupTopPrefixes_${x}`, [...values, limit])).map((r) => r.grp as string);
+    const [kept, total] = await Promise.all([
+      top.length ? this.db.read(`rollupPrefixSeries_${x}`, [...values, top]).then(rowsOf) : Promise.resolve([]),
+      this.db.read(x === 'onePrefix' ? 'rollupSeries_onePrefix_none' : 'rollupSeries_day_none', values).then(rowsOf),
+    ]);
+    return [...kept, ...othersOf(total, kept)];
   }
 
   async purgeHours(before: number): Promise<number> {

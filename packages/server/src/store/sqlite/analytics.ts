@@ -1,8 +1,10 @@
 /** Analytics rollups (store/rollups.ts): additive upserts into the three rollup tables, sums by range and filter. */
+import type Database from 'better-sqlite3';
 import type { AnalyticsPort } from '../ports/index.js';
 import {
   ADD_ON_CONFLICT, COUNT_COLUMNS, KEY_COLUMNS, PARAM_ORDER, SUMS, TABLES, TABLE_NAME, countsOf, filterSql, filterValues, groupColumn, groupsOf,
-  mergeByChannelProvider, rowValues, rowsFor, sourceOf, splitRange, SOURCES, type Source, type Table,
+  mergeByChannelProvider, rowValues, rowsFor, sourceOf, splitRange, SOURCES, PREFIX_SOURCES, limitGroups, othersOf, prefixGroupSql,
+  type SeriesRow, type Source, type Table,
 } from '../rollups.js';
 import type { Row } from '../rows.js';
 import type { SqliteContext } from './db.js';
@@ -19,7 +21,12 @@ export function sqliteAnalytics(c: SqliteContext): AnalyticsPort {
   const sum = perSource((x, table) => c.prepare(`rollupSum.${x}`, `SELECT channel, provider, ${SUMS} FROM ${table} WHERE ${where(x)} GROUP BY channel, provider`));
   const series = perSource((x, table) => Object.fromEntries(groupsOf(x).map((g) => [g, c.prepare(`rollupSeries.${x}.${g}`,
     `SELECT bucket, ${groupColumn(g)} AS grp, ${SUMS} FROM ${table} WHERE ${where(x)} GROUP BY bucket, grp ORDER BY bucket, grp`)])));
+  const byPrefix = Object.fromEntries(PREFIX_SOURCES.map((x) => {
+    const q = prefixGroupSql(where(x), '@limit', 'prefix IN (SELECT value FROM json_each(@prefixes))');
+    return [x, { top: c.prepare(`rollupTopPrefixes.${x}`, q.top), series: c.prepare(`rollupPrefixSeries.${x}`, q.series) }];
+  })) as Record<(typeof PREFIX_SOURCES)[number], { top: Database.Statement; series: Database.Statement }>;
   const purge = c.prepare('rollupPurgeHours', 'DELETE FROM rollup_hours WHERE bucket < ?');
+  const rowsOf = (rows: Row[]): SeriesRow[] => rows.map((r) => ({ bucket: Number(r.bucket), group: r.grp as string, counts: countsOf(r) }));
   const params = (...a: Parameters<typeof filterValues>) => {
     const v = filterValues(...a);
     return Object.fromEntries(PARAM_ORDER.map((n, i) => [n, v[i]]));
@@ -41,8 +48,16 @@ export function sqliteAnalytics(c: SqliteContext): AnalyticsPort {
       return mergeByChannelProvider([...(days ? [sum.day.all(params(days, f)) as Row[]] : []), ...hours.map((h) => sum.hour.all(params(h, f)) as Row[])]);
     },
 
-    async series(range, f, interval, groupBy) {
-      return (series[sourceOf(f, groupBy, interval)][groupBy]!.all(params(range, f)) as Row[]).map((r) => ({ bucket: Number(r.bucket), group: r.grp as string, counts: countsOf(r) }));
+    async series(range, f, interval, groupBy, limit) {
+      const source = sourceOf(f, groupBy, interval);
+      const p = params(range, f);
+      if (groupBy !== 'prefix') return limitGroups(rowsOf(series[source][groupBy]!.all(p) as Row[]), limit);
+      // By prefix: the top prefixes from a five-column aggregate, then only their series; the others are the total less them.
+      const x = source as (typeof PREFIX_SOURCES)[number];
+      const top = (byPrefix[x].top.all({ ...p, limit }) as Row[]).map((r) => r.grp as string);
+      const kept = top.length ? rowsOf(byPrefix[x].series.all({ ...p, prefixes: JSON.stringify(top) }) as Row[]) : [];
+      const total = rowsOf(series[x === 'onePrefix' ? 'onePrefix' : 'day'].none!.all(p) as Row[]);
+      return [...kept, ...othersOf(total, kept)];
     },
 
     async purgeHours(before) {
