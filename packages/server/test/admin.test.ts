@@ -154,6 +154,16 @@ describe('per-app policy bounds and prices', () => {
     expect((await check({})).body).toMatchObject({ valid: false, attemptsRemaining: 2 });
     expect((await check({ amount: '€49.99', payee: 'Someone Else' })).body).toMatchObject({ valid: false, attemptsRemaining: 1 });
     expect((await check({ amount: '€49.99', payee: 'Acme Shop' })).body).toMatchObject({ valid: true });
+    // Kept with the verification: shown by GET, and said again by a resend on another channel (it was dropped at start).
+    const p = await h.req('POST', '/v1/verifications', { to, locale: 'en', amount: '€12.00', payee: 'Acme Shop' });
+    expect(p.body.payment).toEqual({ amount: '€12.00', payee: 'Acme Shop' });
+    expect((await h.req('GET', `/v1/verifications/${p.body.id}`)).body.payment).toEqual({ amount: '€12.00', payee: 'Acme Shop' });
+    h.clock.advance(61_000);
+    expect((await h.req('POST', `/v1/verifications/${p.body.id}/resend`, { channel: 'whatsapp' })).status).toBe(200);
+    await h.otpd.worker?.flush();
+    const again = h.otpd.devInbox!.list(h.appId, to, 1)[0]!;
+    expect(again.channel).toBe('whatsapp');
+    expect(again.text).toMatch(/€12\.00 to Acme Shop/);
     // Nothing that could be taken for a placeholder, or a control character, goes into a message.
     for (const payee of ['{{pin}}', 'A\nB']) expect((await h.req('POST', '/v1/verifications', { to: phone(), amount: '1 €', payee })).status).toBe(422);
   });

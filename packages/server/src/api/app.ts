@@ -36,6 +36,8 @@ import { adminRoutes } from './routes/admin.js';
 import { guardRoutes } from './routes/guard.js';
 import fastifyCookie from '@fastify/cookie';
 import { SESSION_COOKIE, dashboardRoutes, type DashboardSessions } from './dashboard.js';
+import { twilioVerifyRoutes } from './twilio-verify.js';
+import type { CodeKeys } from '../domain/code.js';
 import { isId } from '../domain/ids.js';
 import { analyticsRoutes } from './routes/analytics.js';
 import type { Analytics } from '../services/analytics.js';
@@ -74,6 +76,8 @@ export interface ApiDeps {
   metricsToken?: string | null | undefined;
   /** Analytics read from the rollups (/admin/v1/analytics, /v1/analytics). */
   analytics: Analytics;
+  /** The Twilio Verify v2 surface (/v2): the keys its account sid derives from, the public URL its `url` fields use. */
+  twilio?: { keys: CodeKeys; publicUrl: string | undefined } | undefined;
   /** The web dashboard: its sessions (the admin API's second way in) and its build (null: not built). */
   dashboard?: { sessions: DashboardSessions; dir: string | null } | undefined;
   /** Present in development only. */
@@ -308,6 +312,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }, { prefix: '/apps/:appId' });
   }, { prefix: '/admin/v1' });
 
+  if (deps.twilio) {
+    await twilioVerifyRoutes(app as unknown as FastifyInstance, {
+      apps: deps.apps, verifications: deps.verifications, analytics: deps.analytics, keys: deps.twilio.keys, adminToken: deps.adminToken,
+      behindProxy: deps.trustProxy !== false, publicUrl: deps.twilio.publicUrl, guarded,
+    });
+  }
   if (deps.dashboard) await dashboardRoutes(app as unknown as FastifyInstance, { ...deps.dashboard, adminToken: deps.adminToken, guarded });
 
   await app.register(async (o) => oauthRoutes(o as unknown as FastifyInstance, deps.oauth, guarded), { prefix: '/oauth' });

@@ -85,6 +85,10 @@ export const Verification = Type.Object(
     metadata: Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Null()]),
     channels: Type.Array(ChannelSchema, { description: 'The channel workflow' }),
     step: Type.Integer({ description: 'Index in channels of the step being delivered' }),
+    payment: Type.Union([
+      Type.Object({ amount: Type.Union([Type.String(), Type.Null()]), payee: Type.Union([Type.String(), Type.Null()]) }),
+      Type.Null(),
+    ], { description: 'PSD2: the amount and payee the code approves (a check must give the same)' }),
   },
   { $id: 'Verification' },
 );

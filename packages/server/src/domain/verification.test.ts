@@ -9,7 +9,7 @@ const draft: VerificationDraft = {
   id: 'ver_1', appId: 'app_1', to: '+33612345678', countryIso: 'FR', channel: 'sms', locale: 'fr', status: 'pending', codeType: 'numeric',
   codeLength: 6, codeHash: Buffer.alloc(32), codeSealed: Buffer.alloc(40), maxAttempts: 3, maxSends: 6, resendAvailableAt: now + 60_000,
   expiresAt: now + 300_000, createdAt: now, updatedAt: now, verifiedAt: null, parts: 1, cost: 0, metadata: null, channels: ['sms'], step: 0,
-  stepTimeout: 30, callbackUrl: null, signals: { ip: "192.0.2.1" },
+  stepTimeout: 30, callbackUrl: null, signals: { ip: "192.0.2.1" }, payment: null,
 };
 const pending: VerificationRecord = { ...draft, attempts: 0, sends: 1 };
 const phone = (p: Partial<PhoneState> = {}): PhoneState => ({ sends: 1, failures: 0, windowStartedAt: now - 1000, lastSendAt: now - 120_000, lockedUntil: null, lockReason: null, ...p });

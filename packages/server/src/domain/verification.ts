@@ -101,6 +101,7 @@ export function decideStart(draft: VerificationDraft, stored: PhoneState | undef
     maxAttempts: x.maxAttempts, sends: d.state.sends, maxSends: x.maxSends, resendAvailableAt: x.resendAvailableAt, expiresAt: x.expiresAt,
     createdAt: x.createdAt, updatedAt: x.updatedAt, verifiedAt: x.verifiedAt, parts: x.parts, cost: x.cost, metadata: x.metadata,
     channels: x.channels, step: x.step, stepTimeout: x.stepTimeout, callbackUrl: x.callbackUrl ?? null, signals: x.signals ?? null,
+    payment: x.payment ?? null,
   };
   return { ok: true, verification, phone: d.state };
 }
@@ -199,6 +200,8 @@ export interface VerificationView {
   metadata: Record<string, unknown> | null;
   channels: Channel[];
   step: number;
+  /** PSD2: the amount and payee the code approves (said in its messages, bound into its HMAC). */
+  payment: { amount: string | null; payee: string | null } | null;
 }
 
 const iso = (t: number) => new Date(t).toISOString();
@@ -231,5 +234,6 @@ export function toView(v: VerificationRecord, now: number, currency: string): Ve
     metadata: v.metadata,
     channels: v.channels,
     step: v.step,
+    payment: v.payment ? { amount: v.payment.amount ?? null, payee: v.payment.payee ?? null } : null,
   };
 }

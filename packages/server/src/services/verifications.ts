@@ -65,6 +65,8 @@ export interface CheckView {
   status: Status;
   valid: boolean;
   attemptsRemaining: number;
+  /** The verification was no longer pending: this check changed nothing (not serialized by /v1). */
+  closed?: boolean;
 }
 
 export interface MessageView {
@@ -399,7 +401,26 @@ export class VerificationsService {
       status,
       valid: r.outcome === 'verified',
       attemptsRemaining: status === 'pending' ? Math.max(0, v.maxAttempts - v.attempts) : 0,
+      closed: r.outcome === 'closed',
     };
+  }
+
+  /**
+   * Approves a pending verification without its code (Twilio Verify's `Status=approved`: the customer's backend proved
+   * the user otherwise). The same transaction as a right code: the try counted, the phone's counters cleared, the
+   * events written. A verification no longer pending is answered as it is (`valid` false).
+   */
+  async approve(app: AppRecord, id: string): Promise<CheckView> {
+    if (!isId('ver', id)) throw notFound();
+    const now = this.d.clock.now();
+    const r = await this.d.store.verifications.check({ appId: app.id, target: { id }, now, lockout: resolvePolicy(app.settings).lockout }, () => true);
+    if (!r) throw notFound();
+    const v = r.verification;
+    if (r.outcome === 'verified') {
+      this.d.guard.verified(app, v);
+      this.d.onEvent?.('verified', v.channel);
+    }
+    return { id: v.id, status: effectiveStatus(v, now), valid: r.outcome === 'verified', attemptsRemaining: 0 };
   }
 
   /** Sends the same code again (expiry unchanged), after the cooldown and within the phone's send limit. */
