@@ -257,7 +257,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const app = await buildApi({
     logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, http: config.http, apps, oauth, templates, senders, webhooks, verifications, providerCallbacks, ready, isClosing: () => closing,
     guardAdmin, connections, metrics: metrics ?? undefined, metricsToken: config.metricsToken, analytics: analytics ?? new Analytics(store, clock),
-    twilio: { keys, publicUrl: config.publicUrl },
+    twilio: { keys, publicUrl: config.publicUrl }, publicUrl: config.publicUrl,
     dashboard: config.dashboard && config.adminToken ? { sessions: new DashboardSessions(keys.hmacKey, config.adminToken, clock), dir: dashboardDir(config.dashboardDir) } : undefined,
     adminToken: config.adminToken, authLimiter,
     dev: devInbox && worker

@@ -37,6 +37,8 @@ import { guardRoutes } from './routes/guard.js';
 import fastifyCookie from '@fastify/cookie';
 import { SESSION_COOKIE, dashboardRoutes, type DashboardSessions } from './dashboard.js';
 import { twilioVerifyRoutes } from './twilio-verify.js';
+import { describeOperation } from './operations.js';
+import { OUTBOUND_WEBHOOKS } from './webhook-docs.js';
 import type { CodeKeys } from '../domain/code.js';
 import { isId } from '../domain/ids.js';
 import { analyticsRoutes } from './routes/analytics.js';
@@ -76,6 +78,8 @@ export interface ApiDeps {
   metricsToken?: string | null | undefined;
   /** Analytics read from the rollups (/admin/v1/analytics, /v1/analytics). */
   analytics: Analytics;
+  /** OTPD_PUBLIC_URL: the OpenAPI document's server. */
+  publicUrl?: string | undefined;
   /** The Twilio Verify v2 surface (/v2): the keys its account sid derives from, the public URL its `url` fields use. */
   twilio?: { keys: CodeKeys; publicUrl: string | undefined } | undefined;
   /** The web dashboard: its sessions (the admin API's second way in) and its build (null: not built). */
@@ -150,7 +154,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       done(null, value);
     });
   });
-  app.addHook('onRoute', (route) => documentCommonProblems(route as { url: string; method: string | string[]; schema?: Record<string, unknown> }));
+  app.addHook('onRoute', (route) => {
+    const r = route as { url: string; method: string | string[]; schema?: Record<string, unknown> };
+    documentCommonProblems(r);
+    describeOperation(r);
+  });
   app.setErrorHandler((err, req, reply) => sendProblem(req, reply, err));
   app.setNotFoundHandler((req, reply) => sendProblem(req, reply, new OtpdError('not_found', `No route for ${req.method} ${req.url.split('?')[0]}`)));
 
@@ -196,15 +204,20 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       info: {
         title: 'otpd',
         version: '0.1.0',
+        license: { name: 'MIT', identifier: 'MIT' },
         description:
           'Self-hosted OTP verification. Start a verification (a code is generated, stored only as an HMAC and delivered), ' +
           'then check the code under policy: expiry, tries per code, sends per phone, resend cooldown, lockout. ' +
           'Errors are RFC 9457 problem details with a stable `code`.',
       },
+      servers: [{ url: deps.publicUrl ?? '/', description: 'This otpd' }],
       components: { securitySchemes: {
         apiKey: { type: 'http', scheme: 'bearer', description: 'An app API key (otpd_…) or an OAuth access token from POST /oauth/token (otpd_at_…)' },
         adminToken: { type: 'http', scheme: 'bearer', description: 'The admin token (OTPD_ADMIN_TOKEN)' },
+        dashboardSession: { type: 'apiKey', in: 'cookie', name: 'otpd_session', description: 'The dashboard session cookie from POST /dashboard/api/session (with csrfToken)' },
+        csrfToken: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token', description: "The dashboard session's CSRF token (from POST or GET /dashboard/api/session)" },
       } },
+      webhooks: OUTBOUND_WEBHOOKS as never,
       tags: [
         { name: 'verifications', description: 'Start, check, resend, cancel, read' },
         { name: 'development', description: 'Development mode only' },
@@ -213,6 +226,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'guard', description: 'Fraud and abuse guard per app: settings, decisions, blocks (admin token; see docs/fraud.md)' },
         { name: 'webhooks', description: 'Provider callbacks: delivery receipts posted by providers (signed by the provider, no API key); not the webhooks otpd sends to apps (admin)' },
         { name: 'system', description: 'Health and documentation' },
+        { name: 'templates', description: "An app's message templates and their preview" },
+        { name: 'senders', description: "An app's sender ids per channel and country" },
+        { name: 'connections', description: 'Provider accounts: per app, shared, and the server\'s own (admin token)' },
+        { name: 'dashboard', description: 'The web dashboard\'s sign-in (a session cookie for the admin token)' },
+        { name: 'oauth', description: 'OAuth 2.0 client credentials: access tokens for /v1' },
       ],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },

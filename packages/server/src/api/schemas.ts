@@ -55,7 +55,7 @@ export const StartBody = Type.Object(
     ),
     ...SignalFields,
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ to: '+33612345678', channel: 'sms', locale: 'en' }] },
 );
 export type StartBodyT = Static<typeof StartBody>;
 
@@ -112,11 +112,11 @@ export const IdParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
 
 export const CheckBody = Type.Object(
   { code: Type.String({ maxLength: 64, description: 'The code the user typed' }), ...PaymentFields, ...SignalFields },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ code: '123456' }] },
 );
 export const CheckByRecipientBody = Type.Object(
   { to: Type.String({ minLength: 1, maxLength: 254 }), code: Type.String({ maxLength: 64 }), ...PaymentFields, ...SignalFields },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ to: '+33612345678', code: '123456' }] },
 );
 
 export const CheckResult = Type.Object({
@@ -208,15 +208,16 @@ export const guardProblems = (sends: boolean) => ({
 
 /**
  * Adds to a route's documented responses the problems every route of its kind can answer, so the OpenAPI document
- * lists every status a route really gives (the fuzz test holds it to that): 503 on every route (shutting down,
- * database unavailable); 401 and 429 (failed-authentication limiter) behind credentials; 400 (bad percent-encoding),
+ * lists every status a route really gives (the fuzz test holds it to that): 431 and 503 on every route (headers too
+ * large; shutting down, database unavailable); 401 and 429 (failed-authentication limiter) behind credentials; 400 (bad percent-encoding),
  * 414 (a path segment over 200 characters) and 422 with path parameters; 422 with a query string; 400 (malformed
  * JSON), 413 and 415 on methods that may carry a body, and 422 with a body schema. Statuses a route documents itself keep its own description.
  */
 export function documentCommonProblems(route: { url: string; method: string | string[]; schema?: Record<string, unknown> | undefined }): void {
   const schema = route.schema;
   if (!schema || schema.hide === true) return;
-  const statuses = new Set<number>([503]);
+  // Every route: 431 (request line and headers too large, answered before any route) and 503.
+  const statuses = new Set<number>([431, 503]);
   if (/^\/(v1|dev|admin\/v1)\//.test(route.url) || route.url === '/oauth/token') [401, 429].forEach((x) => statuses.add(x));
   if (schema.params) [400, 414, 422].forEach((x) => statuses.add(x));
   if (schema.querystring) statuses.add(422);
