@@ -72,6 +72,8 @@ export interface Config {
   dashboard: boolean;
   /** Where the dashboard's build is (OTPD_DASHBOARD_DIR; default: the workspace's packages/dashboard/dist). */
   dashboardDir: string | undefined;
+  /** The widget's build (OTPD_WIDGET_FILE; default: the workspace's packages/widget/dist/otpd-verify.js). */
+  widgetFile: string | undefined;
   adminTokenSource: 'env' | 'file' | 'generated';
   delivery: DeliveryMode;
   /** Providers and default routing: from OTPD_PROVIDERS, or the console provider alone in development. */
@@ -341,6 +343,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, environ: NodeJS.Proc
     analyticsHourlyDays,
     dashboard: readSwitch('OTPD_DASHBOARD', environ.OTPD_DASHBOARD),
     dashboardDir: environ.OTPD_DASHBOARD_DIR || undefined,
+    widgetFile: environ.OTPD_WIDGET_FILE || undefined,
     adminTokenSource: admin.source,
     delivery,
     providers,

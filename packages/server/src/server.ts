@@ -19,7 +19,9 @@ import { Guard } from './guard/guard.js';
 import { GuardAdmin } from './guard/admin.js';
 import { AppsService } from './services/apps.js';
 import { Analytics } from './services/analytics.js';
+import { ClientSessions } from './services/client-sessions.js';
 import { DashboardSessions, dashboardDir } from './api/dashboard.js';
+import { widgetFile } from './api/widget.js';
 import type { ClaimedMessage, MessageOutcome } from './domain/delivery.js';
 import { ConnectionsService } from './services/connections.js';
 import { Metrics, providerLabel } from './metrics.js';
@@ -257,7 +259,8 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const app = await buildApi({
     logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, http: config.http, apps, oauth, templates, senders, webhooks, verifications, providerCallbacks, ready, isClosing: () => closing,
     guardAdmin, connections, metrics: metrics ?? undefined, metricsToken: config.metricsToken, analytics: analytics ?? new Analytics(store, clock),
-    twilio: { keys, publicUrl: config.publicUrl }, publicUrl: config.publicUrl,
+    twilio: { keys, publicUrl: config.publicUrl }, publicUrl: config.publicUrl, clientSessions: new ClientSessions(keys, clock),
+    widgetFile: widgetFile(config.widgetFile),
     dashboard: config.dashboard && config.adminToken ? { sessions: new DashboardSessions(keys.hmacKey, config.adminToken, clock), dir: dashboardDir(config.dashboardDir) } : undefined,
     adminToken: config.adminToken, authLimiter,
     dev: devInbox && worker

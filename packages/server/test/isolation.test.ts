@@ -44,6 +44,7 @@ const cases = (): Record<string, Case> => {
     'GET /v1/senders': { expect: [200] },
     [`DELETE /v1/senders/${a.sender}`]: { expect: [404] },
     'GET /v1/analytics/summary': { expect: [200] },
+    'POST /v1/client-sessions': { body: { to: a.verification.to }, expect: [201] }, // B's own session: it can only reach B's verifications
     'GET /v1/analytics/series': { expect: [200] },
   };
 };

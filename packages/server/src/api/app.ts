@@ -37,6 +37,9 @@ import { guardRoutes } from './routes/guard.js';
 import fastifyCookie from '@fastify/cookie';
 import { SESSION_COOKIE, dashboardRoutes, type DashboardSessions } from './dashboard.js';
 import { twilioVerifyRoutes } from './twilio-verify.js';
+import { clientRoutes, clientSessionRoute } from './routes/client.js';
+import { widgetRoutes } from './widget.js';
+import type { ClientSessions } from '../services/client-sessions.js';
 import { describeOperation } from './operations.js';
 import { OUTBOUND_WEBHOOKS } from './webhook-docs.js';
 import type { CodeKeys } from '../domain/code.js';
@@ -78,6 +81,10 @@ export interface ApiDeps {
   metricsToken?: string | null | undefined;
   /** Analytics read from the rollups (/admin/v1/analytics, /v1/analytics). */
   analytics: Analytics;
+  /** The widget's build (served at /widget.js; null: not built). */
+  widgetFile?: string | null | undefined;
+  /** Client sessions: the browser's tokens (the widget, the hosted page). */
+  clientSessions: ClientSessions;
   /** OTPD_PUBLIC_URL: the OpenAPI document's server. */
   publicUrl?: string | undefined;
   /** The Twilio Verify v2 surface (/v2): the keys its account sid derives from, the public URL its `url` fields use. */
@@ -215,6 +222,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         apiKey: { type: 'http', scheme: 'bearer', description: 'An app API key (otpd_…) or an OAuth access token from POST /oauth/token (otpd_at_…)' },
         adminToken: { type: 'http', scheme: 'bearer', description: 'The admin token (OTPD_ADMIN_TOKEN)' },
         dashboardSession: { type: 'apiKey', in: 'cookie', name: 'otpd_session', description: 'The dashboard session cookie from POST /dashboard/api/session (with csrfToken)' },
+        clientSession: { type: 'http', scheme: 'bearer', description: 'A client session token (otpd_cs_…) from POST /v1/client-sessions: the widget and the hosted page' },
         csrfToken: { type: 'apiKey', in: 'header', name: 'X-CSRF-Token', description: "The dashboard session's CSRF token (from POST or GET /dashboard/api/session)" },
       } },
       webhooks: OUTBOUND_WEBHOOKS as never,
@@ -230,6 +238,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'senders', description: "An app's sender ids per channel and country" },
         { name: 'connections', description: 'Provider accounts: per app, shared, and the server\'s own (admin token)' },
         { name: 'dashboard', description: 'The web dashboard\'s sign-in (a session cookie for the admin token)' },
+        { name: 'widget', description: 'Client sessions and the browser API the widget and the hosted page call (CORS: the app\'s widget origins)' },
         { name: 'oauth', description: 'OAuth 2.0 client credentials: access tokens for /v1' },
       ],
     },
@@ -292,6 +301,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     await templateRoutes(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.templates);
     await senderRoutes(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.senders);
     await analyticsRoutes(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.analytics, 'app');
+    await clientSessionRoute(v1.withTypeProvider<TypeBoxTypeProvider>(), deps.clientSessions);
   }, { prefix: '/v1' });
 
   await app.register(async (dev) => {
@@ -330,6 +340,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     }, { prefix: '/apps/:appId' });
   }, { prefix: '/admin/v1' });
 
+  await widgetRoutes(app as unknown as FastifyInstance, { file: deps.widgetFile ?? null, sessions: deps.clientSessions, apps: deps.apps });
+  await clientRoutes(app as unknown as FastifyInstance, { sessions: deps.clientSessions, apps: deps.apps, verifications: deps.verifications, behindProxy: deps.trustProxy !== false, guarded });
   if (deps.twilio) {
     await twilioVerifyRoutes(app as unknown as FastifyInstance, {
       apps: deps.apps, verifications: deps.verifications, analytics: deps.analytics, keys: deps.twilio.keys, adminToken: deps.adminToken,

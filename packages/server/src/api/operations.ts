@@ -26,6 +26,12 @@ const IDS: Record<string, string> = {
   'GET /v1/analytics/summary': 'getAnalyticsSummary',
   'GET /v1/analytics/series': 'getAnalyticsSeries',
   'GET /dev/messages': 'listDevMessages',
+  'POST /v1/client-sessions': 'createClientSession',
+  'GET /client/v1/session': 'clientGetSession',
+  'GET /verify': 'getHostedVerificationPage',
+  'POST /client/v1/verifications': 'clientStartVerification',
+  'POST /client/v1/verifications/{id}/resend': 'clientResendVerification',
+  'POST /client/v1/verifications/{id}/check': 'clientCheckVerification',
   'POST /admin/v1/apps': 'adminCreateApp',
   'GET /admin/v1/apps': 'adminListApps',
   'GET /admin/v1/apps/{id}': 'adminGetApp',
@@ -101,7 +107,7 @@ const IDS: Record<string, string> = {
 };
 
 /** Routes anyone may call (no credential; provider callbacks carry their provider's signature). */
-const PUBLIC = /^(\/healthz|\/readyz|\/problems\/|\/webhooks\/|\/oauth\/token|\/dashboard\/api\/session$)/;
+const PUBLIC = /^(\/healthz|\/readyz|\/problems\/|\/webhooks\/|\/oauth\/token|\/verify$|\/dashboard\/api\/session$)/;
 
 /** A route's path as OpenAPI writes it (`:id` → `{id}`). */
 export const openApiPath = (url: string): string => url.replace(/:(\w+)/g, '{$1}');

@@ -218,7 +218,7 @@ export function documentCommonProblems(route: { url: string; method: string | st
   if (!schema || schema.hide === true) return;
   // Every route: 431 (request line and headers too large, answered before any route) and 503.
   const statuses = new Set<number>([431, 503]);
-  if (/^\/(v1|dev|admin\/v1)\//.test(route.url) || route.url === '/oauth/token') [401, 429].forEach((x) => statuses.add(x));
+  if (/^\/(v1|dev|admin\/v1|client\/v1)\//.test(route.url) || route.url === '/oauth/token') [401, 429].forEach((x) => statuses.add(x));
   if (schema.params) [400, 414, 422].forEach((x) => statuses.add(x));
   if (schema.querystring) statuses.add(422);
   // Any request that may carry a body is parsed (and can be malformed, too large or of another type).

@@ -21,6 +21,7 @@ export const ERRORS = {
   // credentials
   unauthorized: { status: 401, title: 'Missing or invalid API key' },
   app_disabled: { status: 403, title: 'This app is disabled' },
+  origin_not_allowed: { status: 403, title: "This page's origin is not one of the app's widget origins" },
   invalid_client: { status: 401, title: 'Client authentication failed' },
   unsupported_grant_type: { status: 400, title: 'Only grant_type=client_credentials is supported' },
   oauth_invalid_request: { status: 400, title: 'The token request is malformed (RFC 6749 invalid_request)' },

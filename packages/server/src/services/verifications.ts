@@ -183,8 +183,10 @@ export class VerificationsService {
       return { body: JSON.stringify(email), parts: 1, cost: messageCost(pricesFor(this.d.prices, app.settings.prices), channel, '*', 1) };
     }
     // A payment's message always says what the code approves (`withPayment`).
-    const template = t ? withPayment(t.text, locale, payment)
+    let template = t ? withPayment(t.text, locale, payment)
       : CHANNEL[channel].spoken ? builtinVoice(locale, payment) : builtinText(locale, vars.ttlMinutes, payment);
+    // WebOTP: an SMS ends with its origin-bound line, so the browser on that site offers the code (autofill).
+    if (channel === 'sms' && app.settings.webOtpDomain) template = `${template.trimEnd()}\n\n@${app.settings.webOtpDomain} #{{pin}}`;
     const body = renderTemplate(template, { ...vars, pin: '{{pin}}' });
     const parts = CHANNEL[channel].segmented ? countSegments(renderTemplate(template, { ...vars, pin: '0'.repeat(policy.codeLength) })).parts : 1;
     return { body, parts, cost: messageCost(pricesFor(this.d.prices, app.settings.prices), channel, dest.countryIso, parts) };

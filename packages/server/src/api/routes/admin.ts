@@ -42,6 +42,10 @@ const settingsFields = {
   callbackUrl: Type.String({ maxLength: 2000, description: 'Status callback URL (seed 001): every event of the app\'s verifications, signed with the app\'s callback secret' }),
   guard: GuardSettingsSchema,
   allowCustomCode: Type.Boolean({ description: 'Starts may bring their own code (customCode); off by default' }),
+  webOtpDomain: Type.String({ maxLength: 253, pattern: '^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$|^localhost$', description: 'WebOTP: SMS end with the origin-bound line "@domain #code" (the site where the widget runs)' }),
+  widget: Type.Object({
+    origins: Type.Optional(Type.Array(Type.String({ pattern: '^https?://[a-z0-9.-]+(:[0-9]{1,5})?$', maxLength: 300 }), { maxItems: 50, description: 'Page origins allowed to use client sessions (CORS) and to be returned to by the hosted page, e.g. https://shop.example.com' })),
+  }, { additionalProperties: false }),
   limits: Type.Object({
     maxTtl: Type.Optional(ranged('ttl', 'most seconds a request may ask a code to stay valid')),
     maxAttempts: Type.Optional(ranged('maxAttempts', 'most tries a request may ask')),
