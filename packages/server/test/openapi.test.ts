@@ -33,6 +33,13 @@ describe('the OpenAPI document', () => {
     expect(doc.paths['/admin/v1/apps']!.get.security).toEqual([{ adminToken: [] }, { dashboardSession: [], csrfToken: [] }]);
     expect(doc.paths['/v1/verifications']!.post.security).toEqual([{ apiKey: [] }]);
     expect(doc.servers).toHaveLength(1);
+    // Every 201 is named: a described answer whose schema is a component ($ref) or has a title.
+    for (const { path, method, op } of operations().filter((o) => o.op.responses['201'])) {
+      const r = op.responses['201'];
+      expect(r.description, `${method} ${path}`).not.toBe('Default Response');
+      const schema = r.content['application/json'].schema;
+      expect(schema.$ref ?? schema.title, `${method} ${path}`).toBeTruthy();
+    }
   });
 
   it('documents every webhook event otpd sends', () => {

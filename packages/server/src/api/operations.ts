@@ -106,6 +106,23 @@ const IDS: Record<string, string> = {
   'GET /problems/{code}': 'getProblemType',
 };
 
+/** What each 201 answers: a name (the schema's title, which generators name the type after) and a description. */
+const CREATED: Record<string, [title: string, description: string]> = {
+  createVerification: ['Verification', 'The verification, started: its code is on its way'],
+  createTemplate: ['Template', 'The template, created'],
+  createSender: ['Sender', 'The sender, registered'],
+  createClientSession: ['ClientSession', 'The client session: give its token to the widget or the hosted page'],
+  clientStartVerification: ['ClientVerification', "The verification, started for the session's recipient"],
+  adminCreateApp: ['CreatedApp', 'The app, with its first API key (shown once) and its callback secret'],
+  adminCreateKey: ['CreatedApiKey', 'The API key (shown once: only its hash is kept)'],
+  adminCreateClient: ['CreatedOAuthClient', 'The OAuth client, with its secret (shown once)'],
+  adminCreateWebhook: ['CreatedWebhookEndpoint', 'The webhook endpoint, with its signing secret (shown once)'],
+  adminCreateAppConnection: ['Connection', "The app's provider connection, credentials masked"],
+  adminCreateSharedConnection: ['Connection', 'The shared provider connection, credentials masked'],
+  adminCreateAppTemplate: ['Template', 'The template, created'],
+  adminCreateAppSender: ['Sender', 'The sender, registered'],
+};
+
 /** Routes anyone may call (no credential; provider callbacks carry their provider's signature). */
 const PUBLIC = /^(\/healthz|\/readyz|\/problems\/|\/webhooks\/|\/oauth\/token|\/verify$|\/dashboard\/api\/session$)/;
 
@@ -125,6 +142,14 @@ export function describeOperation(route: { url: string; method: string | string[
     const id = IDS[key];
     if (!id) throw new Error(`no operationId for ${key}: add it to api/operations.ts`);
     schema.operationId = id;
+    const created = CREATED[id];
+    const responses = schema.response as Record<string, Record<string, unknown>> | undefined;
+    const ok = responses?.[201];
+    if (responses && ok) {
+      if (!created) throw new Error(`no name for the 201 of ${id}: add it to CREATED in api/operations.ts`);
+      // A copy (the schema may be shared with other answers); a $ref keeps its component's name, an inline schema gets one.
+      responses[201] = { ...ok, ...('$ref' in ok ? {} : { title: created[0] }), description: created[1] };
+    }
   }
   const path = openApiPath(route.url);
   if (PUBLIC.test(path) && !(route.method === 'DELETE' && path.startsWith('/dashboard'))) schema.security = [];
