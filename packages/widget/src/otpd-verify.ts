@@ -76,7 +76,14 @@ export class OtpdVerify extends HTMLElement {
     this.setAttribute('dir', RTL.has(lang) ? 'rtl' : 'ltr');
   }
 
-  /** A text with its values: `{to}`, `{n}`, `{s}`, `{m}`; `wrong` by the language's plural rules. */
+  /** How long, in the language's words: minutes, or hours from two hours on ("24 hours", "24 heures"). */
+  private duration(seconds: number): string {
+    const m = Math.max(1, Math.ceil(seconds / 60));
+    const [n, unit] = m >= 120 ? [Math.round(m / 60), 'hour'] : [m, 'minute'];
+    return new Intl.NumberFormat(this.language, { style: 'unit', unit, unitDisplay: 'long' }).format(n);
+  }
+
+  /** A text with its values: `{to}`, `{n}`, `{s}`, `{time}`; `wrong` by the language's plural rules. */
   private say$(key: string, v: Record<string, string | number> = {}): string {
     const k = key === 'wrong' ? `wrong_${new Intl.PluralRules(this.language).select(Number(v.n))}` : key;
     // A number or address is isolated left to right (U+2066…U+2069): it stays whole in a right-to-left sentence.
@@ -191,12 +198,12 @@ export class OtpdVerify extends HTMLElement {
     const code = input.value;
     if (code.length < 4) return;
     try {
-      const r = await this.call<{ status: string; valid: boolean; attemptsRemaining: number }>('POST', `/verifications/${this.v!.id}/check`, { code });
+      const r = await this.call<{ status: string; valid: boolean; attemptsRemaining: number; retryAfter?: number }>('POST', `/verifications/${this.v!.id}/check`, { code });
       if (r.valid) return this.finish();
       if (r.status === 'pending') return this.say(this.say$('wrong', { n: r.attemptsRemaining }), true, input);
       if (r.status === 'expired') return this.say(this.say$('expired'), true);
-      // The last wrong code locks the number (for the app's lockout: a day by default).
-      this.fail(r.status, this.say$('locked', { m: 24 * 60 }));
+      // The last wrong code locks the number, for the app's lockout (the server says how long).
+      this.fail(r.status, this.say$('locked', { time: this.duration(r.retryAfter ?? 86_400) }));
     } catch (e) {
       this.show(e as Problem);
     }
@@ -230,12 +237,11 @@ export class OtpdVerify extends HTMLElement {
 
   /** A problem in plain words. */
   private show(p: Problem): void {
-    const $ = (k: string, v?: Record<string, number>) => this.say$(k, v);
-    const m = Math.max(1, Math.ceil((p.retryAfter ?? 60) / 60));
+    const $ = (k: string, v?: Record<string, string | number>) => this.say$(k, v);
     switch (p.code) {
       case 'network': return this.say($('network'), true);
       case 'unauthorized': return this.fail('session', $('session'));
-      case 'phone_locked': case 'max_attempts_reached': return this.fail(p.code, $('locked', { m }));
+      case 'phone_locked': case 'max_attempts_reached': return this.fail(p.code, $('locked', { time: this.duration(p.retryAfter ?? 3600) }));
       case 'rate_limited': return this.say($('wait', { s: p.retryAfter ?? 60 }), true);
       case 'max_sends_reached': return this.fail(p.code, $('tooMany'));
       case 'verification_expired': return this.say($('expired'), true);

@@ -9,7 +9,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseRecipient, CHANNEL } from '../../domain/channels.js';
 import { OtpdError } from '../../domain/errors.js';
-import type { Channel } from '../../domain/policy.js';
+import { resolvePolicy, type Channel } from '../../domain/policy.js';
 import type { AppRecord } from '../../domain/records.js';
 import type { VerificationView } from '../../domain/verification.js';
 import { clientOf } from '../../guard/client.js';
@@ -164,13 +164,20 @@ export async function clientRoutes(app: FastifyInstance, d: {
       schema: {
         tags: ['widget'], security, summary: "Check the code the user typed (the result is also the backend's to read: GET /v1/verifications/{id})", params: IdParams,
         body: Type.Object({ code: Type.String({ maxLength: 64 }) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ id: Type.String(), status: Type.String(), valid: Type.Boolean(), attemptsRemaining: Type.Integer() }), ...problems(401, 403, 404, 422, 429) },
+        response: {
+          200: Type.Object({
+            id: Type.String(), status: Type.String(), valid: Type.Boolean(), attemptsRemaining: Type.Integer(),
+            retryAfter: Type.Optional(Type.Integer({ description: 'Out of tries: seconds the number stays locked' })),
+          }),
+          ...problems(401, 403, 404, 422, 429),
+        },
       },
     }, async (req, reply) => {
       const a = await admit(req, reply);
       await own(a, req, req.params.id);
       const r = await d.verifications.check(a, { id: req.params.id }, req.body.code, client(req));
-      return { id: r.id, status: r.status, valid: r.valid, attemptsRemaining: r.attemptsRemaining };
+      // The last wrong try locked the number for the app's lockout: the widget says for how long.
+      return { id: r.id, status: r.status, valid: r.valid, attemptsRemaining: r.attemptsRemaining, ...(r.status === 'failed' && !r.closed ? { retryAfter: resolvePolicy(a.settings).lockout } : {}) };
     });
   }, { prefix: '/client/v1' });
 }
