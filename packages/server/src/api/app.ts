@@ -240,6 +240,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
         { name: 'dashboard', description: 'The web dashboard\'s sign-in (a session cookie for the admin token)' },
         { name: 'widget', description: 'Client sessions and the browser API the widget and the hosted page call (CORS: the app\'s widget origins)' },
         { name: 'oauth', description: 'OAuth 2.0 client credentials: access tokens for /v1' },
+        { name: 'events', description: 'What otpd posts to your webhook endpoints and callback URLs (Standard Webhooks: signed, retried)' },
       ],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },

@@ -48,7 +48,7 @@ const headers = Object.fromEntries(['webhook-id', 'webhook-timestamp', 'webhook-
 export const OUTBOUND_WEBHOOKS = Object.fromEntries(Object.entries(DESCRIPTIONS).map(([type, [summary, data]]) => [type, {
   post: {
     operationId: `on${type.split('.').map((p) => p[0]!.toUpperCase() + p.slice(1)).join('')}`,
-    summary, tags: ['webhooks'], security: [],
+    summary, tags: ['events'], security: [],
     parameters: Object.entries(headers).map(([name, h]) => ({ name, in: 'header', ...h })),
     requestBody: {
       required: true,
