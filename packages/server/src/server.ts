@@ -174,7 +174,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   });
   const dev = devInbox ? { inbox: devInbox, out: consoleOut, now: () => clock.now() } : null;
   // Analytics rollups: the transitions the store commits, the outcomes the worker records, the receipts applied.
-  const analytics = config.analytics ? new Analytics(store, clock, logger.child({ component: 'analytics' })) : null;
+  const analytics = config.analytics ? new Analytics(store, clock, logger.child({ component: 'analytics' }), { hourlyDays: config.analyticsHourlyDays }) : null;
   if (analytics) store.hooks.onVerificationEvent = (type, v) => analytics.verificationEvent(type, v);
   const providers = createProviders(config.providers.providers, dev);
   // The server's providers and every app's and shared connection, opened: what routes and the worker resolve.
@@ -258,10 +258,10 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
   const guardAdmin = new GuardAdmin({ store, clock, guard, apps, currencyOf: (a) => a.settings.prices?.currency ?? config.prices.currency });
   const app = await buildApi({
     logger, env: config.env, bodyLimit: config.bodyLimit, trustProxy: config.trustProxy, http: config.http, apps, oauth, templates, senders, webhooks, verifications, providerCallbacks, ready, isClosing: () => closing,
-    guardAdmin, connections, metrics: metrics ?? undefined, metricsToken: config.metricsToken, analytics: analytics ?? new Analytics(store, clock),
+    guardAdmin, connections, metrics: metrics ?? undefined, metricsToken: config.metricsToken, analytics: analytics ?? new Analytics(store, clock, undefined, { hourlyDays: config.analyticsHourlyDays }),
     twilio: { keys, publicUrl: config.publicUrl }, publicUrl: config.publicUrl, clientSessions: new ClientSessions(keys, clock),
     widgetFile: widgetFile(config.widgetFile),
-    dashboard: config.dashboard && config.adminToken ? { sessions: new DashboardSessions(keys.hmacKey, config.adminToken, clock), dir: dashboardDir(config.dashboardDir) } : undefined,
+    dashboard: config.dashboard && config.adminToken ? { sessions: new DashboardSessions(keys.hmacKey, config.adminToken, clock, store.revocations), dir: dashboardDir(config.dashboardDir) } : undefined,
     adminToken: config.adminToken, authLimiter,
     dev: devInbox && worker
       ? { inbox: devInbox, flush: (appId: string, to?: string) => (to !== undefined && /^\+[1-9][0-9]{6,14}$/.test(to) ? worker.handedFor(appId, to) : worker.handed()) }
@@ -272,6 +272,7 @@ export async function createOtpd(config: Config, opts: OtpdOptions = {}): Promis
     store.maintenance.purgeIdempotency(clock.now()).catch((err: unknown) => logger.warn({ err }, 'idempotency purge failed'));
     guard.sweep().catch((err: unknown) => logger.warn({ err }, 'guard state sweep failed'));
     analytics?.purgeHours(config.analyticsHourlyDays).catch((err: unknown) => logger.warn({ err }, 'analytics hourly purge failed'));
+    store.revocations.purge(clock.now()).catch((err: unknown) => logger.warn({ err }, 'revoked sessions purge failed'));
   }, TIMINGS.idempotency.purgeEveryMs);
   purge.unref();
   // Closes verifications whose time ran out, so webhooks hear verification.expired without waiting for a check.

@@ -201,6 +201,9 @@ describe('bad queries are problems', () => {
     await bad422('/analytics/summary?from=yesterday');
     expect((await admin('/analytics/summary?app=app_nope')).status).toBe(404);
     expect((await h.req('GET', '/v1/analytics/summary?app=x')).status).toBe(422); // no app filter on /v1
+    // Older than the hourly rows kept (90 days): whole days from the daily rows, and no hourly series.
+    expect((await admin('/analytics/summary?days=365')).body.from).toMatch(/T00:00:00\.000Z$/);
+    expect((await admin('/analytics/series?from=2025-09-01T00:00:00Z&to=2025-09-02T00:00:00Z&interval=hour')).status).toBe(422);
   });
 
   it('needs credentials', async () => {

@@ -240,6 +240,10 @@ describe('dashboard sessions over HTTP', () => {
     expect(await apps({ cookie: s.cookie.replace(/.{4}$/, 'AAAA'), 'x-csrf-token': s.csrf })).toBe(401);
     const other = await signIn();
     expect(await apps({ cookie: s.cookie, 'x-csrf-token': other.csrf })).toBe(401);
+    // Signing out ends the session itself, not only the cookie in that browser.
+    const out = await fetch(`${h.url}/dashboard/api/session`, { method: 'DELETE', headers: { cookie: other.cookie, 'x-csrf-token': other.csrf } });
+    expect(out.status).toBe(204);
+    expect(await apps({ cookie: other.cookie, 'x-csrf-token': other.csrf })).toBe(401);
     // Sessions end with their time.
     h.clock.advance(9 * 3_600_000);
     expect(await apps({ cookie: s.cookie, 'x-csrf-token': s.csrf })).toBe(401);

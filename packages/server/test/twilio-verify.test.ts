@@ -58,7 +58,7 @@ beforeAll(async () => {
   const s = await client(ADMIN_TOKEN).verify.v2.services.create({ friendlyName: 'Shop', codeLength: 6 });
   serviceSid = s.sid;
   const appId = idOfSid(serviceSid, 'VA', 'app')!;
-  await h.req('PATCH', `/admin/v1/apps/${appId}`, { settings: { guard: { mode: 'off' } } }, { key: ADMIN_TOKEN });
+  await h.req('PATCH', `/admin/v1/apps/${appId}`, { settings: { guard: { mode: 'off' }, allowApprove: true } }, { key: ADMIN_TOKEN });
   key = (await h.req('POST', `/admin/v1/apps/${appId}/keys`, { name: 'twilio-sdk' }, { key: ADMIN_TOKEN })).body.apiKey;
 });
 afterAll(async () => { await h?.close(); });
@@ -117,6 +117,31 @@ describe('Twilio Verify v2 through the official SDK', () => {
     const renamed = await client(ADMIN_TOKEN).verify.v2.services(serviceSid).update({ friendlyName: 'Shop EU' });
     expect(renamed.friendlyName).toBe('Shop EU');
     expect((await client(key).verify.v2.services.list()).map((s) => s.sid)).toEqual([serviceSid]);
+  });
+
+  it("keeps the app's settings the admin's: an app key can neither change its Service nor approve without the app's consent", async () => {
+    const mine = client(key).verify.v2.services(serviceSid);
+    await expect(mine.update({ customCodeEnabled: true, friendlyName: 'Pwned' })).rejects.toMatchObject({ status: 401, code: 20003 });
+    expect((await mine.fetch()).customCodeEnabled).toBe(false);
+    // Another app, without settings.allowApprove: its key cannot approve; the admin token can.
+    const other = await client(ADMIN_TOKEN).verify.v2.services.create({ friendlyName: 'No approve' });
+    const otherId = idOfSid(other.sid, 'VA', 'app')!;
+    await h.req('PATCH', `/admin/v1/apps/${otherId}`, { settings: { guard: { mode: 'off' } } }, { key: ADMIN_TOKEN });
+    const otherKey = (await h.req('POST', `/admin/v1/apps/${otherId}/keys`, { name: 'k' }, { key: ADMIN_TOKEN })).body.apiKey;
+    const v = await client(otherKey).verify.v2.services(other.sid).verifications.create({ to: '+33612000020', channel: 'sms' });
+    await expect(client(otherKey).verify.v2.services(other.sid).verifications(v.sid).update({ status: 'approved' })).rejects.toMatchObject({ status: 400, code: 60200 });
+    expect(await client(ADMIN_TOKEN).verify.v2.services(other.sid).verifications(v.sid).update({ status: 'approved' })).toMatchObject({ status: 'approved' });
+  });
+
+  it('a new verification that asks for something else (a payment) replaces the pending one instead of resending it', async () => {
+    const v2 = client(key).verify.v2.services(serviceSid);
+    const to = '+33612000021';
+    const first = await v2.verifications.create({ to, channel: 'sms', amount: '10 €', payee: 'Alice' });
+    h.clock.advance(61_000); // a new verification is a new send: after the cooldown
+    const second = await v2.verifications.create({ to, channel: 'sms', amount: '999 €', payee: 'Mallory' });
+    expect(second.sid).not.toBe(first.sid);
+    expect(second).toMatchObject({ amount: '999 €', payee: 'Mallory' });
+    expect((await v2.verifications(first.sid).fetch()).status).toBe('canceled');
   });
 
   it("answers Twilio's errors: invalid number 60200, bad credentials 20003, another service 20404", async () => {

@@ -87,6 +87,19 @@ describe('client sessions and the browser API', () => {
     const pre = await fetch(`${h.url}/client/v1/verifications`, { method: 'OPTIONS', headers: { origin: demoUrl, 'access-control-request-method': 'POST' } });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-headers')).toMatch(/authorization/);
+    // Resending without a channel keeps the verification's (the session's first channel is only the default of a start).
+    h.clock.advance(61_000);
+    const voice = await (await client(token, 'POST', '/verifications', { channel: 'voice' })).json();
+    h.clock.advance(61_000);
+    expect((await client(token, 'POST', `/verifications/${voice.id}/resend`, {})).status).toBe(200);
+    expect((await h.req('GET', `/v1/verifications/${voice.id}/messages`)).body.data.map((x: { channel: string }) => x.channel)).toEqual(['voice', 'voice']);
+    // The token is opaque: the recipient cannot be read from it (a URL, a browser's history).
+    expect(Buffer.from(token.slice('otpd_cs_'.length), 'base64url').toString('latin1')).not.toMatch(/3361235/);
+    // Without channels, a session offers the app's defaults only (here SMS), and an email address is an email session.
+    const plain = await session('+33612350005');
+    expect((await client(plain, 'POST', '/verifications', { channel: 'voice' })).status).toBe(422);
+    const mail = await session('someone@example.com');
+    expect((await (await client(mail, 'GET', '/session')).json())).toMatchObject({ channels: ['email'], to: 's•••@example.com' });
     // A forged or expired token is no session.
     expect((await client(`${token.slice(0, -3)}abc`, 'GET', '/session')).status).toBe(401);
     expect((await client(token.replace('otpd_cs_', 'otpd_cs_x'), 'GET', '/session')).status).toBe(401);

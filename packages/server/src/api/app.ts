@@ -284,7 +284,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const sessions = deps.dashboard?.sessions;
     if (token === null && sessions && req.cookies[SESSION_COOKIE] !== undefined) {
       await guarded(req, null, async () => {
-        if (!sessions.authenticates(req)) throw new OtpdError('unauthorized', 'The dashboard session ended: sign in again');
+        if (!(await sessions.authenticates(req))) throw new OtpdError('unauthorized', 'The dashboard session ended: sign in again');
       });
       req.actor = 'dashboard';
       return;
@@ -342,7 +342,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   }, { prefix: '/admin/v1' });
 
   await widgetRoutes(app as unknown as FastifyInstance, { file: deps.widgetFile ?? null, sessions: deps.clientSessions, apps: deps.apps });
-  await clientRoutes(app as unknown as FastifyInstance, { sessions: deps.clientSessions, apps: deps.apps, verifications: deps.verifications, behindProxy: deps.trustProxy !== false, guarded });
+  await clientRoutes(app as unknown as FastifyInstance, { sessions: deps.clientSessions, apps: deps.apps, verifications: deps.verifications, behindProxy: deps.trustProxy !== false, publicUrl: deps.publicUrl, guarded });
   if (deps.twilio) {
     await twilioVerifyRoutes(app as unknown as FastifyInstance, {
       apps: deps.apps, verifications: deps.verifications, analytics: deps.analytics, keys: deps.twilio.keys, adminToken: deps.adminToken,

@@ -4,7 +4,8 @@
  * 8 hours), which the admin API then accepts in place of the bearer token, with a CSRF token in `X-CSRF-Token` on
  * every request (also reads: a page of another origin can neither read the token nor set the header without CORS,
  * which otpd never allows). Sessions are stateless: an HMAC under a key derived from OTPD_SECRET and the admin
- * token, so changing either signs every session out; signing out clears the cookie.
+ * token, so changing either signs every session out; signing out revokes the session (store.revocations, read by
+ * every node) and clears the cookie.
  */
 import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -16,6 +17,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { constantTimeEqual } from '../domain/code.js';
 import type { Clock } from '../domain/clock.js';
 import { OtpdError } from '../domain/errors.js';
+import type { RevocationsPort } from '../store/ports/index.js';
 import { problems } from './schemas.js';
 
 export const SESSION_COOKIE = 'otpd_session';
@@ -31,7 +33,7 @@ export function dashboardDir(fromEnv: string | undefined): string | null {
 export class DashboardSessions {
   private readonly key: Buffer;
 
-  constructor(secret: Buffer, adminToken: string, private readonly clock: Clock) {
+  constructor(secret: Buffer, adminToken: string, private readonly clock: Clock, private readonly revocations: RevocationsPort) {
     // Bound to the admin token: a new token signs every session out.
     const salt = createHash('sha256').update(adminToken).digest();
     this.key = Buffer.from(hkdfSync('sha256', secret, salt, 'otpd/dashboard-session/v1', 32));
@@ -53,27 +55,33 @@ export class DashboardSessions {
     return this.sign(`csrf.${value}`);
   }
 
-  /** The session a cookie holds, if it is ours and not expired. */
-  verify(value: string | undefined): { csrf: string; expiresAt: number } | null {
+  /** The session a cookie holds, if it is ours, not expired and not signed out. */
+  async verify(value: string | undefined): Promise<{ id: string; csrf: string; expiresAt: number } | null> {
     if (!value || value.length > 200) return null;
-    const m = /^(s1\.(\d{1,15})\.[A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/.exec(value);
-    if (!m || !constantTimeEqual(this.sign(m[1]!), m[3]!)) return null;
+    const m = /^(s1\.(\d{1,15})\.([A-Za-z0-9_-]{22}))\.([A-Za-z0-9_-]{43})$/.exec(value);
+    if (!m || !constantTimeEqual(this.sign(m[1]!), m[4]!)) return null;
     const expiresAt = Number(m[2]);
-    return expiresAt > this.clock.now() ? { csrf: this.csrfOf(value), expiresAt } : null;
+    if (expiresAt <= this.clock.now() || (await this.revocations.isRevoked(m[3]!))) return null;
+    return { id: m[3]!, csrf: this.csrfOf(value), expiresAt };
+  }
+
+  /** Signs a session out everywhere (until it would have ended). */
+  revoke(s: { id: string; expiresAt: number }): Promise<void> {
+    return this.revocations.revoke(s.id, s.expiresAt);
   }
 
   /**
    * Whether a request carries a valid session and its CSRF token (the admin API's second way in). Throws
    * `unauthorized` when it has a session cookie but no valid CSRF token; false when it has no session.
    */
-  authenticates(req: FastifyRequest): boolean {
-    const s = this.verify(req.cookies[SESSION_COOKIE]);
-    if (!s) return false;
+  async authenticates(req: FastifyRequest): Promise<{ id: string; expiresAt: number } | null> {
+    const s = await this.verify(req.cookies[SESSION_COOKIE]);
+    if (!s) return null;
     const sent = req.headers[CSRF_HEADER];
     if (typeof sent !== 'string' || !constantTimeEqual(sent, s.csrf)) {
       throw new OtpdError('unauthorized', `A dashboard session needs its CSRF token in ${CSRF_HEADER}`);
     }
-    return true;
+    return s;
   }
 }
 
@@ -109,14 +117,16 @@ export async function dashboardRoutes(app: FastifyInstance, o: {
   app.get('/dashboard/api/session', {
     schema: { tags: ['dashboard'], summary: 'The current dashboard session, with its CSRF token (signedIn false without one)', response: { 200: Session } },
   }, async (req) => {
-    const s = o.sessions.verify(req.cookies[SESSION_COOKIE]);
+    const s = await o.sessions.verify(req.cookies[SESSION_COOKIE]);
     return s ? { signedIn: true, csrfToken: s.csrf, expiresAt: iso(s.expiresAt) } : { signedIn: false, csrfToken: null, expiresAt: null };
   });
 
   app.delete('/dashboard/api/session', {
-    schema: { tags: ['dashboard'], summary: 'Sign out (clears the session cookie; needs the CSRF token)', response: { 204: Type.Null(), ...problems(401) } },
+    schema: { tags: ['dashboard'], summary: 'Sign out: the session ends on every node, and its cookie is cleared (needs the CSRF token)', response: { 204: Type.Null(), ...problems(401) } },
   }, async (req, reply) => {
-    if (!o.sessions.authenticates(req)) throw new OtpdError('unauthorized', 'No dashboard session');
+    const s = await o.sessions.authenticates(req);
+    if (!s) throw new OtpdError('unauthorized', 'No dashboard session');
+    await o.sessions.revoke(s);
     setCookie(req, reply, '', 0);
     return reply.code(204).send();
   });

@@ -124,9 +124,10 @@ export async function twilioVerifyRoutes(app: FastifyInstance, d: TwilioVerifyDe
         return { admin: false, app: (await d.apps.authenticate(password)).app };
       });
     };
-    /** The Service of the path: the caller's own app, or (admin) any app. */
-    const serviceOf = async (req: FastifyRequest, sid: string): Promise<AppRecord> => {
+    /** The Service of the path: the caller's own app, or (admin) any app; `admin`: only with the admin token. */
+    const serviceOf = async (req: FastifyRequest, sid: string, o: { admin?: string } = {}): Promise<AppRecord> => {
       const scope = await scopeOf(req);
+      if (o.admin && !scope.admin) throw new OtpdError('unauthorized', o.admin);
       const appId = idOfSid(sid, 'VA', 'app');
       if (!appId || (!scope.admin && scope.app.id !== appId)) throw twilioFail('not_found', `The requested resource /Services/${sid} was not found`);
       const a = scope.admin ? await d.apps.get(appId) : scope.app;
@@ -175,7 +176,7 @@ export async function twilioVerifyRoutes(app: FastifyInstance, d: TwilioVerifyDe
       const b = (req.body ?? {}) as Body;
       const name = str(b, 'FriendlyName');
       if (!name) throw twilioFail('invalid_request', 'Missing required parameter FriendlyName in the post body');
-      const created = await d.apps.create({ name, settings: settingsOf(b) as never });
+      const created = await d.apps.create({ name, settings: settingsOf(b) as never }, 'twilio-admin');
       return reply.code(201).send(service(req, await d.apps.get(created.id)));
     });
 
@@ -196,18 +197,19 @@ export async function twilioVerifyRoutes(app: FastifyInstance, d: TwilioVerifyDe
 
     v2.get('/Services/:sid', { schema: { hide: true } }, async (req) => service(req, await serviceOf(req, (req.params as { sid: string }).sid)));
 
+    // A Service's settings are the app's: changed with the admin token only, like every setting (an app key that
+    // could turn on CustomCodeEnabled could verify any number without its code).
     v2.post('/Services/:sid', { schema: { hide: true } }, async (req) => {
-      const a = await serviceOf(req, (req.params as { sid: string }).sid);
+      const a = await serviceOf(req, (req.params as { sid: string }).sid, { admin: 'Services are changed with the admin token' });
       const b = (req.body ?? {}) as Body;
       const name = str(b, 'FriendlyName');
-      const updated = await d.apps.update(a.id, { ...(name ? { name } : {}), settings: settingsOf(b) });
+      const updated = await d.apps.update(a.id, { ...(name ? { name } : {}), settings: settingsOf(b) }, 'twilio-admin');
       return service(req, updated);
     });
 
     v2.delete('/Services/:sid', { schema: { hide: true } }, async (req, reply) => {
-      if (!(await scopeOf(req)).admin) throw new OtpdError('unauthorized', 'Services are deleted with the admin token');
-      const a = await serviceOf(req, (req.params as { sid: string }).sid);
-      await d.apps.remove(a.id);
+      const a = await serviceOf(req, (req.params as { sid: string }).sid, { admin: 'Services are deleted with the admin token' });
+      await d.apps.remove(a.id, 'twilio-admin');
       return reply.code(204).send();
     });
 
@@ -221,8 +223,11 @@ export async function twilioVerifyRoutes(app: FastifyInstance, d: TwilioVerifyDe
       const channel = CHANNEL_IN[ch];
       if (!channel) throw twilioFail('invalid_request', `Invalid parameter: Channel (otpd sends sms, call, email or whatsapp, not ${ch})`);
       const template = str(b, 'TemplateSid');
-      // Twilio sends the same code again on a number's pending verification (new attempt, same sid).
-      const pending = (await d.verifications.list(a, { to, status: 'pending', limit: 1 })).data[0];
+      // Twilio sends the same code again on a number's pending verification (new attempt, same sid) - unless this
+      // request asks for something that one was not made with (a payment, a code, a language, a template): then a new
+      // verification replaces it, so its messages and its code's binding are this request's.
+      const changes = ['Amount', 'Payee', 'CustomCode', 'Locale', 'TemplateSid'].some((k) => str(b, k) !== undefined);
+      const pending = changes ? undefined : (await d.verifications.list(a, { to, status: 'pending', limit: 1 })).data[0];
       if (pending) {
         const v = await d.verifications.resend(a, pending.id, client(req), channel, { ip: str(b, 'DeviceIp') });
         return reply.code(201).send(await verification(req, a, v));
@@ -251,6 +256,10 @@ export async function twilioVerifyRoutes(app: FastifyInstance, d: TwilioVerifyDe
       const status = str((req.body ?? {}) as Body, 'Status');
       if (status === 'canceled') return verification(req, a, await d.verifications.cancel(a, id));
       if (status === 'approved') {
+        // Approving without the code: the admin token, or an app that allows it (settings.allowApprove; off by default).
+        if (!(await scopeOf(req)).admin && a.settings.allowApprove !== true) {
+          throw new OtpdError('invalid_request', 'Status=approved needs the admin token, or settings.allowApprove on this app');
+        }
         const r = await d.verifications.approve(a, id);
         if (!r.valid) throw new OtpdError('verification_not_pending', `The verification is ${r.status}`);
         return verification(req, a, await d.verifications.get(a, id));

@@ -80,6 +80,8 @@ export interface AppSettings extends Partial<Policy> {
   limits?: PolicyLimits;
   /** Starts may bring their own code (`customCode`, Twilio's CustomCode); off by default. */
   allowCustomCode?: boolean;
+  /** Twilio Verify's `Status=approved` with the app's key: approve a verification without its code (off by default). */
+  allowApprove?: boolean;
   /** WebOTP: SMS end with the origin-bound line `@{webOtpDomain} #{code}`, so the browser on that site can read it. */
   webOtpDomain?: string;
   /** The widget and the hosted page: the page origins allowed to use client sessions (CORS), and to be returned to. */

@@ -62,7 +62,12 @@ export class Analytics {
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> = Promise.resolve();
 
-  constructor(private readonly store: Store, private readonly clock: Clock, private readonly log?: Logger) {}
+  /** Hourly rows are kept this many days (OTPD_ANALYTICS_HOURLY_DAYS): older ranges are read by whole days. */
+  private readonly hourlyDays: number;
+
+  constructor(private readonly store: Store, private readonly clock: Clock, private readonly log?: Logger, opts: { hourlyDays?: number } = {}) {
+    this.hourlyDays = opts.hourlyDays ?? 90;
+  }
 
   /** Adds one fact to the counts waiting to be written. */
   record(f: Fact): void {
@@ -149,7 +154,10 @@ export class Analytics {
     const from = parseTime('from', q.from) ?? to - (q.days ?? DEFAULT_DAYS) * DAY_MS;
     if (from >= to) throw invalid('/from', 'must be before to');
     if (to - from > MAX_RANGE_DAYS * DAY_MS) throw invalid('/from', `must be at most ${MAX_RANGE_DAYS} days before to`);
-    return { from: Math.floor(from / unit) * unit, to: Math.ceil(to / unit) * unit };
+    // Hours older than the hourly rows kept are only in the daily rows: such an edge is a whole UTC day.
+    const hourlyFrom = this.clock.now() - this.hourlyDays * DAY_MS;
+    const edge = (t: number, round: (x: number) => number) => round(t / (unit === HOUR_MS && t < hourlyFrom ? DAY_MS : unit)) * (unit === HOUR_MS && t < hourlyFrom ? DAY_MS : unit);
+    return { from: edge(from, Math.floor), to: edge(to, Math.ceil) };
   }
 
   /**
@@ -186,6 +194,9 @@ export class Analytics {
     const groupBy = q.groupBy ?? 'none';
     if (interval === 'hour' && needsPrefixTable(q, groupBy)) throw invalid('/interval', 'prefixes are counted per UTC day: ask for interval=day');
     const range = this.range(q, unit);
+    if (interval === 'hour' && range.from < this.clock.now() - this.hourlyDays * DAY_MS) {
+      throw invalid('/interval', `hourly figures are kept ${this.hourlyDays} days (OTPD_ANALYTICS_HOURLY_DAYS): ask for interval=day`);
+    }
     if (interval === 'hour' && (range.to - range.from) / HOUR_MS > MAX_HOURLY_POINTS) throw invalid('/interval', `hour covers at most ${MAX_HOURLY_POINTS / 24} days: ask for interval=day`);
     const limit = q.limit ?? 10;
     await this.flush();

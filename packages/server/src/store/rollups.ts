@@ -44,10 +44,15 @@ export const groupsOf = (_s: Source): GroupBy[] => GROUPS.filter((g) => g !== 'p
 /** The sources a grouping by prefix reads. */
 export const PREFIX_SOURCES = ['prefix', 'onePrefix'] as const;
 
-/** The SQL of a grouping by prefix: the top prefixes by volume (`limit`), then the series of those (`prefixes`). */
-export const prefixGroupSql = (where: string, limit: string, prefixes: string) => ({
+/**
+ * The SQL of a grouping by prefix: the top prefixes by volume (`limit`), then in ONE statement (one snapshot, so the
+ * others, the total less them, can never come out negative while a flush commits) the series of those (`prefixes`)
+ * and the total per bucket (group NULL) from `total` (the daily rows, or the prefix's own with a prefix filter).
+ */
+export const prefixGroupSql = (where: string, total: { table: string; where: string; nullText: string }, limit: string, prefixes: string) => ({
   top: `SELECT prefix AS grp, sum(started) + sum(sent) + sum(refused) AS v FROM rollup_prefix_days WHERE ${where} GROUP BY prefix ORDER BY v DESC, prefix LIMIT ${limit}`,
-  series: `SELECT bucket, prefix AS grp, ${SUMS} FROM rollup_prefix_days WHERE ${prefixes} AND ${where} GROUP BY bucket, prefix ORDER BY bucket, prefix`,
+  series: `SELECT bucket, prefix AS grp, ${SUMS} FROM rollup_prefix_days WHERE ${prefixes} AND ${where} GROUP BY bucket, prefix
+    UNION ALL SELECT bucket, ${total.nullText} AS grp, ${SUMS} FROM ${total.table} WHERE ${total.where} GROUP BY bucket`,
 });
 
 /** Queries on a prefix (a filter or the grouping) read the per-prefix daily rows; the others the small tables. */

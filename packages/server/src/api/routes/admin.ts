@@ -42,6 +42,7 @@ const settingsFields = {
   callbackUrl: Type.String({ maxLength: 2000, description: 'Status callback URL (seed 001): every event of the app\'s verifications, signed with the app\'s callback secret' }),
   guard: GuardSettingsSchema,
   allowCustomCode: Type.Boolean({ description: 'Starts may bring their own code (customCode); off by default' }),
+  allowApprove: Type.Boolean({ description: "Twilio Verify's Status=approved with the app's key: approve a verification without its code (off by default; the admin token always may)" }),
   webOtpDomain: Type.String({ maxLength: 253, pattern: '^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$|^localhost$', description: 'WebOTP: SMS end with the origin-bound line "@domain #code" (the site where the widget runs)' }),
   widget: Type.Object({
     origins: Type.Optional(Type.Array(Type.String({ pattern: '^https?://[a-z0-9.-]+(:[0-9]{1,5})?$', maxLength: 300 }), { maxItems: 50, description: 'Page origins allowed to use client sessions (CORS) and to be returned to by the hosted page, e.g. https://shop.example.com' })),

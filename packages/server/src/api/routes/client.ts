@@ -50,19 +50,22 @@ export async function clientSessionRoute(app: TypedApp, sessions: ClientSessions
   }, async (req, reply) => {
     const b = req.body;
     const channels = b.channels ?? null;
-    const kinds = new Set((channels ?? ['sms']).map((c) => CHANNEL[c as Channel].recipient));
+    // The recipient's kind: the channels' when given, else the address's own.
+    const kinds = new Set(channels ? channels.map((c) => CHANNEL[c as Channel].recipient) : [b.to.includes('@') ? 'email' as const : 'phone' as const]);
     if (kinds.size > 1) throw new OtpdError('invalid_request', 'channels cannot mix email with phone channels', { extensions: { errors: [{ pointer: '/channels', detail: 'mixes email and phone channels' }] } });
-    const to = parseRecipient([...kinds][0] ?? (b.to.includes('@') ? 'email' : 'phone'), b.to).to;
+    const to = parseRecipient([...kinds][0]!, b.to).to;
     const s = sessions.issue({ appId: req.app.id, to, channels: channels as Channel[] | null, locale: b.locale ?? null }, b.ttl);
     return reply.code(201).send({ token: s.token, expiresAt: new Date(s.expiresAt).toISOString(), to: maskRecipient(to) });
   });
 }
 
 export async function clientRoutes(app: FastifyInstance, d: {
-  sessions: ClientSessions; apps: AppsService; verifications: VerificationsService; behindProxy: boolean;
+  sessions: ClientSessions; apps: AppsService; verifications: VerificationsService; behindProxy: boolean; publicUrl: string | undefined;
   guarded: <T>(req: FastifyRequest, credential: string | null, attempt: () => Promise<T>) => Promise<T>;
 }): Promise<void> {
-  const ownOrigin = (req: FastifyRequest) => `${req.protocol}://${req.headers.host ?? ''}`;
+  // otpd's own origin (the hosted page): OTPD_PUBLIC_URL's behind a proxy, else as the request reached this node.
+  const publicOrigin = d.publicUrl ? new URL(d.publicUrl).origin : null;
+  const ownOrigin = (req: FastifyRequest, origin: string) => origin === publicOrigin || origin === `${req.protocol}://${req.headers.host ?? ''}`;
   /** Checks the session, the app and the origin; allowed origins get their CORS headers (also on a problem). */
   const admit = async (req: FastifyRequest, reply: FastifyReply): Promise<AppRecord> => {
     const origin = req.headers.origin;
@@ -72,7 +75,7 @@ export async function clientRoutes(app: FastifyInstance, d: {
     const a = await d.apps.get(session.appId);
     if (!a.enabled) throw new OtpdError('app_disabled');
     if (origin !== undefined) {
-      if (origin !== ownOrigin(req) && !(a.settings.widget?.origins ?? []).includes(origin)) {
+      if (!ownOrigin(req, origin) && !(a.settings.widget?.origins ?? []).includes(origin)) {
         throw new OtpdError('origin_not_allowed', `${origin} is not in this app's settings.widget.origins`);
       }
       reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
@@ -90,12 +93,21 @@ export async function clientRoutes(app: FastifyInstance, d: {
     if (v.to !== req.clientSession.to) throw new OtpdError('verification_not_found', 'No verification with this id for this session');
     return v;
   };
-  const channelOf = (req: FastifyRequest, c: Channel | undefined) => {
-    const allowed = req.clientSession.channels;
-    if (c !== undefined && allowed && !allowed.includes(c)) {
+  /** The channels the session offers: its own, else the app's defaults for the recipient. */
+  const offered = (a: AppRecord, s: ClientSession): Channel[] => {
+    if (s.channels) return s.channels;
+    const kind = s.to.includes('@') ? 'email' : 'phone';
+    const defaults: Channel[] = a.settings.defaultChannels ?? [a.settings.defaultChannel ?? 'sms'];
+    const usable = defaults.filter((c) => CHANNEL[c].recipient === kind);
+    return usable.length > 0 ? usable : [kind === 'email' ? 'email' : 'sms'];
+  };
+  /** A channel the browser asked for, if the session offers it (none asked: undefined, the caller decides). */
+  const asked = (a: AppRecord, req: FastifyRequest, c: Channel | undefined): Channel | undefined => {
+    const allowed = offered(a, req.clientSession);
+    if (c !== undefined && !allowed.includes(c)) {
       throw new OtpdError('invalid_request', `channel must be one of ${allowed.join(', ')}`, { extensions: { errors: [{ pointer: '/channel', detail: 'not offered by this session' }] } });
     }
-    return c ?? allowed?.[0];
+    return c;
   };
   const client = (req: FastifyRequest) => clientOf(req.ip, req.headers['user-agent'], true);
 
@@ -124,7 +136,7 @@ export async function clientRoutes(app: FastifyInstance, d: {
       const a = await admit(req, reply);
       const s = req.clientSession;
       const pending = (await d.verifications.list(a, { to: s.to, status: 'pending', limit: 1 })).data[0];
-      const channels = s.channels ?? a.settings.defaultChannels ?? [a.settings.defaultChannel ?? (s.to.includes('@') ? 'email' : 'sms')];
+      const channels = offered(a, s);
       return {
         to: maskRecipient(s.to), channels, locale: s.locale, brand: a.settings.brandName ?? a.name, expiresAt: new Date(s.expiresAt).toISOString(),
         verification: pending ? view(pending) : null,
@@ -140,7 +152,7 @@ export async function clientRoutes(app: FastifyInstance, d: {
     }, async (req, reply) => {
       const a = await admit(req, reply);
       const s = req.clientSession;
-      const r = await d.verifications.start(a, { to: s.to, channel: channelOf(req, req.body.channel), ...(s.locale ? { locale: s.locale } : {}) }, client(req));
+      const r = await d.verifications.start(a, { to: s.to, channel: asked(a, req, req.body.channel) ?? offered(a, s)[0], ...(s.locale ? { locale: s.locale } : {}) }, client(req));
       return reply.code(201).send(view(JSON.parse(r.json) as VerificationView));
     });
 
@@ -157,7 +169,8 @@ export async function clientRoutes(app: FastifyInstance, d: {
     }, async (req, reply) => {
       const a = await admit(req, reply);
       await own(a, req, req.params.id);
-      return view(await d.verifications.resend(a, req.params.id, client(req), channelOf(req, req.body.channel)));
+      // No channel asked: the verification's own (resend keeps it).
+      return view(await d.verifications.resend(a, req.params.id, client(req), asked(a, req, req.body.channel)));
     });
 
     t.post('/verifications/:id/check', {

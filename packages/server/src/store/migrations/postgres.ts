@@ -443,4 +443,14 @@ CREATE TABLE rollup_prefix_days (
 CREATE INDEX rollup_prefix_days_bucket ON rollup_prefix_days(bucket);
 `,
   },
+  {
+    name: '007_revoked_sessions',
+    sql: `
+-- Dashboard sessions signed out before their end (they are stateless tokens): kept until they would have ended.
+CREATE TABLE revoked_sessions (
+  id          TEXT PRIMARY KEY,
+  expires_at  BIGINT NOT NULL);
+CREATE INDEX revoked_sessions_expiry ON revoked_sessions(expires_at);
+`,
+  },
 ];

@@ -15,6 +15,7 @@ import type { GuardPort } from './guard.js';
 import type { MaintenancePort } from './maintenance.js';
 import type { OutboxPort } from './outbox.js';
 import type { PhonesPort } from './phones.js';
+import type { RevocationsPort } from './revocations.js';
 import type { VerificationsPort } from './verifications.js';
 import type { WebhooksPort } from './webhooks.js';
 
@@ -28,6 +29,7 @@ export type * from './guard.js';
 export type * from './maintenance.js';
 export type * from './outbox.js';
 export type * from './phones.js';
+export type * from './revocations.js';
 export type * from './verifications.js';
 export type * from './webhooks.js';
 
@@ -61,6 +63,7 @@ export interface Store {
   readonly guard: GuardPort;
   readonly maintenance: MaintenancePort;
   readonly analytics: AnalyticsPort;
+  readonly revocations: RevocationsPort;
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>;
   /** Cheap liveness query for /readyz. */

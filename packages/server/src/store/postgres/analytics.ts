@@ -31,11 +31,9 @@ export class PgAnalytics implements AnalyticsPort {
     // By prefix: the top prefixes from a five-column aggregate, then only their series; the others are the total less them.
     const x = source as 'prefix' | 'onePrefix';
     const top = (await this.db.read(`rollupTopPrefixes_${x}`, [...values, limit])).map((r) => r.grp as string);
-    const [kept, total] = await Promise.all([
-      top.length ? this.db.read(`rollupPrefixSeries_${x}`, [...values, top]).then(rowsOf) : Promise.resolve([]),
-      this.db.read(x === 'onePrefix' ? 'rollupSeries_onePrefix_none' : 'rollupSeries_day_none', values).then(rowsOf),
-    ]);
-    return [...kept, ...othersOf(total, kept)];
+    const rows = await this.db.read(`rollupPrefixSeries_${x}`, [...values, top]);
+    const kept = rowsOf(rows.filter((r) => r.grp !== null));
+    return [...kept, ...othersOf(rowsOf(rows.filter((r) => r.grp === null)), kept)];
   }
 
   async purgeHours(before: number): Promise<number> {

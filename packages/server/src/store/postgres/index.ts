@@ -30,6 +30,7 @@ import { PgGuard } from './guard.js';
 import { migrationError, runMigrations } from './migrate.js';
 import { PgMaintenance } from './maintenance.js';
 import { PgAnalytics } from './analytics.js';
+import { PgRevocations } from './revocations.js';
 import { Notifier } from './notify.js';
 import { PgOutbox } from './outbox.js';
 import { PgPhones } from './phones.js';
@@ -55,6 +56,7 @@ export class PgStore implements Store {
   readonly audit: PgAudit;
   readonly maintenance: PgMaintenance;
   readonly analytics: PgAnalytics;
+  readonly revocations: PgRevocations;
   readonly guard: PgGuard;
   private readonly clock: Clock;
   private readonly notifier: Notifier;
@@ -82,6 +84,7 @@ export class PgStore implements Store {
     this.maintenance = new PgMaintenance(db);
     this.guard = new PgGuard(db, events);
     this.analytics = new PgAnalytics(db);
+    this.revocations = new PgRevocations(db);
   }
 
   /** Applies pending migrations (once per process; concurrent nodes serialise on an advisory lock), then listens. */

@@ -31,6 +31,7 @@ import { LOCKED_PATHS_SQL } from './sql/locked-paths.js';
 import { MAINTENANCE_SQL } from './sql/maintenance.js';
 import { OUTBOX_SQL } from './sql/outbox.js';
 import { PHONES_SQL } from './sql/phones.js';
+import { REVOCATIONS_SQL } from './sql/revocations.js';
 import { VERIFICATIONS_SQL } from './sql/verifications.js';
 import { WEBHOOKS_SQL } from './sql/webhooks.js';
 
@@ -49,6 +50,7 @@ export const SQL = {
   ...MAINTENANCE_SQL,
   ...OUTBOX_SQL,
   ...PHONES_SQL,
+  ...REVOCATIONS_SQL,
   ...VERIFICATIONS_SQL,
   ...WEBHOOKS_SQL,
 } as const;

@@ -22,7 +22,8 @@ export function sqliteAnalytics(c: SqliteContext): AnalyticsPort {
   const series = perSource((x, table) => Object.fromEntries(groupsOf(x).map((g) => [g, c.prepare(`rollupSeries.${x}.${g}`,
     `SELECT bucket, ${groupColumn(g)} AS grp, ${SUMS} FROM ${table} WHERE ${where(x)} GROUP BY bucket, grp ORDER BY bucket, grp`)])));
   const byPrefix = Object.fromEntries(PREFIX_SOURCES.map((x) => {
-    const q = prefixGroupSql(where(x), '@limit', 'prefix IN (SELECT value FROM json_each(@prefixes))');
+    const t = x === 'onePrefix' ? 'onePrefix' : 'day';
+    const q = prefixGroupSql(where(x), { table: TABLE_NAME[t], where: where(t), nullText: 'NULL' }, '@limit', 'prefix IN (SELECT value FROM json_each(@prefixes))');
     return [x, { top: c.prepare(`rollupTopPrefixes.${x}`, q.top), series: c.prepare(`rollupPrefixSeries.${x}`, q.series) }];
   })) as Record<(typeof PREFIX_SOURCES)[number], { top: Database.Statement; series: Database.Statement }>;
   const purge = c.prepare('rollupPurgeHours', 'DELETE FROM rollup_hours WHERE bucket < ?');
@@ -55,9 +56,9 @@ export function sqliteAnalytics(c: SqliteContext): AnalyticsPort {
       // By prefix: the top prefixes from a five-column aggregate, then only their series; the others are the total less them.
       const x = source as (typeof PREFIX_SOURCES)[number];
       const top = (byPrefix[x].top.all({ ...p, limit }) as Row[]).map((r) => r.grp as string);
-      const kept = top.length ? rowsOf(byPrefix[x].series.all({ ...p, prefixes: JSON.stringify(top) }) as Row[]) : [];
-      const total = rowsOf(series[x === 'onePrefix' ? 'onePrefix' : 'day'].none!.all(p) as Row[]);
-      return [...kept, ...othersOf(total, kept)];
+      const rows = byPrefix[x].series.all({ ...p, prefixes: JSON.stringify(top) }) as Row[];
+      const kept = rowsOf(rows.filter((r) => r.grp !== null));
+      return [...kept, ...othersOf(rowsOf(rows.filter((r) => r.grp === null)), kept)];
     },
 
     async purgeHours(before) {

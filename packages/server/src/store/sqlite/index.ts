@@ -17,6 +17,7 @@ import { keyRows, sqliteCredentials } from './credentials.js';
 import { SqliteContext } from './db.js';
 import { sqliteGuard, type SqliteGuard } from './guard.js';
 import { sqliteAnalytics } from './analytics.js';
+import { sqliteRevocations } from './revocations.js';
 import { sqliteMaintenance } from './maintenance.js';
 import { migrateSqlite } from './migrations.js';
 import { outboxRows, sqliteOutbox } from './outbox.js';
@@ -41,7 +42,7 @@ export class SqliteStore implements Store {
   readonly apps: Store['apps']; readonly credentials: Store['credentials']; readonly phones: Store['phones'];
   readonly appConfig: Store['appConfig']; readonly verifications: Store['verifications']; readonly outbox: Store['outbox'];
   readonly callbacks: Store['callbacks']; readonly webhooks: Store['webhooks']; readonly audit: Store['audit'];
-  readonly maintenance: Store['maintenance']; readonly guard: SqliteGuard; readonly analytics: Store['analytics'];
+  readonly maintenance: Store['maintenance']; readonly guard: SqliteGuard; readonly analytics: Store['analytics']; readonly revocations: Store['revocations'];
   private readonly c: SqliteContext;
   private readonly clock: Clock;
   private readonly pingStmt: Database.Statement;
@@ -76,6 +77,7 @@ export class SqliteStore implements Store {
     this.audit = sqliteAudit(c);
     this.maintenance = sqliteMaintenance(c);
     this.analytics = sqliteAnalytics(c);
+    this.revocations = sqliteRevocations(c);
     this.guard = sqliteGuard(c);
     this.pingStmt = c.prepare('ping', 'SELECT 1');
   }

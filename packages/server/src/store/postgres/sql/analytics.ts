@@ -16,7 +16,8 @@ const reads = Object.fromEntries(SOURCES.flatMap((t) => [
     `SELECT bucket, ${groupColumn(g)} AS grp, ${SUMS} FROM ${TABLE_NAME[t]} WHERE ${where(t)} GROUP BY bucket, grp ORDER BY bucket, grp`]),
 ]).concat(PREFIX_SOURCES.flatMap((x) => {
   // $8: how many prefixes (top), which ones (series; prefix leads the table's primary key).
-  const q = prefixGroupSql(where(x), '$8::int', 'prefix = ANY($8::text[])');
+  const t: Source = x === 'onePrefix' ? 'onePrefix' : 'day';
+  const q = prefixGroupSql(where(x), { table: TABLE_NAME[t], where: where(t), nullText: 'NULL::text' }, '$8::int', 'prefix = ANY($8::text[])');
   return [[`rollupTopPrefixes_${x}`, q.top], [`rollupPrefixSeries_${x}`, q.series]];
 }))) as Record<ReadName, string>;
 
