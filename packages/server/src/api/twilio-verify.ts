@@ -112,8 +112,14 @@ export async function twilioVerifyRoutes(app: FastifyInstance, d: TwilioVerifyDe
     });
     v2.setNotFoundHandler((req, reply) => reply.code(404).send(twilioError(new OtpdError('not_found', `The requested resource ${req.url.split('?')[0]} was not found`))));
 
-    /** Basic auth: the password is an app's API key or the admin token. */
-    const scopeOf = async (req: FastifyRequest): Promise<Scope> => {
+    /** Basic auth: the password is an app's API key or the admin token (checked once per request). */
+    const scopes = new WeakMap<FastifyRequest, Promise<Scope>>();
+    const scopeOf = (req: FastifyRequest): Promise<Scope> => {
+      let s = scopes.get(req);
+      if (!s) scopes.set(req, (s = authenticate(req)));
+      return s;
+    };
+    const authenticate = async (req: FastifyRequest): Promise<Scope> => {
       const h = req.headers.authorization;
       const m = typeof h === 'string' ? /^Basic ([A-Za-z0-9+/=]{1,400})$/.exec(h) : null;
       const decoded = m ? Buffer.from(m[1]!, 'base64').toString('utf8') : '';

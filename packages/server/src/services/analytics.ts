@@ -156,8 +156,8 @@ export class Analytics {
     if (to - from > MAX_RANGE_DAYS * DAY_MS) throw invalid('/from', `must be at most ${MAX_RANGE_DAYS} days before to`);
     // Hours older than the hourly rows kept are only in the daily rows: such an edge is a whole UTC day.
     const hourlyFrom = this.clock.now() - this.hourlyDays * DAY_MS;
-    const edge = (t: number, round: (x: number) => number) => round(t / (unit === HOUR_MS && t < hourlyFrom ? DAY_MS : unit)) * (unit === HOUR_MS && t < hourlyFrom ? DAY_MS : unit);
-    return { from: edge(from, Math.floor), to: edge(to, Math.ceil) };
+    const step = (t: number) => (unit === HOUR_MS && t < hourlyFrom ? DAY_MS : unit);
+    return { from: Math.floor(from / step(from)) * step(from), to: Math.ceil(to / step(to)) * step(to) };
   }
 
   /**

@@ -5,6 +5,7 @@
  * another origin is refused (403 `origin_not_allowed`) before anything is done, and preflights answer only with the
  * methods and headers these routes take.
  */
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseRecipient, CHANNEL } from '../../domain/channels.js';
@@ -119,7 +120,7 @@ export async function clientRoutes(app: FastifyInstance, d: {
       return reply.header('access-control-allow-methods', 'GET, POST').header('access-control-allow-headers', 'authorization, content-type')
         .header('access-control-max-age', '600').code(204).send();
     });
-    const t = c.withTypeProvider<import('@fastify/type-provider-typebox').TypeBoxTypeProvider>();
+    const t = c.withTypeProvider<TypeBoxTypeProvider>();
 
     t.get('/session', {
       schema: {
