@@ -63,7 +63,7 @@ export function Overview() {
         </Empty>
       )}
       {!s && summary.loading && <Loading what="figures" />}
-      {s && (
+      {s && apps && apps.length > 0 && (
         <>
           <div class="kpis" aria-label="Key figures">
             <Kpi label="Verifications started" value={fmt.int(s.verifications.started)} note={`${fmt.int(s.verifications.pending)} pending`} />
@@ -81,7 +81,7 @@ export function Overview() {
           )}
         </>
       )}
-      {series.data && times.length > 0 && (
+      {series.data && times.length > 0 && apps && apps.length > 0 && (
         <div class="charts">
           {single ? (
             <Chart title={`Verifications per ${interval}`} times={times} lines={[

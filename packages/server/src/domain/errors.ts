@@ -19,7 +19,7 @@ export const ERRORS = {
   not_found: { status: 404, title: 'No such resource' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   // credentials
-  unauthorized: { status: 401, title: 'Missing or invalid API key' },
+  unauthorized: { status: 401, title: 'Missing or invalid credentials' },
   app_disabled: { status: 403, title: 'This app is disabled' },
   origin_not_allowed: { status: 403, title: "This page's origin is not one of the app's widget origins" },
   invalid_client: { status: 401, title: 'Client authentication failed' },
